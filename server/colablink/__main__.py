@@ -1,0 +1,3 @@
+from colablink.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Entry point of the ``colablink`` command: parse, dispatch, turn user errors into sentences."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol
+
+from colablink import __version__
+from colablink.errors import ColabLinkError
+
+# Each module registers one subcommand; the order is the order in --help.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+DESCRIPTION = """\
+Code locally, run on a Colab (or any SSH-reachable) GPU.
+
+On the runtime:  colablink runtime            (or the setup notebook)
+On your machine: colablink init               (paste the connection info it printed)
+                 colablink watch              (keep sources and outputs in sync)
+                 colablink exec python train.py
+"""
+
+
+class CommandModule(Protocol):
+    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+
+
+def add_profile_option(parser: argparse.ArgumentParser) -> None:
+    """``--profile`` is accepted before or after the subcommand; after wins."""
+    parser.add_argument(
+        "--profile",
+        "-p",
+        default=argparse.SUPPRESS,
+        help="which connection profile to use (default: the only one, if there is one)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="colablink",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"colablink {__version__}")
+    add_profile_option(parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module: CommandModule = importlib.import_module(f"colablink.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.run(args)
+    except ColabLinkError as exc:
+        print(f"colablink: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,228 @@
+"""The JSON-RPC protocol between the VS Code extension and the helper, defined once.
+
+``extension/src/protocol.ts`` mirrors every method name and shape here; a test parses both files
+and fails when they differ. Field names are camelCase because they travel as JSON to TypeScript.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+
+class Method:
+    """Custom methods; standard LSP ones (codeLens, $/progress, $/cancelRequest) are not listed."""
+
+    CONNECT = "colablink/connect"
+    DISCONNECT = "colablink/disconnect"
+    STATUS = "colablink/status"
+    EXEC = "colablink/exec"
+    PTY_OPEN = "colablink/pty/open"
+    PTY_INPUT = "colablink/pty/input"
+    PTY_RESIZE = "colablink/pty/resize"
+    PTY_CLOSE = "colablink/pty/close"
+    FLUSH = "colablink/flush"
+    SYNC_NOW = "colablink/syncNow"
+    OUTPUTS = "colablink/outputs"
+    DOWNLOAD = "colablink/download"
+    FORWARD = "colablink/forward"
+    UNFORWARD = "colablink/unforward"
+    SSH_HOST = "colablink/sshHost"
+
+
+class Notification:
+    """Notifications the helper sends to the extension."""
+
+    EXEC_OUTPUT = "colablink/execOutput"
+    PTY_OUTPUT = "colablink/pty/output"
+    PTY_EXIT = "colablink/pty/exit"
+    STATUS_CHANGED = "colablink/statusChanged"
+    OUTPUTS_CHANGED = "colablink/outputsChanged"
+
+
+class ErrorCode:
+    """Project error codes; each matches a ``colablink.errors`` class's ``code``."""
+
+    GENERIC = -32000
+    BAD_CONNECTION_INFO = -32001
+    AUTH_FAILED = -32002
+    HOST_KEY_MISMATCH = -32003
+    UNREACHABLE = -32004
+    UNKNOWN_PROFILE = -32005
+    USAGE = -32006
+    REMOTE = -32007
+    SYNC_HALTED = -32008
+
+
+SyncState = Literal["idle", "scanning", "pushing", "pulling", "disconnected", "retrying", "halted"]
+ConnectionState = Literal["connected", "connecting", "reconnecting", "disconnected", "error"]
+
+
+class ConnectParams(TypedDict):
+    workspaceRoot: str
+    connectionInfo: NotRequired[str]
+    profile: NotRequired[str]
+    remoteDir: NotRequired[str]
+    localDir: NotRequired[str]
+
+
+class GpuStatus(TypedDict):
+    name: str
+    memoryMib: int | None
+
+
+class ProfileStatus(TypedDict):
+    profile: str
+    state: ConnectionState
+    host: str
+    port: int
+    remoteRoot: str
+    remoteDir: str
+    localDir: str
+    latencyMs: float | None
+    gpu: GpuStatus | None
+    syncState: SyncState
+    syncPending: int
+    retryInSeconds: float | None
+    lastError: str | None
+
+
+class DisconnectParams(TypedDict):
+    profile: str
+    forget: NotRequired[bool]
+
+
+class StatusResult(TypedDict):
+    profiles: list[ProfileStatus]
+
+
+class ExecParams(TypedDict):
+    profile: str
+    execId: str
+    argv: NotRequired[list[str]]
+    commandLine: NotRequired[str]
+    cwd: NotRequired[str]
+
+
+class ExecResult(TypedDict):
+    exitCode: int
+
+
+class ExecOutputParams(TypedDict):
+    execId: str
+    stream: Literal["stdout", "stderr"]
+    data: str
+
+
+class PtyOpenParams(TypedDict):
+    profile: str
+    cols: int
+    rows: int
+    cwd: NotRequired[str]
+
+
+class PtyOpenResult(TypedDict):
+    ptyId: str
+
+
+class PtyInputParams(TypedDict):
+    ptyId: str
+    data: str
+
+
+class PtyResizeParams(TypedDict):
+    ptyId: str
+    cols: int
+    rows: int
+
+
+class PtyCloseParams(TypedDict):
+    ptyId: str
+
+
+class PtyOutputParams(TypedDict):
+    ptyId: str
+    data: str
+
+
+class PtyExitParams(TypedDict):
+    ptyId: str
+    exitCode: int
+
+
+class FlushParams(TypedDict):
+    profile: str
+    paths: NotRequired[list[str]]
+
+
+class SyncNowParams(TypedDict):
+    profile: str
+
+
+class SyncNowResult(TypedDict):
+    pushed: int
+    pulled: int
+
+
+class OutputsParams(TypedDict):
+    profile: str
+    path: NotRequired[str]
+
+
+class OutputEntry(TypedDict):
+    name: str
+    path: str
+    kind: Literal["file", "directory"]
+    size: int
+    mtime: float
+
+
+class OutputsResult(TypedDict):
+    localDir: str
+    remoteDir: str
+    entries: list[OutputEntry]
+
+
+class DownloadParams(TypedDict):
+    profile: str
+    remotePath: str
+    localPath: NotRequired[str]
+
+
+class DownloadResult(TypedDict):
+    localPath: str
+    bytes: int
+
+
+class ForwardParams(TypedDict):
+    profile: str
+    remotePort: int
+    localPort: NotRequired[int]
+
+
+class ForwardResult(TypedDict):
+    localPort: int
+    remotePort: int
+
+
+class UnforwardParams(TypedDict):
+    profile: str
+    localPort: int
+
+
+class SshHostParams(TypedDict):
+    profile: str
+
+
+class SshHostResult(TypedDict):
+    alias: str
+    remoteRoot: str
+    configFile: str
+
+
+class StatusChangedParams(TypedDict):
+    status: ProfileStatus
+
+
+class OutputsChangedParams(TypedDict):
+    profile: str
+    paths: list[str]
