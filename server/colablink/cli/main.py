@@ -12,7 +12,15 @@ from colablink import __version__
 from colablink.errors import ColabLinkError
 
 # Each module registers one subcommand; the order is the order in --help.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "exec",
+    "status",
+    "upload",
+    "download",
+    "forward",
+    "watch",
+    "disconnect",
+)
 
 DESCRIPTION = """\
 Code locally, run on a Colab (or any SSH-reachable) GPU.
@@ -54,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    relayed = _warm_path(sys.argv[1:] if argv is None else argv)
+    if relayed is not None:
+        return relayed
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
@@ -67,3 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+# Warm path: `exec` and `status` go straight to a running agent, before argparse builds the
+# parser and before any command module (or paramiko) loads. None means "not handled here".
+def _warm_path(argv: Sequence[str]) -> int | None:
+    from colablink.agent.relay import fast_main
+
+    try:
+        return fast_main(argv)
+    except ColabLinkError as exc:
+        print(f"colablink: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,180 @@
+"""Talk to a running local agent over its unix socket, without paramiko.
+
+The CLI's warm path lives here: it connects to the agent's socket, sends one request and streams the
+answer. Only stdlib modules that are cheap to import are used (``_socket`` rather than ``socket``,
+whose enum set-up alone costs milliseconds).
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+import select
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from colablink import errors
+
+from .wire import (
+    CONTROL,
+    STDERR,
+    STDIN,
+    STDOUT,
+    ConnectionClosed,
+    FrameReader,
+    decode_control,
+    encode,
+    encode_control,
+    read_frame,
+)
+
+Progress = Callable[[int, int], None]
+
+CHUNK = 1 << 16
+
+
+class AgentGone(errors.ColabLinkError):
+    """The agent closed the socket before answering."""
+
+
+def connect(socket_path: str) -> AgentClient | None:
+    """A client for the agent listening at ``socket_path``, or None when no agent is up there."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.connect(socket_path)
+    except OSError:
+        sock.close()
+        return None
+    return AgentClient(sock)
+
+
+def raise_remote_error(error: dict[str, Any]) -> None:
+    """Re-raise an error the agent reported, as the same ``ColabLinkError`` kind."""
+    kind = getattr(errors, str(error.get("kind", "")), errors.ColabLinkError)
+    if not (isinstance(kind, type) and issubclass(kind, errors.ColabLinkError)):
+        kind = errors.ColabLinkError
+    raise kind(str(error.get("message", "the agent failed without saying why.")))
+
+
+class AgentClient:
+    """One request per connection: the socket is closed once the answer is complete."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self._sock = sock
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def call(self, request: dict[str, Any], on_progress: Progress | None = None) -> dict[str, Any]:
+        """Send a request and wait for its result, passing progress reports along."""
+        self._sock.sendall(encode_control(request))
+        while True:
+            message = self._next_control()
+            if "progress" in message:
+                if on_progress is not None:
+                    done, total = message["progress"]
+                    on_progress(int(done), int(total))
+                continue
+            return self._result(message)
+
+    def wait_closed(self) -> None:
+        """Block until the agent closes the connection (it stopped, or stopped what we held)."""
+        try:
+            while True:
+                self._next_control()
+        except (AgentGone, ConnectionClosed):
+            return
+
+    def _next_control(self) -> dict[str, Any]:
+        try:
+            kind, payload = read_frame(self._sock)
+        except (ConnectionClosed, ConnectionResetError) as exc:
+            raise AgentGone(
+                "the local agent stopped before answering; run the command again."
+            ) from exc
+        if kind != CONTROL:
+            raise AgentGone(
+                "the local agent sent something unexpected; restart it with `colablink watch`."
+            )
+        return decode_control(payload)
+
+    @staticmethod
+    def _result(message: dict[str, Any]) -> dict[str, Any]:
+        if "error" in message:
+            raise_remote_error(message["error"])
+        result = message.get("ok")
+        return result if isinstance(result, dict) else {}
+
+    def exec(self, command: list[str] | str, *, forward_stdin: bool) -> int:
+        """Run ``command`` remotely, streaming to fds 1 and 2 (and from fd 0); return its exit code.
+
+        Ctrl+C is passed on as an interrupt: the agent signals the remote process group, and we keep
+        reading until the remote side reports how it ended.
+        """
+        self._sock.sendall(
+            encode_control({"op": "exec", "command": command, "stdin": forward_stdin})
+        )
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        previous_handler = signal.signal(signal.SIGINT, lambda *_: None)
+        try:
+            return self._exec_loop(wake_read, forward_stdin)
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+            signal.set_wakeup_fd(previous_wakeup)
+            os.close(wake_read)
+            os.close(wake_write)
+
+    def _exec_loop(self, wake_read: int, forward_stdin: bool) -> int:
+        sock_fd = self._sock.fileno()
+        poller = select.poll()
+        poller.register(sock_fd, select.POLLIN)
+        poller.register(wake_read, select.POLLIN)
+        if forward_stdin:
+            poller.register(0, select.POLLIN)
+        reader = FrameReader()
+        outputs = {STDOUT: 1, STDERR: 2}
+        broken: set[int] = set()
+        while True:
+            for fd, _ in poller.poll():
+                if fd == wake_read:
+                    os.read(wake_read, 512)
+                    self._sock.sendall(encode_control({"op": "interrupt"}))
+                elif fd == 0:
+                    data = os.read(0, CHUNK)
+                    if data:
+                        self._sock.sendall(encode(STDIN, data))
+                    else:
+                        poller.unregister(0)
+                        self._sock.sendall(encode_control({"op": "eof"}))
+                else:
+                    data = self._sock.recv(CHUNK)
+                    if not data:
+                        raise AgentGone("the local agent stopped while the command was running.")
+                    for kind, payload in reader.feed(data):
+                        if kind == CONTROL:
+                            message = decode_control(payload)
+                            if "exit" in message:
+                                return int(message["exit"])
+                            self._result(message)
+                        elif kind in outputs and kind not in broken:
+                            try:
+                                write_all(outputs[kind], payload)
+                            except BrokenPipeError:
+                                # Our reader went away (`| head`): stop the remote side as ssh does.
+                                broken.add(kind)
+                                self._sock.sendall(encode_control({"op": "interrupt"}))
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,288 @@
+"""The local agent: holds a profile's ``Connection`` and serves it on a private unix socket.
+
+Every request is one socket connection. A request is a JSON control frame; the answer is either
+one control frame (``ok`` or ``error``), progress frames then the answer, or, for ``exec``, output
+frames then ``exit``. Services such as the sync engine run in the same process and share the
+connection; the agent only starts and stops them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import select
+import socket
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol, cast
+
+from colablink.connection import Connection
+from colablink.errors import ColabLinkError
+
+from .wire import (
+    CONTROL,
+    STDERR,
+    STDIN,
+    STDOUT,
+    ConnectionClosed,
+    decode_control,
+    encode,
+    encode_control,
+    read_frame,
+)
+
+
+class Service(Protocol):
+    """Something the agent hosts beside the socket (the sync engine, for one)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class AgentAlreadyRunning(ColabLinkError):
+    pass
+
+
+class QueueReader:
+    """A file-like ``read`` over chunks that arrive from the client; ``b""`` after EOF."""
+
+    def __init__(self) -> None:
+        self._chunks: queue.Queue[bytes | None] = queue.Queue()
+        self._pending = b""
+        self._eof = False
+
+    def put(self, chunk: bytes | None) -> None:
+        self._chunks.put(chunk)
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._pending and not self._eof:
+            chunk = self._chunks.get()
+            if chunk is None:
+                self._eof = True
+            else:
+                self._pending = chunk
+        if size < 0 or size >= len(self._pending):
+            data, self._pending = self._pending, b""
+        else:
+            data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+
+class Reply:
+    """Thread-safe writes to one client; after the client is gone, writes are dropped."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+        self.gone = threading.Event()
+
+    def send(self, frame: bytes) -> None:
+        if self.gone.is_set():
+            return
+        with self._lock:
+            try:
+                self._sock.sendall(frame)
+            except OSError:
+                self.gone.set()
+
+    def control(self, message: dict[str, Any]) -> None:
+        self.send(encode_control(message))
+
+
+class AgentServer:
+    def __init__(
+        self, connection: Connection, socket_path: Path, services: Sequence[Service] = ()
+    ) -> None:
+        self.connection = connection
+        self.socket_path = socket_path
+        self.services = list(services)
+        self._stop = threading.Event()
+        self._listener: socket.socket | None = None
+        self._ops: dict[str, Callable[[dict[str, Any], socket.socket, Reply], None]] = {
+            "exec": self._exec,
+            "status": self._status,
+            "upload": self._upload,
+            "download": self._download,
+            "forward": self._forward,
+            "unforward": self._unforward,
+            "forwards": self._list_forwards,
+            "ping": self._ping,
+            "shutdown": self._shutdown,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def bind(self) -> None:
+        """Take the socket path, refusing if a live agent already holds it."""
+        path = str(self.socket_path)
+        if self.socket_path.exists():
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(path)
+            except OSError:
+                self.socket_path.unlink()
+            else:
+                raise AgentAlreadyRunning(
+                    f"An agent for profile {self.connection.profile.name!r} is already running; "
+                    "stop it with `colablink disconnect`."
+                )
+            finally:
+                probe.close()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        previous = os.umask(0o177)
+        try:
+            listener.bind(path)
+        finally:
+            os.umask(previous)
+        self.socket_path.chmod(0o600)
+        listener.listen(64)
+        self._listener = listener
+
+    def serve_forever(self) -> None:
+        """Accept requests until ``stop()``; then stop services, forwards and the session."""
+        if self._listener is None:
+            self.bind()
+        listener = self._listener
+        assert listener is not None
+        for service in self.services:
+            service.start()
+        try:
+            while not self._stop.is_set():
+                ready, _, _ = select.select([listener], [], [], 0.2)
+                if not ready:
+                    continue
+                client, _ = listener.accept()
+                threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+        finally:
+            listener.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.socket_path.unlink()
+            for service in reversed(self.services):
+                service.stop()
+            self.connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _handle(self, client: socket.socket) -> None:
+        reply = Reply(client)
+        try:
+            kind, payload = read_frame(client)
+            request = decode_control(payload) if kind == CONTROL else {}
+            handler = self._ops.get(str(request.get("op")))
+            if handler is None:
+                reply.control(
+                    error_message(ColabLinkError("the agent does not know that request."))
+                )
+                return
+            handler(request, client, reply)
+        except ConnectionClosed:
+            pass
+        except ColabLinkError as exc:
+            reply.control(error_message(exc))
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            reply.control(error_message(ColabLinkError(f"the agent failed: {exc}.")))
+        finally:
+            # Shutting down (not just closing) wakes a thread still reading from this client.
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+            client.close()
+
+    def _exec(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        command = request.get("command")
+        is_argv = isinstance(command, list) and all(isinstance(arg, str) for arg in command)
+        if not (isinstance(command, str) or is_argv):
+            raise ColabLinkError("the command to run must be a string or a list of strings.")
+        cancel = threading.Event()
+        stdin = QueueReader() if request.get("stdin") else None
+        threading.Thread(target=self._exec_input, args=(client, stdin, cancel), daemon=True).start()
+        code = self.connection.exec(
+            cast("list[str] | str", command),
+            on_stdout=lambda data: reply.send(encode(STDOUT, data)),
+            on_stderr=lambda data: reply.send(encode(STDERR, data)),
+            # A QueueReader offers the one method the stdin pump calls: read(size).
+            stdin=cast("IO[bytes] | None", stdin),
+            cancel=cancel,
+        )
+        reply.control({"exit": code})
+
+    @staticmethod
+    def _exec_input(
+        client: socket.socket, stdin: QueueReader | None, cancel: threading.Event
+    ) -> None:
+        """Relay the client's input and interrupts; a vanished client interrupts the command."""
+        try:
+            while True:
+                kind, payload = read_frame(client)
+                if kind == STDIN and stdin is not None:
+                    stdin.put(payload)
+                elif kind == CONTROL:
+                    op = decode_control(payload).get("op")
+                    if op == "eof" and stdin is not None:
+                        stdin.put(None)
+                    elif op == "interrupt":
+                        cancel.set()
+        except (ConnectionClosed, OSError, ValueError):
+            # Either the command finished and its socket closed, or the client died mid-command:
+            # in both cases nothing more will come, and an orphaned command must not keep running.
+            if stdin is not None:
+                stdin.put(None)
+            cancel.set()
+
+    def _status(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        reply.control({"ok": self.connection.status(agent_running=True).to_dict()})
+
+    def _upload(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        remote = self.connection.upload(
+            Path(str(request["local"])),
+            request.get("remote"),
+            progress=lambda done, total: reply.control({"progress": [done, total]}),
+        )
+        reply.control({"ok": {"path": remote}})
+
+    def _download(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        local = request.get("local")
+        written = self.connection.download(
+            str(request["remote"]),
+            None if local is None else Path(str(local)),
+            progress=lambda done, total: reply.control({"progress": [done, total]}),
+        )
+        reply.control({"ok": {"path": str(written)}})
+
+    def _forward(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        port = self.connection.forward(
+            int(request["remote_port"]), int(request.get("local_port", 0))
+        )
+        reply.control({"ok": {"local_port": port}})
+        if request.get("hold"):
+            # The forward lives as long as the client's connection: wait for it to close.
+            with contextlib.suppress(ConnectionClosed, OSError):
+                while not self._stop.is_set():
+                    read_frame(client)
+            self.connection.unforward(port)
+
+    def _unforward(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        reply.control({"ok": {"stopped": self.connection.unforward(int(request["local_port"]))}})
+
+    def _list_forwards(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        forwards = self.connection.forwards()
+        reply.control({"ok": {"forwards": {str(k): v for k, v in forwards.items()}}})
+
+    def _ping(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        reply.control({"ok": {"pid": os.getpid(), "profile": self.connection.profile.name}})
+
+    def _shutdown(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        self.stop()
+        reply.control({"ok": {"pid": os.getpid()}})
+
+
+def error_message(exc: ColabLinkError) -> dict[str, Any]:
+    return {"error": {"kind": type(exc).__name__, "message": exc.message}}

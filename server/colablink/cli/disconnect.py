@@ -1,0 +1,61 @@
+"""``colablink disconnect [--forget]``: stop the profile's agent and its forwards.
+
+``--forget`` also removes every trace of the profile on both sides (see ``enroll.forget``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from colablink.cli.main import add_profile_option
+
+    parser = subparsers.add_parser("disconnect", help="stop the agent and its port forwards")
+    add_profile_option(parser)
+    parser.add_argument(
+        "--forget",
+        action="store_true",
+        help="also delete the profile, its key, its ssh config block and its remote authorization",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colablink.agent.relay import profile_name
+
+    name = profile_name(getattr(args, "profile", None))
+    stopped = stop_agent(name)
+    print(
+        f"Stopped the agent for profile {name!r}."
+        if stopped
+        else f"No agent was running for {name!r}."
+    )
+    if args.forget:
+        from colablink import enroll
+        from colablink.profiles import ProfileStore
+
+        enroll.forget(ProfileStore().load(name))
+        print(f"Forgot profile {name!r}.")
+    return 0
+
+
+def stop_agent(name: str, timeout: float = 10.0) -> bool:
+    """Ask the agent to stop and wait until its socket is gone; False if none was running."""
+    from colablink.agent.address import socket_path
+    from colablink.agent.relay import agent_for
+    from colablink.errors import ColabLinkError
+
+    agent = agent_for(name)
+    if agent is None:
+        return False
+    with agent:
+        agent.call({"op": "shutdown"})
+    path = socket_path(name)
+    deadline = time.monotonic() + timeout
+    while path.exists():
+        if time.monotonic() > deadline:
+            raise ColabLinkError(f"The agent for {name!r} did not stop within {timeout:.0f} s.")
+        time.sleep(0.05)
+    return True

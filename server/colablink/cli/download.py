@@ -1,0 +1,42 @@
+"""``colablink download SRC [DEST]``: copy a remote file or tree here, with a progress bar.
+
+Relative remote paths resolve against the remote source root; DEST defaults to the current
+directory. Through the agent when one is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from colablink.cli.main import add_profile_option
+
+    parser = subparsers.add_parser("download", help="copy a remote file or directory here")
+    add_profile_option(parser)
+    parser.add_argument("source", help="remote path (relative paths are under the remote root)")
+    parser.add_argument("destination", nargs="?", default=".", help="local path (default: .)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colablink.agent.relay import agent_for, profile_name
+    from colablink.cli.upload import progress_bar
+
+    destination = Path(args.destination).absolute()
+    name = profile_name(getattr(args, "profile", None))
+    with progress_bar(f"download {args.source}") as progress:
+        agent = agent_for(name)
+        if agent is not None:
+            with agent:
+                request = {"op": "download", "remote": args.source, "local": str(destination)}
+                written = str(agent.call(request, on_progress=progress)["path"])
+        else:
+            from colablink.connection import Connection
+            from colablink.profiles import ProfileStore
+
+            with Connection(ProfileStore().load(name)) as connection:
+                written = str(connection.download(args.source, destination, progress=progress))
+    print(f"Downloaded {args.source} to {written}.")
+    return 0

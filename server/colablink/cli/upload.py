@@ -1,0 +1,79 @@
+"""``colablink upload SRC [DEST]``: copy a file or tree to the runtime, with a progress bar.
+
+Relative remote paths resolve against the remote source root. Through the agent when one is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+Progress = Callable[[int, int], None]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from colablink.cli.main import add_profile_option
+
+    parser = subparsers.add_parser("upload", help="copy a local file or directory to the runtime")
+    add_profile_option(parser)
+    parser.add_argument("source", help="local file or directory")
+    parser.add_argument(
+        "destination",
+        nargs="?",
+        help="remote path (relative paths are under the remote root; default: same name there)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colablink.agent.relay import agent_for, profile_name
+    from colablink.errors import UsageError
+
+    source = Path(args.source).absolute()
+    if not source.exists():
+        raise UsageError(f"{args.source} does not exist.")
+    name = profile_name(getattr(args, "profile", None))
+    with progress_bar(f"upload {source.name}") as progress:
+        agent = agent_for(name)
+        if agent is not None:
+            with agent:
+                request = {"op": "upload", "local": str(source), "remote": args.destination}
+                written = str(agent.call(request, on_progress=progress)["path"])
+        else:
+            from colablink.connection import Connection
+            from colablink.profiles import ProfileStore
+
+            with Connection(ProfileStore().load(name)) as connection:
+                written = connection.upload(source, args.destination, progress=progress)
+    print(f"Uploaded {source} to {written}.")
+    return 0
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Progress]:
+    """A rich progress bar showing bytes, rate and time left, fed by ``progress(done, total)``."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield update

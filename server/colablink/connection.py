@@ -1,0 +1,275 @@
+"""The live profile: one SSH session, and every verb that runs over it.
+
+The CLI (when no agent is up), the local agent, ``LocalClient`` and the editor helper all hold a
+``Connection``; none of them talks to paramiko directly. The session is opened on first use and
+reopened if it dropped, so a long-lived holder (the agent) survives a runtime that went away and
+came back.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from . import remote_exec, transfer
+from .errors import ColabLinkError, UsageError
+from .forward import LocalForward
+from .profiles import Profile
+from .session import Session, SshTarget
+
+OnOutput = Callable[[bytes], None]
+Progress = Callable[[int, int], None]
+Command = Sequence[str] | str
+
+_STATUS_SPLIT = "--colablink-status--"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def output(self) -> str:
+        return self.stdout.decode(errors="replace")
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    memory_mib: int
+
+
+@dataclass(frozen=True)
+class Status:
+    profile: str
+    host: str
+    port: int
+    username: str
+    remote_root: str
+    reachable: bool
+    rtt_ms: float | None
+    gpu: Gpu | None
+    disk_free_bytes: int | None
+    agent_running: bool
+    problem: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Status:
+        gpu = data.get("gpu")
+        fields = {**data, "gpu": None if gpu is None else Gpu(**gpu)}
+        return cls(**fields)
+
+
+def target_of(profile: Profile) -> SshTarget:
+    return SshTarget(
+        host=profile.host,
+        port=profile.port,
+        username=profile.username,
+        host_keys=tuple(profile.host_keys),
+        key_path=profile.key_path,
+    )
+
+
+class Connection:
+    """One profile's SSH session and the forwards opened on it."""
+
+    def __init__(self, profile: Profile, *, connect_timeout: float = 15.0) -> None:
+        self.profile = profile
+        self._connect_timeout = connect_timeout
+        self._session: Session | None = None
+        self._lock = threading.Lock()
+        self._forwards: dict[int, LocalForward] = {}
+
+    # -- the session -------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The open session, connecting (or reconnecting after a drop) when needed."""
+        with self._lock:
+            if self._session is None or not self._session.is_active():
+                if self._session is not None:
+                    self._session.close()
+                self._session = Session.connect(
+                    target_of(self.profile), timeout=self._connect_timeout
+                )
+            return self._session
+
+    def close(self) -> None:
+        """Stop every forward and close the session."""
+        with self._lock:
+            forwards = list(self._forwards.values())
+            self._forwards.clear()
+            session, self._session = self._session, None
+        for forward in forwards:
+            forward.stop()
+        if session is not None:
+            session.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- running commands --------------------------------------------------------------------
+
+    def command_line(self, command: Command) -> str:
+        """``command`` as run remotely: in the source root, with the connection's environment."""
+        env = {"PYTHONUNBUFFERED": "1", "COLABLINK_OUTPUT_DIR": self.profile.remote_conn_dir}
+        return remote_exec.command_line(command, cwd=self.profile.remote_root, env=env)
+
+    def exec(
+        self,
+        command: Command,
+        *,
+        on_stdout: OnOutput,
+        on_stderr: OnOutput,
+        stdin: bytes | IO[bytes] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> int:
+        """Run ``command`` remotely, streaming its output; return its exit code (128+n on a signal)."""
+        return remote_exec.stream(
+            self.session,
+            self.command_line(command),
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            stdin=stdin,
+            cancel=cancel,
+        )
+
+    def run(self, command: Command, *, stdin: bytes | IO[bytes] | None = None) -> ExecResult:
+        """Run ``command`` remotely and collect its output."""
+        out: list[bytes] = []
+        err: list[bytes] = []
+        code = self.exec(command, on_stdout=out.append, on_stderr=err.append, stdin=stdin)
+        return ExecResult(code, b"".join(out), b"".join(err))
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self, *, agent_running: bool = False) -> Status:
+        """Reachability, round trip, GPU and free disk; never raises for an unreachable runtime."""
+        base: dict[str, Any] = {
+            "profile": self.profile.name,
+            "host": self.profile.host,
+            "port": self.profile.port,
+            "username": self.profile.username,
+            "remote_root": self.profile.remote_root,
+            "agent_running": agent_running,
+        }
+        try:
+            session = self.session
+            started = time.perf_counter()
+            session.transport.global_request("keepalive@openssh.com", wait=True)
+            rtt_ms = (time.perf_counter() - started) * 1000
+            probe = session.run(self._status_probe())
+        except ColabLinkError as exc:
+            return Status(
+                **base,
+                reachable=False,
+                rtt_ms=None,
+                gpu=None,
+                disk_free_bytes=None,
+                problem=exc.message,
+            )
+        disk_text, _, gpu_text = probe.stdout.decode(errors="replace").partition(_STATUS_SPLIT)
+        return Status(
+            **base,
+            reachable=True,
+            rtt_ms=round(rtt_ms, 2),
+            gpu=parse_gpu(gpu_text),
+            disk_free_bytes=parse_df(disk_text),
+            problem=None,
+        )
+
+    def _status_probe(self) -> str:
+        root = shlex.quote(self.profile.remote_root)
+        return (
+            f"df -Pk {root} 2>/dev/null | tail -n 1; echo {_STATUS_SPLIT}; "
+            "nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits 2>/dev/null"
+            " || true"
+        )
+
+    # -- files -------------------------------------------------------------------------------
+
+    def remote_path(self, path: str) -> str:
+        """Relative remote paths resolve against the remote source root."""
+        return posixpath.normpath(posixpath.join(self.profile.remote_root, path))
+
+    def upload(
+        self, local: Path, remote: str | None = None, progress: Progress | None = None
+    ) -> str:
+        """Copy a local file or tree to the runtime; return the remote path written."""
+        local = Path(local).absolute()
+        if not local.exists():
+            raise UsageError(f"{local} does not exist.")
+        target = self.remote_path(remote if remote else local.name)
+        transfer.upload(self.session, local, target, progress=progress)
+        return target
+
+    def download(
+        self, remote: str, local: Path | None = None, progress: Progress | None = None
+    ) -> Path:
+        """Copy a remote file or tree here; return the local path written."""
+        source = self.remote_path(remote)
+        name = posixpath.basename(source.rstrip("/")) or "download"
+        target = Path(local).absolute() if local is not None else Path.cwd() / name
+        if target.is_dir():
+            target = target / name
+        transfer.download(self.session, source, target, progress=progress)
+        return target
+
+    # -- forwards ----------------------------------------------------------------------------
+
+    def forward(self, remote_port: int, local_port: int = 0) -> int:
+        """Serve the runtime's ``remote_port`` on a local port; return that local port."""
+        forward = LocalForward(self.session, remote_port, local_port)
+        port = forward.start()
+        with self._lock:
+            self._forwards[port] = forward
+        return port
+
+    def unforward(self, local_port: int) -> bool:
+        """Stop the forward on ``local_port``; False if there was none."""
+        with self._lock:
+            forward = self._forwards.pop(local_port, None)
+        if forward is None:
+            return False
+        forward.stop()
+        return True
+
+    def forwards(self) -> dict[int, int]:
+        """Open forwards: local port → remote port."""
+        with self._lock:
+            return {port: int(fw.remote_port) for port, fw in self._forwards.items()}
+
+
+def parse_gpu(text: str) -> Gpu | None:
+    """First line of ``nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits``."""
+    for line in text.splitlines():
+        name, _, memory = line.rpartition(",")
+        if name.strip() and memory.strip().isdigit():
+            return Gpu(name.strip(), int(memory.strip()))
+    return None
+
+
+def parse_df(text: str) -> int | None:
+    """Free bytes from the data line of ``df -Pk``."""
+    fields = text.split()
+    if len(fields) >= 4 and fields[3].isdigit():
+        return int(fields[3]) * 1024
+    return None
