@@ -1,0 +1,141 @@
+"""Local port forwarding over an open session (``ssh -L`` without a second connection)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+import paramiko
+
+from colablink.errors import UsageError
+from colablink.session import ConnectionLost, Session, send_all
+
+_CHUNK = 256 * 1024
+
+
+class LocalForward:
+    """Listen on ``bind:local_port`` and relay each client to ``remote_host:remote_port``.
+
+    ``local_port=0`` picks a free port; ``start()`` returns the one in use.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        remote_port: int,
+        local_port: int = 0,
+        bind: str = "127.0.0.1",
+        *,
+        remote_host: str = "127.0.0.1",
+    ) -> None:
+        self.session = session
+        self.remote_port = remote_port
+        self.remote_host = remote_host
+        self.local_port = local_port
+        self.bind = bind
+        self._listener: socket.socket | None = None
+        self._accepter: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pairs: set[tuple[socket.socket, paramiko.Channel]] = set()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def start(self) -> int:
+        listener = socket.socket(socket.AF_INET6 if ":" in self.bind else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.bind, self.local_port))
+        except OSError as exc:
+            listener.close()
+            raise UsageError(
+                f"Cannot listen on {self.bind}:{self.local_port} ({exc.strerror}); "
+                "pick another local port."
+            ) from None
+        listener.listen(64)
+        self._listener = listener
+        self.local_port = listener.getsockname()[1]
+        self._accepter = threading.Thread(
+            target=self._accept_loop, name=f"colablink-forward-{self.local_port}", daemon=True
+        )
+        self._accepter.start()
+        return self.local_port
+
+    @property
+    def active_connections(self) -> int:
+        with self._lock:
+            return len(self._pairs)
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                client, peer = self._listener.accept()
+            except OSError:
+                return  # listener closed by stop()
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                chan = self.session.transport.open_channel(
+                    "direct-tcpip", (self.remote_host, self.remote_port), peer[:2], timeout=15.0
+                )
+            except (paramiko.SSHException, OSError, EOFError):
+                # Nothing listens on the remote port (or the connection is gone): refuse this one.
+                client.close()
+                continue
+            pair = (client, chan)
+            with self._lock:
+                if self._stopping.is_set():
+                    client.close()
+                    chan.close()
+                    return
+                self._pairs.add(pair)
+                self._threads = [t for t in self._threads if t.is_alive()]
+                for target in (self._client_to_remote, self._remote_to_client):
+                    thread = threading.Thread(target=target, args=(pair,), daemon=True)
+                    self._threads.append(thread)
+                    thread.start()
+
+    def _client_to_remote(self, pair: tuple[socket.socket, paramiko.Channel]) -> None:
+        client, chan = pair
+        try:
+            while data := client.recv(_CHUNK):
+                send_all(chan, data)
+            chan.shutdown_write()
+        except (OSError, EOFError, ConnectionLost, paramiko.SSHException):
+            self._close(pair)
+
+    def _remote_to_client(self, pair: tuple[socket.socket, paramiko.Channel]) -> None:
+        client, chan = pair
+        try:
+            while data := chan.recv(_CHUNK):
+                client.sendall(data)
+            client.shutdown(socket.SHUT_WR)
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+        self._close(pair)
+
+    def _close(self, pair: tuple[socket.socket, paramiko.Channel]) -> None:
+        client, chan = pair
+        with self._lock:
+            self._pairs.discard(pair)
+        chan.close()
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
+        client.close()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening, close every relayed connection, and wait for the relay threads."""
+        self._stopping.set()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+        if self._accepter is not None:
+            self._accepter.join(timeout)
+        with self._lock:
+            pairs = list(self._pairs)
+            threads = list(self._threads)
+        for pair in pairs:
+            self._close(pair)
+        for thread in threads:
+            thread.join(timeout)

@@ -1,0 +1,36 @@
+"""An interactive login shell on a pseudo-terminal, starting in a given directory."""
+
+from __future__ import annotations
+
+import shlex
+
+import paramiko
+
+from colablink.session import ConnectionLost, Session
+
+DEFAULT_TERM = "xterm-256color"
+
+
+def shell_command(cwd: str | None) -> str:
+    """A login shell (so the runtime's login environment applies), in ``cwd`` when given."""
+    start = 'exec "${SHELL:-/bin/sh}" -l'
+    return start if cwd is None else f"cd -- {shlex.quote(cwd)} && {start}"
+
+
+def open_shell(
+    session: Session, cwd: str | None, cols: int, rows: int, *, term: str = DEFAULT_TERM
+) -> paramiko.Channel:
+    """Open a PTY channel running the user's login shell; its exit status is the shell's."""
+    chan = session.open_channel()
+    try:
+        chan.get_pty(term=term, width=cols, height=rows)
+        chan.exec_command(shell_command(cwd))
+    except (paramiko.SSHException, EOFError, OSError):
+        chan.close()
+        raise ConnectionLost("The runtime refused to open a terminal; reconnect.") from None
+    return chan
+
+
+def resize(chan: paramiko.Channel, cols: int, rows: int) -> None:
+    """Tell the remote terminal its new size (sends SIGWINCH to the foreground program)."""
+    chan.resize_pty(width=cols, height=rows)

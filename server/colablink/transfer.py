@@ -1,0 +1,305 @@
+"""Copy files and directories to and from the runtime as one tar stream over an exec channel.
+
+One stream beats SFTP here by 3–6× (no per-file round trips, no SFTP request framing). The copy
+lands in a temporary sibling first and is renamed into place, so a reader of the destination sees
+the old version or the new one, never half of one.
+
+Destination rules (as ``cp -r``): a destination that is an existing directory, or that ends in
+``/``, receives the source under its own name; otherwise the destination is the copy's name and
+an existing file or directory there is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shlex
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import paramiko
+
+from colablink.errors import RemoteError, UsageError
+from colablink.session import ConnectionLost, Session, send_all
+
+_CHUNK = 1 << 20
+# tarfile's stream buffer re-slices on every small read; keep it modest (see ssh-performance).
+_TAR_BUFSIZE = 64 * 1024
+# Name of the single top-level entry inside the stream; the real name is decided at the target.
+_ENTRY = "x"
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    bytes_done: int
+    bytes_total: int
+    files_done: int
+    files_total: int
+
+
+ProgressCallback = Callable[[TransferProgress], object]
+
+
+def resolve_remote(path: str, root: str | None) -> str:
+    """A remote path as given if absolute, else under ``root`` (kept: a trailing ``/``)."""
+    if not path:
+        raise UsageError("Give a remote path.")
+    if posixpath.isabs(path) or root is None:
+        return path
+    joined = posixpath.join(root, path)
+    return joined if not path.endswith("/") or joined.endswith("/") else joined + "/"
+
+
+class _ChannelWriter:
+    """A write-only file over a channel: batches tarfile's small writes into large sends."""
+
+    def __init__(self, chan: paramiko.Channel, on_bytes: Callable[[int], None]) -> None:
+        self._chan = chan
+        self._buf = bytearray()
+        self._on_bytes = on_bytes
+        self._offset = 0
+
+    def write(self, data: bytes) -> int:
+        self._buf += data
+        self._offset += len(data)
+        if len(self._buf) >= _CHUNK:
+            self.flush()
+        return len(data)
+
+    def tell(self) -> int:
+        return self._offset
+
+    def flush(self) -> None:
+        if self._buf:
+            send_all(self._chan, self._buf)
+            self._on_bytes(len(self._buf))
+            self._buf.clear()
+
+
+class _ChannelReader:
+    """A read-only file over a channel's stdout: takes large chunks, hands out what is asked."""
+
+    def __init__(self, chan: paramiko.Channel, on_bytes: Callable[[int], None]) -> None:
+        self._chan = chan
+        self._chunk = memoryview(b"")
+        self._on_bytes = on_bytes
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._chunk:
+            # Draining paramiko's buffer whole is cheap; small reads copy the rest every time.
+            data = self._chan.recv(4 * _CHUNK)
+            if not data:
+                return b""
+            self._on_bytes(len(data))
+            self._chunk = memoryview(data)
+        take = len(self._chunk) if size < 0 else min(size, len(self._chunk))
+        out = bytes(self._chunk[:take])
+        self._chunk = self._chunk[take:]
+        return out
+
+    def readline(self) -> bytes:
+        line = bytearray()
+        while not line.endswith(b"\n"):
+            byte = self.read(1)
+            if not byte:
+                break
+            line += byte
+        return bytes(line)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    yield root
+    if root.is_dir() and not root.is_symlink():
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            base = Path(dirpath)
+            for name in [*dirnames, *sorted(filenames)]:
+                yield base / name
+
+
+def _local_totals(paths: list[Path]) -> tuple[int, int]:
+    size = files = 0
+    for path in paths:
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode):
+            size += st.st_size
+            files += 1
+    return size, files
+
+
+def _finish(chan: paramiko.Channel, what: str) -> None:
+    code = chan.recv_exit_status()
+    err = b""
+    while chan.recv_stderr_ready():
+        err += chan.recv_stderr(_CHUNK)
+    if code != 0:
+        detail = err.decode(errors="replace").strip().splitlines()
+        reason = detail[-1] if detail else f"exit status {code}"
+        raise RemoteError(f"The runtime could not {what} ({reason}).")
+
+
+def _remote_place_script(dest: str, name: str) -> str:
+    """Shell that extracts the incoming tar next to its target, then renames it into place."""
+    return "\n".join(
+        [
+            "set -e",
+            f"d={shlex.quote(dest)}; n={shlex.quote(name)}",
+            'case "$d" in */) mkdir -p -- "$d"; t="$d$n";; '
+            '*) if [ -d "$d" ]; then t="$d/$n"; else t="$d"; fi;; esac',
+            'p=$(dirname -- "$t"); mkdir -p -- "$p"',
+            'tmp=$(mktemp -d "$p/.colablink-up.XXXXXX")',
+            "trap 'rm -rf -- \"$tmp\"' EXIT",
+            'tar -x --no-same-owner -C "$tmp" -f -',
+            # A directory cannot be renamed over an existing entry: move the old one aside first.
+            f'if [ -d "$tmp/{_ENTRY}" ] || [ -d "$t" ]; then '
+            'if [ -e "$t" ] || [ -L "$t" ]; then mv -T -- "$t" "$tmp/old"; fi; fi',
+            f'mv -T -- "$tmp/{_ENTRY}" "$t"',
+        ]
+    )
+
+
+def upload(
+    session: Session,
+    local: Path | str,
+    remote: str,
+    progress: ProgressCallback | None = None,
+    *,
+    root: str | None = None,
+) -> None:
+    """Copy a local file or directory tree to ``remote`` (relative paths resolve against root)."""
+    source = Path(local)
+    if not source.exists() and not source.is_symlink():
+        raise UsageError(f"{source} does not exist.")
+    dest = resolve_remote(remote, root)
+    members = list(_walk(source))
+    bytes_total, files_total = _local_totals(members)
+    done = {"bytes": 0, "files": 0}
+
+    def report(_: int = 0) -> None:
+        if progress is not None:
+            progress(
+                TransferProgress(
+                    min(done["bytes"], bytes_total), bytes_total, done["files"], files_total
+                )
+            )
+
+    def on_sent(n: int) -> None:
+        done["bytes"] += n
+        report()
+
+    chan = session.open_exec(_remote_place_script(dest, source.name))
+    try:
+        writer = _ChannelWriter(chan, on_sent)
+        with tarfile.open(fileobj=writer, mode="w", format=tarfile.GNU_FORMAT) as tar:  # type: ignore[call-overload]
+            tar.copybufsize = _CHUNK
+            for path in members:
+                arcname = posixpath.join(_ENTRY, *path.relative_to(source).parts)
+                info = tar.gettarinfo(str(path), arcname=arcname)
+                if info.isreg():
+                    with open(path, "rb") as f:
+                        tar.addfile(info, f)
+                    done["files"] += 1
+                else:
+                    tar.addfile(info)
+        writer.flush()
+        chan.shutdown_write()
+        _finish(chan, f"write {dest}")
+        report()
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        if isinstance(exc, OSError) and exc.filename:
+            raise UsageError(f"Cannot read {exc.filename} ({exc.strerror}).") from None
+        raise ConnectionLost(f"The connection dropped while uploading to {dest}.") from None
+    finally:
+        chan.close()
+
+
+def _remote_pack_script(src: str) -> str:
+    """Shell that prints "<bytes> <files>" then a tar of ``src`` with a single top-level entry."""
+    return "\n".join(
+        [
+            "set -e",
+            f"s={shlex.quote(src.rstrip('/') or '/')}",
+            '[ -e "$s" ] || [ -L "$s" ] || { echo "No such file or directory: $s" >&2; exit 2; }',
+            "find \"$s\" -type f -printf '%s\\n' | awk '{b+=$1; n++} END {print b+0, n+0}'",
+            'cd -- "$(dirname -- "$s")"',
+            'tar -c --format=gnu -f - -- "$(basename -- "$s")"',
+        ]
+    )
+
+
+def _local_place(tmp: Path, target: Path) -> None:
+    new = tmp / _ENTRY
+    if (new.is_dir() or target.is_dir()) and (target.exists() or target.is_symlink()):
+        target.rename(tmp / "old")
+    new.replace(target)
+
+
+def download(
+    session: Session,
+    remote: str,
+    local: Path | str,
+    progress: ProgressCallback | None = None,
+    *,
+    root: str | None = None,
+) -> Path:
+    """Copy a remote file or tree to ``local``; return the path the copy landed at."""
+    src = resolve_remote(remote, root)
+    name = posixpath.basename(src.rstrip("/")) or "root"
+    dest = Path(local)
+    ends_with_sep = str(local).endswith(("/", os.sep))
+    target = dest / name if ends_with_sep or dest.is_dir() else dest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    chan = session.open_exec(_remote_pack_script(src))
+    chan.shutdown_write()
+    tmp = Path(tempfile.mkdtemp(prefix=".colablink-down.", dir=target.parent))
+    try:
+        done = {"bytes": 0, "files": 0}
+        totals = [0, 0]
+
+        def on_received(n: int) -> None:
+            done["bytes"] += n
+            if progress is not None:
+                progress(
+                    TransferProgress(
+                        min(done["bytes"], totals[0]), totals[0], done["files"], totals[1]
+                    )
+                )
+
+        reader = _ChannelReader(chan, on_received)
+        header = reader.readline().split()
+        if len(header) != 2:
+            _finish(chan, f"read {src}")
+            raise RemoteError(f"The runtime sent no listing for {src}.")
+        totals[0], totals[1] = int(header[0]), int(header[1])
+        done["bytes"] = 0
+        _extract(reader, tmp, done)
+        _finish(chan, f"read {src}")
+        _local_place(tmp, target)
+        if progress is not None:
+            progress(TransferProgress(totals[0], totals[0], totals[1], totals[1]))
+        return target
+    except (EOFError, paramiko.SSHException, tarfile.ReadError) as exc:
+        raise ConnectionLost(f"The connection dropped while downloading {src} ({exc}).") from None
+    finally:
+        chan.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _extract(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
+    reader_file: IO[bytes] = reader  # type: ignore[assignment]
+    with tarfile.open(fileobj=reader_file, mode="r|", bufsize=_TAR_BUFSIZE) as tar:
+        for member in tar:
+            rest = member.name.partition("/")[2]
+            member.name = posixpath.join(_ENTRY, rest) if rest else _ENTRY
+            if member.islnk():
+                member.linkname = posixpath.join(_ENTRY, member.linkname.partition("/")[2])
+            # The "data" filter refuses absolute paths and links that escape the destination.
+            tar.extract(member, into, filter="data")
+            if member.isreg():
+                done["files"] += 1
