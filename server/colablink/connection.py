@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from . import remote_exec, transfer
+from . import remote_exec
 from .errors import ColabLinkError, UsageError
-from .forward import LocalForward
 from .profiles import Profile
 from .session import Session, SshTarget
+
+if TYPE_CHECKING:
+    from .forward import LocalForward
 
 OnOutput = Callable[[bytes], None]
 Progress = Callable[[int, int], None]
@@ -142,7 +144,7 @@ class Connection:
         stdin: bytes | IO[bytes] | None = None,
         cancel: threading.Event | None = None,
     ) -> int:
-        """Run ``command`` remotely, streaming its output; return its exit code (128+n on a signal)."""
+        """Run ``command`` remotely, streaming output; return its exit code (128+n on a signal)."""
         return remote_exec.stream(
             self.session,
             self.command_line(command),
@@ -218,6 +220,8 @@ class Connection:
         if not local.exists():
             raise UsageError(f"{local} does not exist.")
         target = self.remote_path(remote if remote else local.name)
+        from . import transfer  # loaded by the verbs that move files, not by every exec
+
         transfer.upload(self.session, local, target, progress=progress)
         return target
 
@@ -230,6 +234,8 @@ class Connection:
         target = Path(local).absolute() if local is not None else Path.cwd() / name
         if target.is_dir():
             target = target / name
+        from . import transfer
+
         transfer.download(self.session, source, target, progress=progress)
         return target
 
@@ -237,6 +243,8 @@ class Connection:
 
     def forward(self, remote_port: int, local_port: int = 0) -> int:
         """Serve the runtime's ``remote_port`` on a local port; return that local port."""
+        from .forward import LocalForward
+
         forward = LocalForward(self.session, remote_port, local_port)
         port = forward.start()
         with self._lock:
