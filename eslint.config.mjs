@@ -1,8 +1,18 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["out/**", "dist/**", "node_modules/**", "extension/test/e2e/node_modules/**"] },
+  {
+    ignores: [
+      "out/**",
+      "dist/**",
+      "node_modules/**",
+      "extension/test/e2e/node_modules/**",
+      "extension/test/e2e/node24/**",
+      "extension/test/e2e/.work/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
@@ -10,5 +20,10 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
+  },
+  {
+    // Build scripts and the end-to-end harness run under Node, not in the extension host.
+    files: ["extension/scripts/**", "extension/test/e2e/**"],
+    languageOptions: { globals: globals.node },
   },
 );

@@ -1,11 +1,39 @@
+// Wires the ColabLink features together; each lives in its own module.
 import * as vscode from "vscode";
+import { Runner } from "./codeLensRunner";
+import { registerCommands } from "./commands";
+import { HelperClient } from "./helperClient";
+import { errorMessage, log, showError } from "./logging";
+import { OUTPUTS_VIEW, OutputsTree } from "./outputsTree";
+import { ProfileStore } from "./profiles";
+import { StatusBar } from "./statusBar";
+
+let helper: HelperClient | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
+  helper = new HelperClient(context);
+  const profiles = new ProfileStore(helper);
+  const outputs = new OutputsTree(helper, profiles);
+  const runner = new Runner(helper, profiles);
   context.subscriptions.push(
-    vscode.commands.registerCommand("colablink.connect", () => {
-      void vscode.window.showInformationMessage("ColabLink: Connect is not wired yet.");
+    log(),
+    helper,
+    profiles,
+    outputs,
+    new StatusBar(helper, profiles),
+    vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
+    ...registerCommands({ helper, profiles, runner, outputs }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("colablink.python")) {
+        void helper?.restart().catch((error: unknown) => showError(errorMessage(error)));
+      } else if (event.affectsConfiguration("colablink") || event.affectsConfiguration("remote.SSH.configFile")) {
+        void helper?.sendSettings();
+      }
     }),
   );
+  helper.start().catch((error: unknown) => showError(errorMessage(error)));
 }
 
-export function deactivate(): void {}
+export async function deactivate(): Promise<void> {
+  await helper?.stop();
+}

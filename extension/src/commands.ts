@@ -1,0 +1,229 @@
+// Every "ColabLink: …" command; each turns a failure into one sentence with "Show Logs".
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { workspaceRootPath, type Runner } from "./codeLensRunner";
+import type { HelperClient } from "./helperClient";
+import { errorMessage, showError, showLogs } from "./logging";
+import type { EntryNode } from "./outputsModel";
+import type { OutputsTree } from "./outputsTree";
+import type { ProfileStore } from "./profiles";
+import {
+  LensCommand,
+  Method,
+  type ConnectParams,
+  type DownloadParams,
+  type DownloadResult,
+  type ForwardResult,
+  type ProfileStatus,
+  type SshHostResult,
+  type SyncNowResult,
+} from "./protocol";
+import { openInRemoteSsh } from "./remoteSsh";
+import { openShell } from "./shellTerminal";
+import { STATUS_BAR_COMMAND } from "./statusBar";
+
+interface Deps {
+  helper: HelperClient;
+  profiles: ProfileStore;
+  runner: Runner;
+  outputs: OutputsTree;
+}
+
+type Handler = (...args: never[]) => unknown;
+
+export function registerCommands(deps: Deps): vscode.Disposable[] {
+  const { helper, profiles, runner, outputs } = deps;
+  const table: Record<string, Handler> = {
+    "colablink.connect": () => connect(helper, profiles),
+    "colablink.disconnect": () => disconnect(helper, profiles),
+    [LensCommand.RUN_FILE]: (relativePath?: string) => runner.runFile(relativePath),
+    [LensCommand.RUN_CELL]: (relativePath: string, startLine: number, endLine: number) =>
+      runner.runCell(relativePath, startLine, endLine),
+    "colablink.runCommand": () => runCommand(runner),
+    "colablink.openShell": () => openShell(helper, runner.profile()),
+    "colablink.openInRemoteSsh": () => remoteSsh(helper, runner),
+    "colablink.syncNow": () => syncNow(helper, runner),
+    "colablink.forwardPort": () => forwardPort(helper, runner),
+    "colablink.showLogs": () => showLogs(),
+    "colablink.restartHelper": () => helper.restart(),
+    "colablink.outputs.refresh": () => outputs.refresh(),
+    "colablink.outputs.reveal": (node: EntryNode) =>
+      vscode.commands.executeCommand("revealInExplorer", vscode.Uri.file(node.localPath)),
+    "colablink.outputs.downloadAgain": (node: EntryNode) => downloadAgain(helper, node),
+    "colablink.outputs.copyRemotePath": (node: EntryNode) => vscode.env.clipboard.writeText(node.remotePath),
+    [STATUS_BAR_COMMAND]: () => statusMenu(profiles),
+  };
+  return Object.entries(table).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        return await handler(...args);
+      } catch (error) {
+        await showError(errorMessage(error));
+        return undefined;
+      }
+    }),
+  );
+}
+
+async function connect(helper: HelperClient, profiles: ProfileStore): Promise<void> {
+  const workspaceRoot = workspaceRootPath();
+  const params = await askConnectParams(profiles.all(), workspaceRoot);
+  if (!params) {
+    return;
+  }
+  profiles.setConnecting(true);
+  try {
+    const status = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "ColabLink: connecting…" },
+      () => helper.request<ProfileStatus>(Method.CONNECT, params),
+    );
+    profiles.put(status);
+  } finally {
+    profiles.setConnecting(false);
+  }
+}
+
+async function askConnectParams(
+  known: readonly ProfileStatus[],
+  workspaceRoot: string,
+): Promise<ConnectParams | undefined> {
+  if (known.length > 0) {
+    const paste = { label: "$(clippy) Paste connection info…", description: "JSON or token from the notebook" };
+    const picked = await vscode.window.showQuickPick(
+      [paste, ...known.map((s) => ({ label: s.profile, description: `${s.host}:${s.port} · ${s.state}` }))],
+      { title: "ColabLink: Connect", placeHolder: "Paste new connection info or pick a profile" },
+    );
+    if (!picked) {
+      return undefined;
+    }
+    if (picked !== paste) {
+      return { workspaceRoot, profile: picked.label };
+    }
+  }
+  const connectionInfo = await vscode.window.showInputBox({
+    title: "ColabLink: Connect",
+    prompt: "Paste the connection JSON or token printed by the Colab notebook",
+    placeHolder: '{"host": …} or clk1.…',
+    ignoreFocusOut: true,
+    validateInput: (text) => (text.trim() ? undefined : "Paste the connection info from the notebook."),
+  });
+  if (!connectionInfo) {
+    return undefined;
+  }
+  const folderName = path.basename(workspaceRoot);
+  const remoteDir = await vscode.window.showInputBox({
+    title: "ColabLink: remote directory",
+    prompt: "Directory under the runtime's root that holds this project's sources",
+    value: folderName,
+    ignoreFocusOut: true,
+  });
+  if (remoteDir === undefined) {
+    return undefined;
+  }
+  const localDir = await vscode.window.showInputBox({
+    title: "ColabLink: local directory",
+    prompt: "Local folder, relative to the workspace, that receives the runtime's outputs",
+    value: "colab_outputs",
+    ignoreFocusOut: true,
+  });
+  if (localDir === undefined) {
+    return undefined;
+  }
+  return { workspaceRoot, connectionInfo: connectionInfo.trim(), remoteDir: remoteDir.trim(), localDir: localDir.trim() };
+}
+
+async function chooseProfile(profiles: ProfileStore, placeHolder: string): Promise<string | undefined> {
+  const names = profiles.all().map((s) => s.profile);
+  if (names.length === 0) {
+    throw new Error("There is no ColabLink connection to act on.");
+  }
+  if (names.length === 1) {
+    return names[0];
+  }
+  return vscode.window.showQuickPick(names, { placeHolder });
+}
+
+async function disconnect(helper: HelperClient, profiles: ProfileStore): Promise<void> {
+  const profile = await chooseProfile(profiles, "Disconnect which profile?");
+  if (!profile) {
+    return;
+  }
+  await helper.request(Method.DISCONNECT, { profile });
+  await profiles.refresh();
+}
+
+async function runCommand(runner: Runner): Promise<void> {
+  const commandLine = await vscode.window.showInputBox({
+    title: "ColabLink: Run Command on Colab",
+    prompt: "Command line to run in the source root on the runtime",
+    placeHolder: "nvidia-smi",
+  });
+  if (commandLine?.trim()) {
+    runner.runCommandLine(commandLine.trim());
+  }
+}
+
+async function remoteSsh(helper: HelperClient, runner: Runner): Promise<void> {
+  const host = await helper.request<SshHostResult>(Method.SSH_HOST, { profile: runner.profile() });
+  await openInRemoteSsh(host.alias, host.remoteRoot);
+}
+
+async function syncNow(helper: HelperClient, runner: Runner): Promise<void> {
+  const result = await helper.request<SyncNowResult>(Method.SYNC_NOW, { profile: runner.profile() });
+  vscode.window.setStatusBarMessage(`ColabLink: synced, ${result.pushed} up, ${result.pulled} down`, 5000);
+}
+
+async function forwardPort(helper: HelperClient, runner: Runner): Promise<void> {
+  const answer = await vscode.window.showInputBox({
+    title: "ColabLink: Forward Port",
+    prompt: "Port on the runtime to reach from this machine",
+    placeHolder: "8888",
+    validateInput: (text) => (/^\d{1,5}$/.test(text.trim()) && Number(text) < 65536 ? undefined : "A port number, 1–65535."),
+  });
+  if (!answer) {
+    return;
+  }
+  const result = await helper.request<ForwardResult>(Method.FORWARD, {
+    profile: runner.profile(),
+    remotePort: Number(answer.trim()),
+  });
+  const open = await vscode.window.showInformationMessage(
+    `Runtime port ${result.remotePort} is now localhost:${result.localPort}.`,
+    "Open in Browser",
+  );
+  if (open) {
+    await vscode.env.openExternal(vscode.Uri.parse(`http://127.0.0.1:${result.localPort}/`));
+  }
+}
+
+async function downloadAgain(helper: HelperClient, node: EntryNode): Promise<void> {
+  const params: DownloadParams = { profile: node.profile, remotePath: node.remotePath, localPath: node.localPath };
+  const result = await helper.request<DownloadResult>(Method.DOWNLOAD, params);
+  vscode.window.setStatusBarMessage(`ColabLink: downloaded ${result.bytes} bytes to ${result.localPath}`, 5000);
+}
+
+async function statusMenu(profiles: ProfileStore): Promise<void> {
+  const connected = profiles.all().some((s) => s.state !== "disconnected");
+  const entries: [string, string][] = connected
+    ? [
+        ["colablink.runFile", "Run Current File on Colab"],
+        ["colablink.runCommand", "Run Command on Colab…"],
+        ["colablink.openShell", "Open Shell on Colab"],
+        ["colablink.syncNow", "Sync Now"],
+        ["colablink.forwardPort", "Forward Port…"],
+        ["colablink.openInRemoteSsh", "Open in Remote-SSH"],
+        ["colablink.disconnect", "Disconnect"],
+        ["colablink.showLogs", "Show Logs"],
+      ]
+    : [
+        ["colablink.connect", "Connect"],
+        ["colablink.showLogs", "Show Logs"],
+      ];
+  const picked = await vscode.window.showQuickPick(
+    entries.map(([command, label]) => ({ label, command })),
+    { title: "ColabLink" },
+  );
+  if (picked) {
+    await vscode.commands.executeCommand(picked.command);
+  }
+}

@@ -1,0 +1,211 @@
+// Owns the helper process: a vscode-languageclient over stdio, serialized (re)starts, typed
+// requests, and notification events that survive restarts.
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  ResponseError,
+  RevealOutputChannelOn,
+  State,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import { resolveHelperPython } from "./helperLauncher";
+import { errorMessage, log } from "./logging";
+import {
+  Notification,
+  type ExecOutputParams,
+  type OutputsChangedParams,
+  type PtyExitParams,
+  type PtyOutputParams,
+  type StatusChangedParams,
+} from "./protocol";
+import { extensionSettings } from "./settings";
+import type { HelperState } from "./statusText";
+
+/** A failure the helper reported, with its project error code. */
+export class HelperError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+export class HelperClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private ready: Promise<LanguageClient> | undefined;
+  private stateValue: HelperState = "starting";
+  private lastError: string | undefined;
+
+  readonly onExecOutput = new vscode.EventEmitter<ExecOutputParams>();
+  readonly onPtyOutput = new vscode.EventEmitter<PtyOutputParams>();
+  readonly onPtyExit = new vscode.EventEmitter<PtyExitParams>();
+  readonly onStatusChanged = new vscode.EventEmitter<StatusChangedParams>();
+  readonly onOutputsChanged = new vscode.EventEmitter<OutputsChangedParams>();
+  /** Fires after each (re)start, so listeners can re-read the helper's state. */
+  readonly onStarted = new vscode.EventEmitter<void>();
+  readonly onStateChanged = new vscode.EventEmitter<HelperState>();
+
+  constructor(private readonly context: vscode.ExtensionContext) {}
+
+  get state(): HelperState {
+    return this.stateValue;
+  }
+
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  start(): Promise<void> {
+    return this.serialize(() => this.doStart());
+  }
+
+  /** Restarts are queued: a second request waits for the first to finish instead of racing it. */
+  restart(): Promise<void> {
+    return this.serialize(async () => {
+      await this.doStop();
+      await this.doStart();
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.serialize(() => this.doStop());
+  }
+
+  async request<R>(method: string, params: object, token?: vscode.CancellationToken): Promise<R> {
+    const client = await this.running();
+    try {
+      return token ? await client.sendRequest<R>(method, params, token) : await client.sendRequest<R>(method, params);
+    } catch (error) {
+      if (error instanceof ResponseError) {
+        log().error(`${method} failed (${error.code}): ${error.message}`);
+        throw new HelperError(error.message, error.code);
+      }
+      throw error;
+    }
+  }
+
+  /** A request nobody waits on (keystrokes, resizes); a failure only goes to the log. */
+  send(method: string, params: object): Promise<void> {
+    return this.request<unknown>(method, params).then(
+      () => undefined,
+      (error: unknown) => log().warn(`${method}: ${errorMessage(error)}`),
+    );
+  }
+
+  async sendSettings(): Promise<void> {
+    if (this.client?.state === State.Running) {
+      await this.client.sendNotification("workspace/didChangeConfiguration", { settings: { colablink: extensionSettings() } });
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    for (const emitter of [
+      this.onExecOutput,
+      this.onPtyOutput,
+      this.onPtyExit,
+      this.onStatusChanged,
+      this.onOutputsChanged,
+      this.onStarted,
+      this.onStateChanged,
+    ]) {
+      emitter.dispose();
+    }
+  }
+
+  private async running(): Promise<LanguageClient> {
+    if (!this.ready) {
+      this.start().catch(() => undefined);
+    }
+    await this.queue;
+    if (!this.ready) {
+      throw new HelperError(this.lastError ?? "The ColabLink helper is not running.", -32000);
+    }
+    return this.ready;
+  }
+
+  private serialize(step: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(step, step);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private setState(state: HelperState, error?: string): void {
+    this.stateValue = state;
+    this.lastError = error;
+    this.onStateChanged.fire(state);
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.client) {
+      return;
+    }
+    this.setState("starting");
+    let python: string;
+    try {
+      python = await resolveHelperPython(this.context);
+    } catch (error) {
+      this.setState("failed", errorMessage(error));
+      throw error;
+    }
+    const serverOptions: ServerOptions = {
+      command: python,
+      args: ["-m", "colablink.helper"],
+      options: { env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file", language: "python" }],
+      outputChannel: log(),
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: () => extensionSettings(),
+      initializationFailedHandler: (error) => {
+        log().error(`The helper failed to initialize: ${errorMessage(error)}`);
+        return false;
+      },
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
+        closed: () => {
+          log().warn("The helper exited.");
+          this.setState("failed", "The ColabLink helper stopped; run “ColabLink: Show Logs” for details.");
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
+    };
+    const client = new LanguageClient("colablink", "ColabLink", serverOptions, clientOptions);
+    client.onNotification(Notification.EXEC_OUTPUT, (p: ExecOutputParams) => this.onExecOutput.fire(p));
+    client.onNotification(Notification.PTY_OUTPUT, (p: PtyOutputParams) => this.onPtyOutput.fire(p));
+    client.onNotification(Notification.PTY_EXIT, (p: PtyExitParams) => this.onPtyExit.fire(p));
+    client.onNotification(Notification.STATUS_CHANGED, (p: StatusChangedParams) => this.onStatusChanged.fire(p));
+    client.onNotification(Notification.OUTPUTS_CHANGED, (p: OutputsChangedParams) => this.onOutputsChanged.fire(p));
+    this.client = client;
+    try {
+      await client.start();
+    } catch (error) {
+      this.client = undefined;
+      this.setState("failed", `The ColabLink helper did not start: ${errorMessage(error)}`);
+      throw new HelperError(`The ColabLink helper did not start: ${errorMessage(error)}`, -32000);
+    }
+    log().info(`Helper started with ${python}.`);
+    this.ready = Promise.resolve(client);
+    this.setState("running");
+    this.onStarted.fire();
+  }
+
+  private async doStop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.ready = undefined;
+    if (client) {
+      try {
+        await client.stop(5000);
+      } catch (error) {
+        log().warn(`Stopping the helper: ${errorMessage(error)}`);
+      }
+    }
+  }
+}

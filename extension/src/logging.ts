@@ -1,0 +1,29 @@
+// One LogOutputChannel "ColabLink" for everything, and errors that point at it.
+import * as vscode from "vscode";
+
+let channel: vscode.LogOutputChannel | undefined;
+
+export function log(): vscode.LogOutputChannel {
+  channel ??= vscode.window.createOutputChannel("ColabLink", { log: true });
+  return channel;
+}
+
+export function showLogs(): void {
+  log().show(true);
+}
+
+/** One sentence for the user, with a button to the full story. */
+export async function showError(message: string): Promise<void> {
+  log().error(message);
+  const choice = await vscode.window.showErrorMessage(message, "Show Logs");
+  if (choice === "Show Logs") {
+    showLogs();
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,244 @@
+// The JSON-RPC protocol between the extension and the helper, mirroring
+// server/colablink/protocol.py name for name; a test parses both files and fails when they differ.
+
+/** Custom methods; standard LSP ones (codeLens, $/progress, $/cancelRequest) are not listed. */
+export const Method = {
+  CONNECT: "colablink/connect",
+  DISCONNECT: "colablink/disconnect",
+  STATUS: "colablink/status",
+  EXEC: "colablink/exec",
+  PTY_OPEN: "colablink/pty/open",
+  PTY_INPUT: "colablink/pty/input",
+  PTY_RESIZE: "colablink/pty/resize",
+  PTY_CLOSE: "colablink/pty/close",
+  FLUSH: "colablink/flush",
+  SYNC_NOW: "colablink/syncNow",
+  OUTPUTS: "colablink/outputs",
+  DOWNLOAD: "colablink/download",
+  FORWARD: "colablink/forward",
+  UNFORWARD: "colablink/unforward",
+  SSH_HOST: "colablink/sshHost",
+} as const;
+
+/** Notifications the helper sends to the extension. */
+export const Notification = {
+  EXEC_OUTPUT: "colablink/execOutput",
+  PTY_OUTPUT: "colablink/pty/output",
+  PTY_EXIT: "colablink/pty/exit",
+  STATUS_CHANGED: "colablink/statusChanged",
+  OUTPUTS_CHANGED: "colablink/outputsChanged",
+} as const;
+
+/**
+ * VS Code command ids the extension registers and the helper's code lenses invoke.
+ * RUN_FILE takes [workspace-relative path]; RUN_CELL takes [path, startLine, endLine]
+ * (0-based, inclusive, the "# %%" marker line excluded).
+ */
+export const LensCommand = {
+  RUN_FILE: "colablink.runFile",
+  RUN_CELL: "colablink.runCell",
+} as const;
+
+/** Project error codes; each matches a colablink.errors class's code. */
+export const ErrorCode = {
+  GENERIC: -32000,
+  BAD_CONNECTION_INFO: -32001,
+  AUTH_FAILED: -32002,
+  HOST_KEY_MISMATCH: -32003,
+  UNREACHABLE: -32004,
+  UNKNOWN_PROFILE: -32005,
+  USAGE: -32006,
+  REMOTE: -32007,
+  SYNC_HALTED: -32008,
+} as const;
+
+export type SyncState =
+  | "idle"
+  | "scanning"
+  | "pushing"
+  | "pulling"
+  | "disconnected"
+  | "retrying"
+  | "halted";
+export type ConnectionState = "connected" | "connecting" | "reconnecting" | "disconnected" | "error";
+
+export type LogLevel = "error" | "warning" | "info" | "debug";
+
+/** initializationOptions and the colablink section of didChangeConfiguration. */
+export interface HelperSettings {
+  logLevel?: LogLevel;
+  codeLens?: boolean;
+}
+
+export interface ConnectParams {
+  workspaceRoot: string;
+  connectionInfo?: string;
+  profile?: string;
+  remoteDir?: string;
+  localDir?: string;
+}
+
+export interface GpuStatus {
+  name: string;
+  memoryMib: number | null;
+}
+
+export interface ProfileStatus {
+  profile: string;
+  state: ConnectionState;
+  host: string;
+  port: number;
+  remoteRoot: string;
+  remoteDir: string;
+  localDir: string;
+  latencyMs: number | null;
+  gpu: GpuStatus | null;
+  syncState: SyncState;
+  syncPending: number;
+  retryInSeconds: number | null;
+  lastError: string | null;
+}
+
+export interface DisconnectParams {
+  profile: string;
+  forget?: boolean;
+}
+
+export interface StatusResult {
+  profiles: ProfileStatus[];
+}
+
+export interface ExecParams {
+  profile: string;
+  execId: string;
+  argv?: string[];
+  commandLine?: string;
+  cwd?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+}
+
+export interface ExecOutputParams {
+  execId: string;
+  stream: "stdout" | "stderr";
+  data: string;
+}
+
+export interface PtyOpenParams {
+  profile: string;
+  cols: number;
+  rows: number;
+  cwd?: string;
+}
+
+export interface PtyOpenResult {
+  ptyId: string;
+}
+
+export interface PtyInputParams {
+  ptyId: string;
+  data: string;
+}
+
+export interface PtyResizeParams {
+  ptyId: string;
+  cols: number;
+  rows: number;
+}
+
+export interface PtyCloseParams {
+  ptyId: string;
+}
+
+export interface PtyOutputParams {
+  ptyId: string;
+  data: string;
+}
+
+export interface PtyExitParams {
+  ptyId: string;
+  exitCode: number;
+}
+
+export interface FlushParams {
+  profile: string;
+  paths?: string[];
+}
+
+export interface SyncNowParams {
+  profile: string;
+  // Client-created work-done token; without one the helper asks the client to create one.
+  workDoneToken?: string | number;
+}
+
+export interface SyncNowResult {
+  pushed: number;
+  pulled: number;
+}
+
+export interface OutputsParams {
+  profile: string;
+  path?: string;
+}
+
+export interface OutputEntry {
+  name: string;
+  path: string;
+  kind: "file" | "directory";
+  size: number;
+  mtime: number;
+}
+
+export interface OutputsResult {
+  localDir: string;
+  remoteDir: string;
+  entries: OutputEntry[];
+}
+
+export interface DownloadParams {
+  profile: string;
+  remotePath: string;
+  localPath?: string;
+}
+
+export interface DownloadResult {
+  localPath: string;
+  bytes: number;
+}
+
+export interface ForwardParams {
+  profile: string;
+  remotePort: number;
+  localPort?: number;
+}
+
+export interface ForwardResult {
+  localPort: number;
+  remotePort: number;
+}
+
+export interface UnforwardParams {
+  profile: string;
+  localPort: number;
+}
+
+export interface SshHostParams {
+  profile: string;
+}
+
+export interface SshHostResult {
+  alias: string;
+  remoteRoot: string;
+  configFile: string;
+}
+
+export interface StatusChangedParams {
+  status: ProfileStatus;
+}
+
+export interface OutputsChangedParams {
+  profile: string;
+  paths: string[];
+}

@@ -1,0 +1,46 @@
+// The status bar item: renders statusView() for the profile it speaks for.
+import * as vscode from "vscode";
+import type { HelperClient } from "./helperClient";
+import type { ProfileStore } from "./profiles";
+import { defaultProfile } from "./settings";
+import { pickProfile, statusView } from "./statusText";
+
+export const STATUS_BAR_COMMAND = "colablink.statusMenu";
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem("colablink.status", vscode.StatusBarAlignment.Left, 50);
+  private readonly subscription: vscode.Disposable;
+
+  constructor(
+    private readonly helper: HelperClient,
+    private readonly profiles: ProfileStore,
+  ) {
+    this.item.name = "ColabLink";
+    this.item.command = STATUS_BAR_COMMAND;
+    this.subscription = profiles.onDidChange.event(() => this.render());
+    this.render();
+    this.item.show();
+  }
+
+  render(): void {
+    const view = statusView({
+      helper: this.helper.state,
+      helperError: this.helper.error,
+      connecting: this.profiles.connecting,
+      status: pickProfile(this.profiles.all(), defaultProfile()),
+    });
+    this.item.text = view.text;
+    this.item.tooltip = view.tooltip;
+    this.item.backgroundColor =
+      view.tone === "error"
+        ? new vscode.ThemeColor("statusBarItem.errorBackground")
+        : view.tone === "warning"
+          ? new vscode.ThemeColor("statusBarItem.warningBackground")
+          : undefined;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.item.dispose();
+  }
+}

@@ -1,0 +1,102 @@
+// What the status bar item says for a given state; pure so it can be tested without VS Code.
+import type { ProfileStatus } from "./protocol";
+
+export type HelperState = "starting" | "running" | "failed";
+
+export interface BarInput {
+  helper: HelperState;
+  helperError?: string;
+  /** True while a Connect command is in flight, before the helper reports a profile. */
+  connecting: boolean;
+  status?: ProfileStatus;
+}
+
+export interface BarView {
+  text: string;
+  tooltip: string;
+  tone: "normal" | "warning" | "error";
+}
+
+const NAME = "Colab";
+
+export function statusView(input: BarInput): BarView {
+  if (input.helper === "failed") {
+    return {
+      text: `$(error) ${NAME} · helper failed`,
+      tooltip: input.helperError ?? "The ColabLink helper could not start; see Show Logs.",
+      tone: "error",
+    };
+  }
+  const status = input.status;
+  if (input.connecting && (!status || status.state !== "connected")) {
+    return { text: `$(sync~spin) ${NAME} · connecting…`, tooltip: "ColabLink is connecting", tone: "normal" };
+  }
+  if (input.helper === "starting" && !status) {
+    return { text: `$(sync~spin) ${NAME} · starting…`, tooltip: "ColabLink is starting", tone: "normal" };
+  }
+  if (!status || status.state === "disconnected") {
+    return { text: `$(debug-disconnect) ${NAME} · disconnected`, tooltip: tooltipFor(status), tone: "normal" };
+  }
+  switch (status.state) {
+    case "connecting":
+      return { text: `$(sync~spin) ${NAME} · connecting…`, tooltip: tooltipFor(status), tone: "normal" };
+    case "reconnecting":
+      return { text: `$(sync~spin) ${NAME} · ${reconnectingText(status.retryInSeconds)}`, tooltip: tooltipFor(status), tone: "warning" };
+    case "error":
+      return { text: `$(error) ${NAME} · error`, tooltip: tooltipFor(status), tone: "error" };
+    case "connected":
+      return connectedView(status);
+  }
+}
+
+function connectedView(status: ProfileStatus): BarView {
+  const tooltip = tooltipFor(status);
+  if (status.syncState === "pushing" || status.syncState === "pulling") {
+    const arrow = status.syncState === "pushing" ? "↑" : "↓";
+    return { text: `$(sync~spin) ${NAME} · ${arrow}${status.syncPending}`, tooltip, tone: "normal" };
+  }
+  if (status.syncState === "retrying") {
+    return { text: `$(sync~spin) ${NAME} · ${reconnectingText(status.retryInSeconds)}`, tooltip, tone: "warning" };
+  }
+  if (status.syncState === "halted") {
+    return { text: `$(warning) ${NAME} · sync halted`, tooltip, tone: "warning" };
+  }
+  return { text: `$(vm-running) ${NAME} · ${status.gpu ? status.gpu.name : "CPU"}`, tooltip, tone: "normal" };
+}
+
+function reconnectingText(retryInSeconds: number | null): string {
+  return retryInSeconds === null ? "reconnecting…" : `reconnecting in ${Math.max(0, Math.ceil(retryInSeconds))} s`;
+}
+
+function tooltipFor(status: ProfileStatus | undefined): string {
+  if (!status) {
+    return "ColabLink: not connected. Click to connect.";
+  }
+  const lines = [
+    `Profile: ${status.profile}`,
+    `Host: ${status.host}:${status.port}`,
+    `Latency: ${status.latencyMs === null ? "—" : `${Math.round(status.latencyMs)} ms`}`,
+    `State: ${status.state}, sync ${status.syncState}`,
+  ];
+  if (status.gpu) {
+    lines.push(`GPU: ${status.gpu.name}${status.gpu.memoryMib === null ? "" : ` (${status.gpu.memoryMib} MiB)`}`);
+  }
+  if (status.lastError) {
+    lines.push(`Last error: ${status.lastError}`);
+  }
+  return lines.join("\n");
+}
+
+/** The profile the status bar speaks for: the configured default, else a live one, else any. */
+export function pickProfile(
+  statuses: readonly ProfileStatus[],
+  defaultProfile: string | undefined,
+): ProfileStatus | undefined {
+  if (defaultProfile) {
+    const preferred = statuses.find((s) => s.profile === defaultProfile);
+    if (preferred) {
+      return preferred;
+    }
+  }
+  return statuses.find((s) => s.state !== "disconnected") ?? statuses[0];
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { pickProfile, statusView } from "../../src/statusText";
+import { profileStatus } from "./fixtures";
+
+describe("statusView", () => {
+  it("says disconnected when no profile exists", () => {
+    const view = statusView({ helper: "running", connecting: false });
+    expect(view.text).toBe("$(debug-disconnect) Colab · disconnected");
+    expect(view.tone).toBe("normal");
+  });
+
+  it("says disconnected for a disconnected profile and keeps its details in the tooltip", () => {
+    const view = statusView({ helper: "running", connecting: false, status: profileStatus({ state: "disconnected" }) });
+    expect(view.text).toBe("$(debug-disconnect) Colab · disconnected");
+    expect(view.tooltip).toContain("Profile: default");
+  });
+
+  it("shows connecting while the Connect command runs", () => {
+    expect(statusView({ helper: "running", connecting: true }).text).toBe("$(sync~spin) Colab · connecting…");
+    const stillOld = profileStatus({ state: "disconnected" });
+    expect(statusView({ helper: "running", connecting: true, status: stillOld }).text).toContain("connecting…");
+  });
+
+  it("names the GPU when connected to one", () => {
+    const status = profileStatus({ gpu: { name: "Tesla T4", memoryMib: 15360 } });
+    const view = statusView({ helper: "running", connecting: false, status });
+    expect(view.text).toBe("$(vm-running) Colab · Tesla T4");
+    expect(view.tooltip).toContain("GPU: Tesla T4 (15360 MiB)");
+  });
+
+  it("says CPU when connected without a GPU", () => {
+    expect(statusView({ helper: "running", connecting: false, status: profileStatus() }).text).toBe(
+      "$(vm-running) Colab · CPU",
+    );
+  });
+
+  it("puts host, latency and profile in the tooltip", () => {
+    const tooltip = statusView({ helper: "running", connecting: false, status: profileStatus() }).tooltip;
+    expect(tooltip).toContain("Host: 127.0.0.1:2222");
+    expect(tooltip).toContain("Latency: 12 ms");
+    expect(tooltip).toContain("Profile: default");
+  });
+
+  it("spins with a count while pushing or pulling", () => {
+    const pushing = profileStatus({ syncState: "pushing", syncPending: 3 });
+    const pulling = profileStatus({ syncState: "pulling", syncPending: 7 });
+    expect(statusView({ helper: "running", connecting: false, status: pushing }).text).toBe("$(sync~spin) Colab · ↑3");
+    expect(statusView({ helper: "running", connecting: false, status: pulling }).text).toBe("$(sync~spin) Colab · ↓7");
+  });
+
+  it("counts down while reconnecting", () => {
+    const status = profileStatus({ state: "reconnecting", retryInSeconds: 4.2 });
+    const view = statusView({ helper: "running", connecting: false, status });
+    expect(view.text).toBe("$(sync~spin) Colab · reconnecting in 5 s");
+    expect(view.tone).toBe("warning");
+  });
+
+  it("shows an error with the last error in the tooltip", () => {
+    const status = profileStatus({ state: "error", lastError: "The runtime refused the password." });
+    const view = statusView({ helper: "running", connecting: false, status });
+    expect(view.text).toBe("$(error) Colab · error");
+    expect(view.tone).toBe("error");
+    expect(view.tooltip).toContain("The runtime refused the password.");
+  });
+
+  it("shows a failed helper as an error", () => {
+    const view = statusView({ helper: "failed", helperError: "no python3", connecting: false });
+    expect(view.text).toBe("$(error) Colab · helper failed");
+    expect(view.tooltip).toBe("no python3");
+  });
+});
+
+describe("pickProfile", () => {
+  const a = profileStatus({ profile: "a", state: "disconnected" });
+  const b = profileStatus({ profile: "b", state: "connected" });
+
+  it("prefers the configured default", () => {
+    expect(pickProfile([a, b], "a")?.profile).toBe("a");
+  });
+
+  it("otherwise prefers a live profile", () => {
+    expect(pickProfile([a, b], undefined)?.profile).toBe("b");
+    expect(pickProfile([a, b], "missing")?.profile).toBe("b");
+  });
+
+  it("falls back to any profile, or none", () => {
+    expect(pickProfile([a], undefined)?.profile).toBe("a");
+    expect(pickProfile([], undefined)).toBeUndefined();
+  });
+});
