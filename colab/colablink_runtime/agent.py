@@ -1,0 +1,747 @@
+"""The remote sync agent: a standard-library-only program the local side starts over SSH.
+
+It is sent as source over an exec channel (see ``BOOTSTRAP`` on the local side), so the runtime
+never needs a matching install. It speaks one framed, pipelined protocol on stdin/stdout: every
+frame is ``>II`` (header length, body length), a JSON header with an ``op``, and a binary body.
+Requests carry a ``seq``; replies name it. Nothing waits for a reply per file: the local side
+streams puts and reads the acknowledgements as they come.
+
+Writes are atomic (temp file in the same directory, renamed into place, mode and mtime kept).
+Temp files are named ``.clk~<pid>~<n>~<name>``; the agent removes its own on exit and, when it
+scans a tree, those left by agents that are no longer alive. It exits when stdin closes.
+"""
+
+# The agent handles many paths per second as plain strings; pathlib objects would only add cost.
+# ruff: noqa: PTH101, PTH103, PTH104, PTH106, PTH108, PTH112, PTH114, PTH118, PTH120
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import hashlib
+import json
+import os
+import select
+import signal
+import stat
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+PROTOCOL_VERSION = 1
+FRAME_HEADER = struct.Struct(">II")
+MAX_HEADER = 64 * 1024 * 1024
+MAX_BODY = 64 * 1024 * 1024
+TEMP_PREFIX = ".clk~"
+# A changed file up to this size travels inside the change event, saving the read round trip.
+INLINE_LIMIT = 256 * 1024
+READ_CHUNK = 1024 * 1024
+
+IN_MODIFY = 0x2
+IN_ATTRIB = 0x4
+IN_CLOSE_WRITE = 0x8
+IN_MOVED_FROM = 0x40
+IN_MOVED_TO = 0x80
+IN_CREATE = 0x100
+IN_DELETE = 0x200
+IN_DELETE_SELF = 0x400
+IN_Q_OVERFLOW = 0x4000
+IN_IGNORED = 0x8000
+IN_DONT_FOLLOW = 0x02000000
+IN_ISDIR = 0x40000000
+WATCH_MASK = (
+    IN_MODIFY
+    | IN_ATTRIB
+    | IN_CLOSE_WRITE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE
+    | IN_DELETE_SELF
+    | IN_DONT_FOLLOW
+)
+EVENT = struct.Struct("iIII")
+
+Entry = list[Any]  # [path, kind, size, mtime_ns, mode]
+
+
+class ProtocolError(Exception):
+    """The peer sent something this agent cannot act on."""
+
+
+def check_relpath(rel: str) -> str:
+    """Refuse anything that could leave the root: absolute, ``..``, empty parts, NUL."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel or rel.startswith("/"):
+        raise ProtocolError(f"bad path {rel!r}")
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ProtocolError(f"bad path {rel!r}")
+    return rel
+
+
+def inside(root: str, rel: str) -> str:
+    """The absolute path of ``rel`` under ``root``, refusing parents that are symlinks."""
+    full = os.path.join(root, check_relpath(rel))
+    parent = os.path.dirname(full)
+    real_root = os.path.realpath(root)
+    real_parent = os.path.realpath(parent)
+    if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
+        raise ProtocolError(f"path {rel!r} leaves the root through a symlink")
+    return full
+
+
+def temp_name(directory: str, name: str, counter: int) -> str:
+    return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}~{counter}~{name[:80]}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temp(name: str) -> bool:
+    """A temp file whose writer is gone (a killed agent, an interrupted run)."""
+    if not name.startswith(TEMP_PREFIX):
+        return False
+    pid_text = name[len(TEMP_PREFIX) :].split("~", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    return pid != os.getpid() and not pid_alive(pid)
+
+
+def entry_of(rel: str, st: os.stat_result) -> Entry | None:
+    if stat.S_ISREG(st.st_mode):
+        kind = "f"
+    elif stat.S_ISDIR(st.st_mode):
+        kind = "d"
+    elif stat.S_ISLNK(st.st_mode):
+        kind = "l"
+    else:
+        return None
+    size = st.st_size if kind == "f" else 0
+    return [rel, kind, size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)]
+
+
+def scan_tree(root: str, prune: set[str], prune_names: set[str]) -> Iterator[Entry]:
+    """Walk ``root`` without following symlinks, skipping pruned dirs and our temp files."""
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            it = os.scandir(os.path.join(root, rel_dir) if rel_dir else root)
+        except OSError:
+            continue
+        with it:
+            for dent in it:
+                rel = f"{rel_dir}/{dent.name}" if rel_dir else dent.name
+                if dent.name.startswith(TEMP_PREFIX):
+                    if stale_temp(dent.name):
+                        with contextlib.suppress(OSError):
+                            os.unlink(dent.path)
+                    continue
+                try:
+                    st = dent.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                entry = entry_of(rel, st)
+                if entry is None:
+                    continue
+                if entry[1] == "d" and (rel in prune or dent.name in prune_names):
+                    continue
+                yield entry
+                if entry[1] == "d":
+                    stack.append(rel)
+
+
+def file_hash(path: str) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Output:
+    """Frames to stdout; shared by the request loop and the watcher thread."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+
+    def send(self, header: dict[str, Any], body: bytes | bytearray | memoryview = b"") -> None:
+        head = json.dumps(header, separators=(",", ":")).encode()
+        data = FRAME_HEADER.pack(len(head), len(body)) + head
+        with self.lock:
+            self._write(data)
+            if body:
+                self._write(memoryview(body))
+
+    def _write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+
+class Writer:
+    """Atomic file writes under one root, with a record of temp files still open."""
+
+    def __init__(self) -> None:
+        self.counter = 0
+        self.open_temps: set[str] = set()
+        self.streams: dict[int, tuple[int, str, str, int, int]] = {}
+
+    def _temp(self, final: str) -> tuple[int, str]:
+        directory, name = os.path.split(final)
+        os.makedirs(directory, exist_ok=True)
+        self.counter += 1
+        temp = temp_name(directory, name, self.counter)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        self.open_temps.add(temp)
+        return fd, temp
+
+    def _finish(self, fd: int, temp: str, final: str, mtime_ns: int, mode: int, sync: bool) -> None:
+        try:
+            os.fchmod(fd, mode & 0o7777)
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if os.path.isdir(final) and not os.path.islink(final):
+            os.unlink(temp)
+            self.open_temps.discard(temp)
+            raise ProtocolError(f"{final} is a directory")
+        os.rename(temp, final)
+        self.open_temps.discard(temp)
+
+    def write(self, final: str, data: memoryview, mtime_ns: int, mode: int, sync: bool) -> None:
+        fd, temp = self._temp(final)
+        try:
+            view = data
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            self.discard(temp)
+            raise
+        self._finish(fd, temp, final, mtime_ns, mode, sync)
+
+    def begin(self, fid: int, final: str, mtime_ns: int, mode: int) -> None:
+        fd, temp = self._temp(final)
+        self.streams[fid] = (fd, temp, final, mtime_ns, mode)
+
+    def chunk(self, fid: int, data: memoryview) -> None:
+        fd = self.streams[fid][0]
+        view = data
+        while view:
+            view = view[os.write(fd, view) :]
+
+    def end(self, fid: int, sync: bool) -> None:
+        fd, temp, final, mtime_ns, mode = self.streams.pop(fid)
+        self._finish(fd, temp, final, mtime_ns, mode, sync)
+
+    def abort(self, fid: int) -> None:
+        stream = self.streams.pop(fid, None)
+        if stream is not None:
+            os.close(stream[0])
+            self.discard(stream[1])
+
+    def discard(self, temp: str) -> None:
+        self.open_temps.discard(temp)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+    def cleanup(self) -> None:
+        for fid in list(self.streams):
+            self.abort(fid)
+        for temp in list(self.open_temps):
+            self.discard(temp)
+
+
+def syncfs(path: str) -> None:
+    """One flush for a whole batch: syncfs on the root's filesystem, else sync()."""
+    libc_name = ctypes.util.find_library("c")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc_name:
+            libc = ctypes.CDLL(libc_name, use_errno=True)
+            if hasattr(libc, "syncfs") and libc.syncfs(fd) == 0:
+                return
+        os.sync()
+    finally:
+        os.close(fd)
+
+
+class Inotify:
+    """Recursive inotify through ctypes; raises OSError where inotify is unavailable."""
+
+    def __init__(self, root: str) -> None:
+        libc_name = ctypes.util.find_library("c")
+        if not libc_name:
+            raise OSError("no libc")
+        self.libc = ctypes.CDLL(libc_name, use_errno=True)
+        if not hasattr(self.libc, "inotify_init1"):
+            raise OSError("no inotify")
+        fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        self.fd = fd
+        self.root = root
+        self.dirs: dict[int, str] = {}
+
+    def add_tree(self, rel_dir: str) -> list[str]:
+        """Watch ``rel_dir`` and everything below it; return the files found there."""
+        found: list[str] = []
+        stack = [rel_dir]
+        while stack:
+            current = stack.pop()
+            full = os.path.join(self.root, current) if current else self.root
+            wd = self.libc.inotify_add_watch(self.fd, os.fsencode(full), WATCH_MASK)
+            if wd < 0:
+                continue
+            self.dirs[wd] = current
+            try:
+                with os.scandir(full) as it:
+                    for dent in it:
+                        rel = f"{current}/{dent.name}" if current else dent.name
+                        if dent.is_dir(follow_symlinks=False):
+                            stack.append(rel)
+                        else:
+                            found.append(rel)
+            except OSError:
+                continue
+        return found
+
+    def read(self, timeout: float) -> list[tuple[int, str, str]] | None:
+        """Events as (mask, rel path, kind hint); None on queue overflow."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return []
+        try:
+            data = os.read(self.fd, 256 * 1024)
+        except BlockingIOError:
+            return []
+        events: list[tuple[int, str, str]] = []
+        offset = 0
+        while offset < len(data):
+            wd, mask, _cookie, length = EVENT.unpack_from(data, offset)
+            raw = data[offset + EVENT.size : offset + EVENT.size + length].rstrip(b"\x00")
+            offset += EVENT.size + length
+            if mask & IN_Q_OVERFLOW:
+                return None
+            if mask & IN_IGNORED:
+                self.dirs.pop(wd, None)
+                continue
+            base = self.dirs.get(wd)
+            if base is None or not raw:
+                continue
+            name = os.fsdecode(raw)
+            rel = f"{base}/{name}" if base else name
+            events.append((mask, rel, "d" if mask & IN_ISDIR else "f"))
+        return events
+
+
+class Watcher(threading.Thread):
+    """Reports settled files under one root: closed after writing, or quiet for ``settle`` s."""
+
+    def __init__(
+        self, out: Output, wid: int, root: str, settle: float, interval: float, mode: str
+    ) -> None:
+        super().__init__(daemon=True)
+        self.out = out
+        self.wid = wid
+        self.root = root
+        self.settle = settle
+        self.interval = interval
+        self.inotify: Inotify | None = None
+        if mode != "poll":
+            try:
+                self.inotify = Inotify(root)
+            except OSError:
+                self.inotify = None
+        self.mode = "inotify" if self.inotify else "poll"
+
+    def emit(self, rels: list[str]) -> None:
+        entries: list[Entry] = []
+        chunks: list[bytes] = []
+        for rel in dict.fromkeys(rels):
+            full = os.path.join(self.root, rel)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            entry = entry_of(rel, st)
+            if entry is None or rel.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+                continue
+            inline = b""
+            if entry[1] == "f" and entry[2] <= INLINE_LIMIT:
+                data = read_settled(full, st)
+                if data is None:
+                    continue  # still changing: its close brings another event
+                inline = data
+            entry.append(len(inline) if entry[1] == "f" and entry[2] <= INLINE_LIMIT else -1)
+            entries.append(entry)
+            chunks.append(inline)
+        if entries:
+            self.out.send(
+                {"op": "changed", "watch": self.wid, "entries": entries}, b"".join(chunks)
+            )
+
+    def run(self) -> None:
+        try:
+            if self.inotify is not None:
+                self.run_inotify(self.inotify)
+            else:
+                self.run_poll()
+        except (BrokenPipeError, OSError):
+            os._exit(0)
+
+    def run_inotify(self, inotify: Inotify) -> None:
+        inotify.add_tree("")
+        pending: dict[str, float] = {}
+        while True:
+            timeout = self.settle / 2 if pending else 1.0
+            events = inotify.read(timeout)
+            if events is None:
+                inotify.dirs.clear()
+                self.emit(inotify.add_tree(""))
+                self.out.send({"op": "rescan", "watch": self.wid})
+                pending.clear()
+                continue
+            now = time.monotonic()
+            ready: list[str] = []
+            for mask, rel, kind in events:
+                if kind == "d":
+                    if mask & (IN_CREATE | IN_MOVED_TO):
+                        ready.append(rel)
+                        ready.extend(inotify.add_tree(rel))
+                    continue
+                if mask & (IN_CLOSE_WRITE | IN_MOVED_TO):
+                    pending.pop(rel, None)
+                    ready.append(rel)
+                elif mask & IN_CREATE:
+                    # A symlink or a file someone is about to write: report links now.
+                    if os.path.islink(os.path.join(self.root, rel)):
+                        ready.append(rel)
+                    else:
+                        pending[rel] = now
+                elif mask & (IN_MODIFY | IN_ATTRIB):
+                    pending[rel] = now
+            for rel, since in list(pending.items()):
+                if now - since >= self.settle:
+                    del pending[rel]
+                    ready.append(rel)
+            if ready:
+                self.emit(ready)
+
+    def run_poll(self) -> None:
+        def snapshot() -> dict[str, tuple[Any, ...]]:
+            return {e[0]: tuple(e[1:]) for e in scan_tree(self.root, set(), set())}
+
+        reported = snapshot()
+        previous = reported
+        while True:
+            time.sleep(self.interval)
+            current = snapshot()
+            settled = [
+                rel
+                for rel, meta in current.items()
+                if previous.get(rel) == meta and reported.get(rel) != meta
+            ]
+            for rel in settled:
+                reported[rel] = current[rel]
+            for rel in list(reported):
+                if rel not in current:
+                    del reported[rel]
+            previous = current
+            if settled:
+                self.emit(settled)
+
+
+def read_settled(path: str, before: os.stat_result) -> bytes | None:
+    """The file's bytes if it did not change while being read, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read()
+        after = os.fstat(handle.fileno())
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return None
+    if len(data) != after.st_size:
+        return None
+    return data
+
+
+class Agent:
+    def __init__(self, stdin: BinaryIO, out: Output) -> None:
+        self.stdin = stdin
+        self.out = out
+        self.writer = Writer()
+        self.watchers: list[Watcher] = []
+        self.handlers: dict[str, Callable[[dict[str, Any], memoryview], None]] = {
+            "hello": self.op_hello,
+            "manifest": self.op_manifest,
+            "hash": self.op_hash,
+            "put": self.op_put,
+            "begin": self.op_begin,
+            "chunk": self.op_chunk,
+            "end": self.op_end,
+            "abort": self.op_abort,
+            "mkdir": self.op_mkdir,
+            "delete": self.op_delete,
+            "move": self.op_move,
+            "touch": self.op_touch,
+            "sync": self.op_sync,
+            "read": self.op_read,
+            "watch": self.op_watch,
+        }
+
+    def read_exact(self, size: int) -> bytes | None:
+        data = self.stdin.read(size)
+        if data is None or len(data) < size:
+            return None
+        return data
+
+    def serve(self) -> None:
+        while True:
+            head = self.read_exact(FRAME_HEADER.size)
+            if head is None:
+                return
+            head_len, body_len = FRAME_HEADER.unpack(head)
+            if head_len > MAX_HEADER or body_len > MAX_BODY:
+                raise ProtocolError("frame too large")
+            raw = self.read_exact(head_len)
+            body = self.read_exact(body_len) if body_len else b""
+            if raw is None or body is None:
+                return
+            header = json.loads(raw)
+            op = header.get("op")
+            handler = self.handlers.get(op) if isinstance(op, str) else None
+            seq = header.get("seq")
+            try:
+                if handler is None:
+                    raise ProtocolError(f"unknown op {op!r}")
+                handler(header, memoryview(body))
+            except (OSError, ProtocolError, KeyError, ValueError, TypeError) as exc:
+                if "fid" in header and op in ("begin", "chunk", "end"):
+                    self.writer.abort(header["fid"])
+                if seq is not None:
+                    self.out.send({"op": "error", "seq": seq, "message": describe(exc)})
+
+    def ok(self, header: dict[str, Any], **extra: Any) -> None:
+        if header.get("seq") is not None:
+            self.out.send({"op": "ok", "seq": header["seq"], **extra})
+
+    def op_hello(self, header: dict[str, Any], _body: memoryview) -> None:
+        if header.get("version") != PROTOCOL_VERSION:
+            self.out.send(
+                {
+                    "op": "error",
+                    "seq": header.get("seq"),
+                    "message": f"agent speaks protocol {PROTOCOL_VERSION}, "
+                    f"client speaks {header.get('version')}",
+                    "version": PROTOCOL_VERSION,
+                }
+            )
+            raise SystemExit(3)
+        self.ok(header, version=PROTOCOL_VERSION, pid=os.getpid())
+
+    def op_manifest(self, header: dict[str, Any], _body: memoryview) -> None:
+        root = header["root"]
+        entries = (
+            list(scan_tree(root, set(header.get("prune", ())), set(header.get("prune_names", ()))))
+            if os.path.isdir(root)
+            else []
+        )
+        self.ok(header, entries=entries, exists=os.path.isdir(root))
+
+    def op_hash(self, header: dict[str, Any], _body: memoryview) -> None:
+        root = header["root"]
+        hashes = {rel: file_hash(inside(root, rel)) for rel in header["paths"]}
+        self.ok(header, hashes=hashes)
+
+    def op_put(self, header: dict[str, Any], body: memoryview) -> None:
+        root = header["root"]
+        sync = header.get("durable") == "file"
+        offset = 0
+        errors: list[list[str]] = []
+        for rel, size, mtime_ns, mode in header["files"]:
+            data = body[offset : offset + size]
+            offset += size
+            try:
+                self.writer.write(inside(root, rel), data, mtime_ns, mode, sync)
+            except (OSError, ProtocolError) as exc:
+                errors.append([rel, describe(exc)])
+        self.ok(header, errors=errors)
+
+    def op_begin(self, header: dict[str, Any], _body: memoryview) -> None:
+        self.writer.begin(
+            header["fid"],
+            inside(header["root"], header["path"]),
+            header["mtime_ns"],
+            header["mode"],
+        )
+
+    def op_chunk(self, header: dict[str, Any], body: memoryview) -> None:
+        if header["fid"] in self.writer.streams:
+            self.writer.chunk(header["fid"], body)
+
+    def op_end(self, header: dict[str, Any], _body: memoryview) -> None:
+        if header["fid"] not in self.writer.streams:
+            raise ProtocolError("write was aborted")
+        self.writer.end(header["fid"], header.get("durable") == "file")
+        self.ok(header)
+
+    def op_abort(self, header: dict[str, Any], _body: memoryview) -> None:
+        self.writer.abort(header["fid"])
+
+    def op_mkdir(self, header: dict[str, Any], _body: memoryview) -> None:
+        root = header["root"]
+        errors: list[list[str]] = []
+        for rel, mode in header["dirs"]:
+            try:
+                full = inside(root, rel)
+                os.makedirs(full, exist_ok=True)
+                os.chmod(full, mode & 0o7777)
+            except (OSError, ProtocolError) as exc:
+                errors.append([rel, describe(exc)])
+        self.ok(header, errors=errors)
+
+    def op_delete(self, header: dict[str, Any], _body: memoryview) -> None:
+        root = header["root"]
+        errors: list[list[str]] = []
+        # Deepest first, so a directory is empty by the time its turn comes.
+        for rel, kind in sorted(header["paths"], key=lambda p: -p[0].count("/")):
+            try:
+                full = inside(root, rel)
+                if kind == "d":
+                    os.rmdir(full)
+                else:
+                    os.unlink(full)
+            except FileNotFoundError:
+                continue
+            except (OSError, ProtocolError) as exc:
+                errors.append([rel, describe(exc)])
+        self.ok(header, errors=errors)
+
+    def op_move(self, header: dict[str, Any], _body: memoryview) -> None:
+        root = header["root"]
+        src, dst = inside(root, header["src"]), inside(root, header["dst"])
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.rename(src, dst)
+        self.ok(header)
+
+    def op_touch(self, header: dict[str, Any], _body: memoryview) -> None:
+        root = header["root"]
+        errors: list[list[str]] = []
+        for rel, mtime_ns, mode in header["files"]:
+            try:
+                full = inside(root, rel)
+                os.chmod(full, mode & 0o7777, follow_symlinks=False)
+                os.utime(full, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+            except (OSError, ProtocolError) as exc:
+                errors.append([rel, describe(exc)])
+        self.ok(header, errors=errors)
+
+    def op_sync(self, header: dict[str, Any], _body: memoryview) -> None:
+        if os.path.isdir(header["root"]):
+            syncfs(header["root"])
+        self.ok(header)
+
+    def op_read(self, header: dict[str, Any], _body: memoryview) -> None:
+        root, seq = header["root"], header["seq"]
+        errors: list[list[str]] = []
+        for rel in header["paths"]:
+            try:
+                self.send_file(seq, root, rel)
+            except (OSError, ProtocolError) as exc:
+                errors.append([rel, describe(exc)])
+        self.ok(header, errors=errors)
+
+    def send_file(self, seq: int, root: str, rel: str) -> None:
+        fd = os.open(inside(root, rel), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb", buffering=0) as handle:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                raise ProtocolError(f"{rel} is not a regular file")
+            meta = {
+                "op": "data",
+                "seq": seq,
+                "path": rel,
+                "size": before.st_size,
+                "mtime_ns": before.st_mtime_ns,
+                "mode": stat.S_IMODE(before.st_mode),
+            }
+            offset = 0
+            while True:
+                chunk = handle.read(READ_CHUNK)
+                after = os.fstat(fd)
+                changed = (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+                last = not chunk or offset + len(chunk) >= before.st_size or changed
+                self.out.send({**meta, "offset": offset, "last": last, "changed": changed}, chunk)
+                offset += len(chunk)
+                if last:
+                    return
+
+    def op_watch(self, header: dict[str, Any], _body: memoryview) -> None:
+        root = header["root"]
+        os.makedirs(root, exist_ok=True)
+        watcher = Watcher(
+            self.out,
+            header["watch"],
+            root,
+            float(header.get("settle", 1.0)),
+            float(header.get("interval", 0.5)),
+            str(header.get("mode", "auto")),
+        )
+        self.watchers.append(watcher)
+        watcher.start()
+        self.ok(header, mode=watcher.mode)
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def main() -> None:
+    stdin = sys.stdin.buffer
+    out = Output(sys.stdout.fileno())
+    agent = Agent(stdin, out)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        agent.writer.cleanup()
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    try:
+        agent.serve()
+    except (BrokenPipeError, ProtocolError, SystemExit):
+        pass
+    finally:
+        agent.writer.cleanup()
+    # Watcher threads may be blocked in select; they must not keep the process alive.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

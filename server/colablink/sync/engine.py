@@ -1,0 +1,443 @@
+"""The sync engine: scan → reconcile → transfer, then watch both sides; reconnect on drops.
+
+One worker thread owns the agent connection and does every transfer, so push and pull never
+race each other. A watchdog observer and the agent's watch stream only mark work for it. After
+a drop, the engine retries with backoff and re-diffs both trees, so nothing is lost and nothing
+is sent twice. Failures it cannot reason about halt it (state ``halted``) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import paramiko
+
+from colablink.errors import (
+    AuthFailed,
+    ColabLinkError,
+    HostKeyMismatch,
+    RemoteError,
+    SyncHalted,
+    Unreachable,
+)
+from colablink.sync.ignore import IgnoreRules
+from colablink.sync.localwatch import LocalWatch
+from colablink.sync.progress import Progress
+from colablink.sync.pull import Puller, PullSummary
+from colablink.sync.push import Pusher, PushSummary
+from colablink.sync.records import Records
+from colablink.sync.remote import AgentClient, ChannelDuplex, ConnectionLost, Header
+from colablink.sync.spec import SyncSpec
+from colablink.sync.wire import BOOTSTRAP
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the link is gone", as opposed to a bug or a refusal.
+LINK_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionLost,
+    OSError,
+    EOFError,
+    TimeoutError,
+    Unreachable,
+    paramiko.SSHException,
+)
+
+
+class SessionLike(Protocol):
+    def open_exec(self, command: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """idle, scanning, pushing N, pulling N, disconnected, retrying in N s, halted, stopped."""
+
+    kind: str
+    count: int = 0
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.kind in ("pushing", "pulling"):
+            return f"{self.kind} {self.count}"
+        if self.kind == "retrying":
+            return f"retrying in {self.count} s"
+        if self.kind in ("halted", "disconnected") and self.detail:
+            return f"{self.kind}: {self.detail}"
+        return self.kind
+
+
+@dataclass
+class SyncReport:
+    push: PushSummary = field(default_factory=PushSummary)
+    pull: PullSummary = field(default_factory=PullSummary)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first: float = 0.5
+    limit: float = 30.0
+    factor: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.limit, self.first * self.factor**attempt))
+
+
+class SyncEngine:
+    """Hosted by ``colablink watch`` and the VS Code helper; ``sync_once`` is ``colablink sync``.
+
+    ``connect`` returns a live session (anything with ``open_exec``); it is called again after
+    a drop and may raise while the runtime is unreachable.
+    """
+
+    def __init__(
+        self,
+        profile_or_spec: Any,
+        connect: Callable[[], SessionLike],
+        *,
+        debounce: float = 0.2,
+        interval: float = 0.5,
+        settle: float = 1.0,
+        excludes: Sequence[str] = (),
+        backoff: Backoff | None = None,
+        remote_watch: str = "auto",
+        state_path: Path | None = None,
+        agent_source: bytes | None = None,
+    ) -> None:
+        if isinstance(profile_or_spec, SyncSpec):
+            self.spec = profile_or_spec
+        else:
+            self.spec = SyncSpec.from_profile(
+                profile_or_spec, excludes=tuple(excludes), state_path=state_path
+            )
+        self.connect = connect
+        self.debounce = debounce
+        self.interval = interval
+        self.settle = settle
+        self.backoff = backoff or Backoff()
+        self.remote_watch = remote_watch
+        self.agent_source = agent_source
+        self.rules = IgnoreRules(
+            self.spec.local_root,
+            ignored_dirs=self.spec.ignored_dirs(),
+            excludes=(*self.spec.excludes, *excludes),
+        )
+        self.records = Records(self.spec.state_path)
+        self.problems: list[tuple[str, str]] = []
+        self._state = SyncState("stopped")
+        self._state_listeners: list[Callable[[SyncState], None]] = []
+        self._output_listeners: list[Callable[[list[Path]], None]] = []
+        self._pushed_listeners: list[Callable[[list[str]], None]] = []
+        self._problem_listeners: list[Callable[[str, str], None]] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watch = LocalWatch(self.spec.local_root, self.rules, self._cond)
+        self._watch.on_rules_changed = self._rules_changed
+        self._remote_events: list[tuple[Header, bytes]] = []
+        self._rescan = False
+        self._requested = 0
+        self._completed = 0
+        self._client: AgentClient | None = None
+        self._reported: set[tuple[str, str]] = set()
+
+    # -- observation ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> SyncState:
+        return self._state
+
+    def on_state(self, callback: Callable[[SyncState], None]) -> None:
+        self._state_listeners.append(callback)
+
+    def on_outputs(self, callback: Callable[[list[Path]], None]) -> None:
+        """Called with the local paths of outputs that just landed."""
+        self._output_listeners.append(callback)
+
+    def on_pushed(self, callback: Callable[[list[str]], None]) -> None:
+        """Called with project-relative paths once the runtime acknowledged them."""
+        self._pushed_listeners.append(callback)
+
+    def on_problem(self, callback: Callable[[str, str], None]) -> None:
+        """Called with (path, why) for every refused or failed entry, once per distinct pair."""
+        self._problem_listeners.append(callback)
+
+    def _set_state(self, state: SyncState) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        for callback in self._state_listeners:
+            callback(state)
+
+    def _report(self, path: str, why: str) -> None:
+        key = (path, why)
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self.problems.append(key)
+        log.warning("sync: %s: %s", path, why)
+        for callback in self._problem_listeners:
+            callback(path, why)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start watching and syncing in the background; returns at once."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._watch.start()
+        self._thread = threading.Thread(target=self._run, name="colablink-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop and leave no partial file on either side (closing the agent removes its temps)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        client = self._client
+        if client is not None:
+            client.close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._watch.stop()
+        self.records.save(force=True)
+        self._set_state(SyncState("stopped"))
+
+    def flush(self, paths: Sequence[str | Path] | None = None, timeout: float = 60.0) -> bool:
+        """Push ``paths`` (or everything pending) now; True once it landed on the runtime."""
+        with self._cond:
+            if paths is None:
+                self._watch.force_all()
+            else:
+                for path in paths:
+                    rel = self._project_rel(path)
+                    if rel is not None:
+                        self._watch.mark(rel, ready=True)
+            self._requested += 1
+            target = self._requested
+            self._cond.notify_all()
+            return (
+                self._cond.wait_for(
+                    lambda: self._completed >= target or self._stop.is_set(), timeout
+                )
+                and self._completed >= target
+            )
+
+    def _project_rel(self, path: str | Path) -> str | None:
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            return candidate.as_posix()
+        try:
+            return candidate.relative_to(self.spec.local_root).as_posix()
+        except ValueError:
+            return None
+
+    def sync_once(self, dry_run: bool = False, progress: Progress | None = None) -> SyncReport:
+        """One full pass both ways: with a running engine, through it; otherwise on its own."""
+        if self._thread is not None and not dry_run:
+            with self._cond:
+                self._rescan = True
+            if not self.flush(None, timeout=3600.0):
+                raise SyncHalted(f"sync did not complete ({self._state})")
+            return SyncReport(problems=list(self.problems))
+        client = self._open_agent()
+        try:
+            return self._full_pass(client, dry_run=dry_run, progress=progress)
+        finally:
+            client.close()
+            self.records.save(force=True)
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _open_agent(self) -> AgentClient:
+        session = self.connect()
+        channel = session.open_exec(BOOTSTRAP)
+        client = AgentClient(
+            ChannelDuplex(channel),
+            on_event=self._on_remote_event,
+            on_lost=lambda _exc: self._wake(),
+            source=self.agent_source,
+        )
+        try:
+            client.start()
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _rules_changed(self) -> None:
+        """Called with ``_cond`` held: newly un-ignored files need a full pass."""
+        self._rescan = True
+
+    def _on_remote_event(self, header: Header, body: bytes) -> None:
+        with self._cond:
+            if header.get("op") == "rescan":
+                self._rescan = True
+            else:
+                self._remote_events.append((header, body))
+            self._cond.notify_all()
+
+    def _full_pass(
+        self, client: AgentClient, *, dry_run: bool = False, progress: Progress | None = None
+    ) -> SyncReport:
+        report = SyncReport()
+        self._set_state(SyncState("scanning"))
+        pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
+        puller = Puller(client, self.spec, self.records, self._report)
+        plan, _local = pusher.plan()
+        if not dry_run:
+            self._set_state(SyncState("pushing", len(plan.puts) + len(plan.deletes)))
+        report.push = pusher.full(dry_run=dry_run, progress=progress)
+        self._set_state(SyncState("scanning"))
+        report.pull = puller.full(dry_run=dry_run, progress=progress)
+        if report.pull.received and not dry_run:
+            self._set_state(SyncState("pulling", len(report.pull.received)))
+            self._notify_outputs(report.pull.received)
+        if report.push.sent:
+            self._notify_pushed(report.push.sent)
+        self.records.save()
+        report.problems = list(self.problems)
+        return report
+
+    def _notify_outputs(self, rels: list[str]) -> None:
+        paths = [self.spec.local_conn_dir / rel for rel in rels]
+        for callback in self._output_listeners:
+            callback(paths)
+
+    def _notify_pushed(self, rels: list[str]) -> None:
+        for callback in self._pushed_listeners:
+            callback(rels)
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            client: AgentClient | None = None
+            try:
+                self._set_state(SyncState("scanning"))
+                client = self._open_agent()
+                self._client = client
+                attempt = 0
+                self._serve(client)
+            except (AuthFailed, HostKeyMismatch, SyncHalted) as exc:
+                self._halt(exc.message)
+                return
+            except LINK_ERRORS as exc:
+                if self._stop.is_set():
+                    return
+                self._set_state(SyncState("disconnected", detail=describe(exc)))
+                self._wait_retry(self.backoff.delay(attempt))
+                attempt += 1
+            except RemoteError as exc:
+                self._halt(exc.message)
+                return
+            except Exception as exc:
+                log.exception("sync stopped on an unexpected error")
+                self._halt(describe(exc))
+                return
+            finally:
+                self._client = None
+                if client is not None:
+                    client.close()
+                self.records.save(force=True)
+
+    def _halt(self, why: str) -> None:
+        self._set_state(SyncState("halted", detail=why))
+        with self._cond:
+            self._cond.notify_all()
+
+    def _wait_retry(self, delay: float) -> None:
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._set_state(SyncState("retrying", max(1, round(left))))
+            self._stop.wait(min(left, 1.0))
+
+    def _serve(self, client: AgentClient) -> None:
+        reply = client.call(
+            {
+                "op": "watch",
+                "watch": 1,
+                "root": self.spec.remote_conn_dir,
+                "settle": self.settle,
+                "interval": self.interval,
+                "mode": self.remote_watch,
+            }
+        )
+        log.debug("remote watch mode: %s", reply.get("mode"))
+        with self._cond:
+            self._watch.clear()
+            self._remote_events.clear()
+            self._rescan = False
+            target = self._requested
+        self._full_pass(client)
+        self._finish(target)
+        pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
+        puller = Puller(client, self.spec, self.records, self._report)
+        while not self._stop.is_set():
+            if not client.alive:
+                raise ConnectionLost(str(client.lost))
+            self._set_state(SyncState("idle"))
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: (
+                        self._stop.is_set()
+                        or not client.alive
+                        or self._rescan
+                        or bool(self._remote_events)
+                        or self._requested > self._completed
+                        or self._watch.has_ready(self.debounce)
+                    ),
+                    timeout=self._watch.next_deadline(self.debounce),
+                )
+                if self._stop.is_set():
+                    return
+                target = self._requested
+                rescan, self._rescan = self._rescan, False
+                events, self._remote_events = self._remote_events, []
+                dirty, moves = self._watch.take_ready(self.debounce)
+            if not client.alive:
+                raise ConnectionLost(str(client.lost))
+            if rescan:
+                with self._cond:
+                    self._watch.clear()
+                self._full_pass(client)
+            elif dirty or moves:
+                self._set_state(SyncState("pushing", len(dirty)))
+                summary = pusher.push_dirty(dirty, moves)
+                if summary.sent or summary.deleted:
+                    self._notify_pushed(summary.sent + summary.deleted)
+            for header, body in events:
+                entries = header.get("entries")
+                if not isinstance(entries, list):
+                    self._report("<event>", "the runtime sent a malformed change event")
+                    continue
+                self._set_state(SyncState("pulling", len(entries)))
+                landed = puller.on_changed(entries, body)
+                if landed.received:
+                    self._notify_outputs(landed.received)
+            self.records.save()
+            self._finish(target)
+
+    def _finish(self, target: int) -> None:
+        with self._cond:
+            self._completed = max(self._completed, target)
+            self._cond.notify_all()
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, ColabLinkError):
+        return exc.message
+    return str(exc) or type(exc).__name__

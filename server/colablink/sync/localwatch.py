@@ -1,0 +1,135 @@
+"""Local change events (watchdog) coalesced into a set of dirty paths for push.
+
+A file is ready as soon as it is closed after writing; deletes, moves and new directories are
+ready at once; a write with no close yet waits at most the debounce ceiling.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+from colablink.sync.ignore import IgnoreRules
+from colablink.sync.scan import is_temp
+
+
+class LocalWatch(FileSystemEventHandler):
+    def __init__(self, root: Path, rules: IgnoreRules, cond: threading.Condition) -> None:
+        self.root = str(root)
+        self.rules = rules
+        self.cond = cond
+        self.pending: dict[str, tuple[float, bool]] = {}  # path -> (first seen, ready)
+        self.moves: list[tuple[str, str]] = []
+        self.on_rules_changed: Callable[[], None] | None = None
+        self.observer: Any = None  # watchdog ships no type information
+
+    def start(self) -> None:
+        observer = Observer()
+        observer.schedule(self, self.root, recursive=True)
+        observer.daemon = True
+        observer.start()
+        self.observer = observer
+
+    def stop(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(5)
+            self.observer = None
+
+    def _rel(self, path: str | bytes) -> str | None:
+        text = os.fsdecode(path)
+        rel = os.path.relpath(text, self.root)
+        if rel == "." or rel.startswith("../") or rel == "..":
+            return None
+        rel = rel.replace(os.sep, "/")
+        if is_temp(rel.rsplit("/", 1)[-1]):
+            return None
+        return rel
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        rel = self._rel(event.src_path)
+        if rel is None:
+            return
+        is_dir = event.is_directory
+        with self.cond:
+            if self.rules.is_rule_file(rel):
+                self.rules.changed(rel)
+                if self.on_rules_changed is not None:
+                    self.on_rules_changed()
+            if self.rules.ignored(rel, is_dir):
+                if isinstance(event, FileMovedEvent | DirMovedEvent):
+                    dst = self._rel(event.dest_path)
+                    if dst is not None and not self.rules.ignored(dst, is_dir):
+                        self.mark(dst, ready=True)
+                        self.cond.notify_all()
+                return
+            if isinstance(event, FileMovedEvent | DirMovedEvent):
+                dst = self._rel(event.dest_path)
+                self.mark(rel, ready=True)
+                if dst is not None:
+                    self.mark(dst, ready=True)
+                    self.moves.append((rel, dst))
+            elif isinstance(
+                event, FileClosedEvent | FileDeletedEvent | DirDeletedEvent | DirCreatedEvent
+            ):
+                self.mark(rel, ready=True)
+            elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
+                self.mark(rel, ready=False)
+            else:
+                return
+            self.cond.notify_all()
+
+    def mark(self, rel: str, *, ready: bool) -> None:
+        """Call with ``cond`` held."""
+        first, was_ready = self.pending.get(rel, (time.monotonic(), False))
+        self.pending[rel] = (first, was_ready or ready)
+
+    def force_all(self) -> None:
+        for rel, (first, _) in list(self.pending.items()):
+            self.pending[rel] = (first, True)
+
+    def clear(self) -> None:
+        self.pending.clear()
+        self.moves.clear()
+
+    def has_ready(self, debounce: float) -> bool:
+        now = time.monotonic()
+        return bool(self.moves) or any(
+            ready or now - first >= debounce for first, ready in self.pending.values()
+        )
+
+    def next_deadline(self, debounce: float) -> float | None:
+        if not self.pending:
+            return None
+        oldest = min(first for first, _ in self.pending.values())
+        return max(0.0, oldest + debounce - time.monotonic())
+
+    def take_ready(self, debounce: float) -> tuple[list[str], list[tuple[str, str]]]:
+        now = time.monotonic()
+        ready = [
+            rel
+            for rel, (first, is_ready) in self.pending.items()
+            if is_ready or now - first >= debounce
+        ]
+        for rel in ready:
+            del self.pending[rel]
+        moves, self.moves = self.moves, []
+        return ready, moves

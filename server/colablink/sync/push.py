@@ -1,0 +1,386 @@
+"""Sources up: the project tree to the remote root, pipelined over the agent's channel.
+
+Small files travel many to a frame; large ones stream in chunks. Acknowledgements are collected
+at the end of a batch, never per file. Deletes and renames touch only what push placed, and
+nothing under a connection directory is ever sent or removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from colablink.errors import RemoteError
+from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
+from colablink.sync.pathsafety import UnsafePath, check_remote_relpath
+from colablink.sync.progress import NoProgress, Progress
+from colablink.sync.reconcile import PushPlan, plan_push
+from colablink.sync.records import Records
+from colablink.sync.remote import AgentClient, Header
+from colablink.sync.scan import Meta, local_meta, scan_local
+from colablink.sync.spec import SyncSpec
+from colablink.sync.wire import READ_CHUNK
+
+FRAME_TARGET = 4 * 1024 * 1024  # small files are packed into frames of about this size
+SMALL_FILE = 1024 * 1024
+REPLY_TIMEOUT = 600.0
+
+Report = Callable[[str, str], None]
+
+
+@dataclass
+class PushSummary:
+    sent: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    mkdirs: list[str] = field(default_factory=list)
+    nbytes: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Pusher:
+    def __init__(
+        self,
+        client: AgentClient,
+        spec: SyncSpec,
+        rules: IgnoreRules,
+        records: Records,
+        report: Report,
+    ) -> None:
+        self.client = client
+        self.spec = spec
+        self.root = spec.local_root
+        self.rules = rules
+        self.records = records
+        self.report = report
+
+    # -- listings ---------------------------------------------------------------------------
+
+    def remote_listing(self) -> dict[str, Meta]:
+        reply = self.client.call(
+            {
+                "op": "manifest",
+                "root": self.spec.remote_root,
+                "prune": list(self.spec.ignored_dirs()),
+                "prune_names": list(BUILTIN_DIR_NAMES),
+            },
+            timeout=REPLY_TIMEOUT,
+        )
+        listing: dict[str, Meta] = {}
+        for entry in reply.get("entries", []):
+            try:
+                raw, meta = Meta.from_wire(entry)
+                rel = check_remote_relpath(raw)
+            except (UnsafePath, ValueError, TypeError):
+                self.report(str(entry[:1]), "the runtime listed an unusable path")
+                continue
+            if not self.rules.ignored(rel, meta.kind == "d"):
+                listing[rel] = meta
+        return listing
+
+    # -- whole-tree pass ----------------------------------------------------------------------
+
+    def plan(self) -> tuple[PushPlan, dict[str, Meta]]:
+        local = scan_local(self.root, self.rules)
+        remote = self.remote_listing()
+        with self.records.lock:
+            placed = dict(self.records.placed)
+        plan = plan_push(local, remote, placed)
+        if plan.doubt:
+            self._settle_doubt(plan, local)
+        for rel in list(placed):
+            if rel not in local and rel not in remote:
+                with self.records.lock:
+                    self.records.placed.pop(rel, None)
+                self.records.mark()
+        return plan, local
+
+    def _settle_doubt(self, plan: PushPlan, local: dict[str, Meta]) -> None:
+        """Same size, unhelpful mtimes: equal hashes only need the mtime fixed remotely."""
+        reply = self.client.call(
+            {"op": "hash", "root": self.spec.remote_root, "paths": plan.doubt},
+            timeout=REPLY_TIMEOUT,
+        )
+        theirs: dict[str, str | None] = reply.get("hashes", {})
+        touch: list[list[object]] = []
+        for rel in plan.doubt:
+            if theirs.get(rel) is not None and theirs.get(rel) == local_hash(self.root / rel):
+                meta = local[rel]
+                touch.append([rel, meta.mtime_ns, meta.mode])
+                plan.adopt[rel] = meta
+            else:
+                plan.puts.append(rel)
+        plan.doubt = []
+        if touch:
+            self.client.call(
+                {"op": "touch", "root": self.spec.remote_root, "files": touch},
+                timeout=REPLY_TIMEOUT,
+            )
+
+    def full(self, *, dry_run: bool = False, progress: Progress | None = None) -> PushSummary:
+        plan, local = self.plan()
+        summary = PushSummary()
+        if dry_run:
+            summary.sent = list(plan.puts)
+            summary.deleted = [rel for rel, _ in plan.deletes]
+            summary.mkdirs = [rel for rel, _ in plan.mkdirs]
+            summary.nbytes = sum(local[rel].size for rel in plan.puts)
+            return summary
+        with self.records.lock:
+            self.records.placed.update(plan.adopt)
+        self.records.mark()
+        self._delete(plan.deletes, summary)
+        self._mkdirs(plan.mkdirs, local, summary)
+        items = [(rel, local[rel]) for rel in plan.puts]
+        self.send(items, durable="batch", progress=progress, summary=summary)
+        return summary
+
+    # -- incremental pass (watcher-driven) ----------------------------------------------------
+
+    def push_dirty(
+        self, dirty: Iterable[str], moves: Iterable[tuple[str, str]] = ()
+    ) -> PushSummary:
+        summary = PushSummary()
+        for src, dst in moves:
+            self._move(src, dst, summary)
+        files: dict[str, Meta] = {}
+        dirs: dict[str, Meta] = {}
+        gone: list[str] = []
+        for rel in dict.fromkeys(dirty):
+            meta = local_meta(self.root / rel)
+            if meta is None:
+                gone.append(rel)
+                continue
+            if meta.kind == "l" or self.rules.ignored(rel, meta.kind == "d"):
+                continue
+            if meta.kind == "d":
+                dirs[rel] = meta
+                for sub, sub_meta in scan_local(self.root, self.rules, under=rel).items():
+                    (dirs if sub_meta.kind == "d" else files)[sub] = sub_meta
+            else:
+                files[rel] = meta
+        with self.records.lock:
+            placed = dict(self.records.placed)
+        deletes: list[tuple[str, str]] = []
+        for rel in gone:
+            if rel in placed:
+                prefix = rel + "/"
+                deletes.extend((p, m.kind) for p, m in placed.items() if p.startswith(prefix))
+                deletes.append((rel, placed[rel].kind))
+        self._delete(deletes, summary)
+        new_dirs = [(rel, m.mode) for rel, m in sorted(dirs.items()) if rel not in placed]
+        self._mkdirs(new_dirs, dirs, summary)
+        items = [
+            (rel, meta)
+            for rel, meta in sorted(files.items())
+            if rel not in placed or not placed[rel].same_content_hint(meta)
+        ]
+        self.send(items, durable="file" if len(items) == 1 else "batch", summary=summary)
+        return summary
+
+    def _move(self, src: str, dst: str, summary: PushSummary) -> None:
+        """A rename of something push placed becomes a remote rename, not a re-send."""
+        with self.records.lock:
+            placed = self.records.placed.get(src)
+        dst_meta = local_meta(self.root / dst)
+        if (
+            placed is None
+            or dst_meta is None
+            or local_meta(self.root / src) is not None
+            or self.rules.ignored(dst, dst_meta.kind == "d")
+            or (dst_meta.kind == "f" and not placed.same_content_hint(dst_meta))
+        ):
+            return
+        try:
+            self.client.call(
+                {"op": "move", "root": self.spec.remote_root, "src": src, "dst": dst},
+                timeout=REPLY_TIMEOUT,
+            )
+        except RemoteError:
+            return  # the runtime refused: the dirty paths fall back to delete + send
+        with self.records.lock:
+            prefix = src + "/"
+            for rel in [r for r in self.records.placed if r == src or r.startswith(prefix)]:
+                meta = self.records.placed.pop(rel)
+                self.records.placed[dst + rel[len(src) :]] = meta
+        self.records.mark()
+        summary.deleted.append(src)
+        summary.sent.append(dst)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _delete(self, deletes: list[tuple[str, str]], summary: PushSummary) -> None:
+        if not deletes:
+            return
+        reply = self.client.call(
+            {"op": "delete", "root": self.spec.remote_root, "paths": [list(d) for d in deletes]},
+            timeout=REPLY_TIMEOUT,
+        )
+        failed = {rel for rel, _ in reply.get("errors", [])}
+        with self.records.lock:
+            for rel, _kind in deletes:
+                if rel not in failed:
+                    self.records.placed.pop(rel, None)
+                    summary.deleted.append(rel)
+        self.records.mark()
+
+    def _mkdirs(
+        self, mkdirs: list[tuple[str, int]], local: dict[str, Meta], summary: PushSummary
+    ) -> None:
+        if not mkdirs:
+            return
+        reply = self.client.call(
+            {"op": "mkdir", "root": self.spec.remote_root, "dirs": [list(d) for d in mkdirs]},
+            timeout=REPLY_TIMEOUT,
+        )
+        failed = {rel for rel, _ in reply.get("errors", [])}
+        with self.records.lock:
+            for rel, _mode in mkdirs:
+                if rel not in failed:
+                    self.records.placed[rel] = local[rel]
+                    summary.mkdirs.append(rel)
+        self.records.mark()
+
+    def send(
+        self,
+        items: list[tuple[str, Meta]],
+        *,
+        durable: str,
+        progress: Progress | None = None,
+        summary: PushSummary | None = None,
+    ) -> PushSummary:
+        """Send files; ``durable`` is ``file`` (fsync each) or ``batch`` (one syncfs at the end)."""
+        summary = summary if summary is not None else PushSummary()
+        if not items:
+            return summary
+        progress = progress or NoProgress()
+        progress.begin("push", len(items), sum(meta.size for _, meta in items))
+        per_file = "file" if durable == "file" else "none"
+        inflight: list[tuple[Future[Header], list[tuple[str, Meta]]]] = []
+        batch: list[tuple[str, Meta]] = []
+        chunks: list[bytes] = []
+        batch_bytes = 0
+
+        def flush_batch() -> None:
+            nonlocal batch, chunks, batch_bytes
+            if not batch:
+                return
+            header = {
+                "op": "put",
+                "root": self.spec.remote_root,
+                "durable": per_file,
+                "files": [[rel, m.size, m.mtime_ns, m.mode] for rel, m in batch],
+            }
+            inflight.append((self.client.request(header, b"".join(chunks)), batch))
+            progress.advance(len(batch), batch_bytes)
+            batch, chunks, batch_bytes = [], [], 0
+
+        for rel, meta in items:
+            if meta.size > SMALL_FILE:
+                streamed = self._stream(rel, per_file, progress)
+                if streamed is not None:
+                    inflight.append(streamed)
+                continue
+            read = read_consistent(self.root / rel)
+            if read is None:
+                continue  # vanished or changing: its next event brings it back
+            data, actual = read
+            batch.append((rel, actual))
+            chunks.append(data)
+            batch_bytes += len(data)
+            if batch_bytes >= FRAME_TARGET or len(batch) >= 4096:
+                flush_batch()
+        flush_batch()
+        if durable == "batch":
+            inflight.append(
+                (self.client.request({"op": "sync", "root": self.spec.remote_root}), [])
+            )
+        for future, sent in inflight:
+            try:
+                reply = future.result(REPLY_TIMEOUT)
+            except RemoteError as exc:
+                reply = {"errors": [[rel, exc.message] for rel, _ in sent]}
+            failed = dict((rel, why) for rel, why in reply.get("errors", []))
+            with self.records.lock:
+                for rel, meta in sent:
+                    if rel in failed:
+                        summary.failed.append((rel, failed[rel]))
+                        self.report(rel, f"could not be written on the runtime: {failed[rel]}")
+                        continue
+                    self.records.placed[rel] = meta
+                    summary.sent.append(rel)
+                    summary.nbytes += meta.size
+        self.records.mark()
+        progress.end()
+        return summary
+
+    def _stream(
+        self, rel: str, durable: str, progress: Progress
+    ) -> tuple[Future[Header], list[tuple[str, Meta]]] | None:
+        path = self.root / rel
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb", buffering=0) as handle:
+            meta = Meta.from_stat(os.fstat(fd))
+            if meta is None or meta.kind != "f":
+                return None
+            fid = self.client.new_fid()
+            self.client.send(
+                {
+                    "op": "begin",
+                    "fid": fid,
+                    "root": self.spec.remote_root,
+                    "path": rel,
+                    "size": meta.size,
+                    "mtime_ns": meta.mtime_ns,
+                    "mode": meta.mode,
+                }
+            )
+            buf = bytearray(READ_CHUNK)
+            view = memoryview(buf)
+            while True:
+                count = handle.readinto(buf)
+                if not count:
+                    break
+                self.client.send({"op": "chunk", "fid": fid}, view[:count])
+                progress.advance(0, count)
+            after = Meta.from_stat(os.fstat(fd))
+        if after is None or not after.same_content_hint(meta):
+            self.client.send({"op": "abort", "fid": fid})
+            return None
+        progress.advance(1, 0)
+        return self.client.request({"op": "end", "fid": fid, "durable": durable}), [(rel, meta)]
+
+
+def read_consistent(path: Path) -> tuple[bytes, Meta] | None:
+    """The file's bytes and the metadata they belong to, or None if it changed meanwhile."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        before = os.fstat(fd)
+        data = handle.read()
+        after = os.fstat(fd)
+    meta = Meta.from_stat(after)
+    if meta is None or meta.kind != "f" or len(data) != after.st_size:
+        return None
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        return None
+    return data, meta
+
+
+def local_hash(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()

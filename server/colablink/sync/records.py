@@ -1,0 +1,56 @@
+"""What sync itself placed, kept across runs: push deletes only files it placed, and pull never
+overwrites a local file it did not place (or that was edited since)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from colablink.sync.scan import Meta
+
+
+class Records:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        # remote-relative path (under the remote root) -> local meta when push sent it
+        self.placed: dict[str, Meta] = {}
+        # conn-dir-relative path -> (remote meta it came from, local meta after writing)
+        self.pulled: dict[str, tuple[Meta, Meta]] = {}
+        self.lock = threading.Lock()
+        self.dirty = False
+        self.saved_at = 0.0
+        self._load()
+
+    def _load(self) -> None:
+        if self.path is None:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        self.placed = {k: Meta(*v) for k, v in data.get("placed", {}).items()}
+        self.pulled = {k: (Meta(*r), Meta(*loc)) for k, (r, loc) in data.get("pulled", {}).items()}
+
+    def mark(self) -> None:
+        self.dirty = True
+
+    def save(self, *, force: bool = False, every: float = 2.0) -> None:
+        """Write atomically; without ``force``, at most once every ``every`` seconds."""
+        if self.path is None or not self.dirty:
+            return
+        if not force and time.monotonic() - self.saved_at < every:
+            return
+        with self.lock:
+            data = {
+                "placed": {k: list(v) for k, v in self.placed.items()},
+                "pulled": {k: [list(r), list(loc)] for k, (r, loc) in self.pulled.items()},
+            }
+            self.dirty = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temp.write_text(json.dumps(data), encoding="utf-8")
+        temp.replace(self.path)
+        self.saved_at = time.monotonic()

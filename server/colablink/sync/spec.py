@@ -1,0 +1,60 @@
+"""Where a sync runs: the two roots, the two connection (output) directories, the rules."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    local_root: Path
+    remote_root: str
+    local_conn_dir: Path
+    remote_conn_dir: str
+    excludes: tuple[str, ...] = ()
+    # Other profiles' local connection dirs, relative to local_root: never pushed either.
+    other_conn_dirs: tuple[str, ...] = ()
+    state_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def local_conn_rel(self) -> str | None:
+        try:
+            rel = self.local_conn_dir.resolve().relative_to(self.local_root.resolve())
+        except ValueError:
+            return None
+        return rel.as_posix() if rel.parts else None
+
+    @property
+    def remote_conn_rel(self) -> str | None:
+        root = posixpath.normpath(self.remote_root)
+        conn = posixpath.normpath(self.remote_conn_dir)
+        if conn == root or not conn.startswith(root.rstrip("/") + "/"):
+            return None
+        return posixpath.relpath(conn, root)
+
+    def ignored_dirs(self) -> tuple[str, ...]:
+        """Project-relative directories push never reads from nor writes to."""
+        dirs = [*self.other_conn_dirs]
+        for rel in (self.local_conn_rel, self.remote_conn_rel):
+            if rel:
+                dirs.append(rel)
+        return tuple(dict.fromkeys(dirs))
+
+    @classmethod
+    def from_profile(
+        cls, profile: Any, *, excludes: tuple[str, ...] = (), state_path: Path | None = None
+    ) -> SyncSpec:
+        """Built from a ``profiles.Profile`` (duck-typed so the sync package stays standalone)."""
+        local_root = Path(profile.project_root).resolve()
+        return cls(
+            local_root=local_root,
+            remote_root=str(profile.remote_root),
+            local_conn_dir=Path(profile.local_conn_dir).resolve(),
+            remote_conn_dir=str(profile.remote_conn_dir),
+            excludes=excludes,
+            state_path=state_path,
+        )

@@ -1,0 +1,51 @@
+"""Framing shared with the remote agent: ``>II`` lengths, a JSON header, a binary body.
+
+The constants come from the agent's own source, so the two sides cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from colablink_runtime import agent as agent_module
+from colablink_runtime.agent import (
+    FRAME_HEADER,
+    INLINE_LIMIT,
+    MAX_BODY,
+    MAX_HEADER,
+    PROTOCOL_VERSION,
+    READ_CHUNK,
+    TEMP_PREFIX,
+)
+
+__all__ = [
+    "BOOTSTRAP",
+    "FRAME_HEADER",
+    "INLINE_LIMIT",
+    "MAX_BODY",
+    "MAX_HEADER",
+    "PROTOCOL_VERSION",
+    "READ_CHUNK",
+    "TEMP_PREFIX",
+    "agent_source",
+    "encode",
+]
+
+# Reads the agent's length-prefixed source from stdin, runs it, then serves on the same stdin.
+BOOTSTRAP = (
+    "python3 -c 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
+    'g={"__name__":"colablink_agent"};exec(compile(b.read(n),"colablink-agent","exec"),g);'
+    'g["main"]()\''
+)
+
+
+def agent_source() -> bytes:
+    return Path(agent_module.__file__).read_bytes()
+
+
+def encode(header: dict[str, Any], body_len: int = 0) -> bytes:
+    """The frame head (lengths + JSON); the body, if any, is sent right after it."""
+    head = json.dumps(header, separators=(",", ":")).encode()
+    return FRAME_HEADER.pack(len(head), body_len) + head
