@@ -8,7 +8,6 @@ came back.
 
 from __future__ import annotations
 
-import posixpath
 import shlex
 import threading
 import time
@@ -23,6 +22,8 @@ from .profiles import Profile
 from .session import Session, SshTarget
 
 if TYPE_CHECKING:
+    from paramiko import Channel
+
     from .forward import LocalForward
 
 OnOutput = Callable[[bytes], None]
@@ -161,6 +162,12 @@ class Connection:
         code = self.exec(command, on_stdout=out.append, on_stderr=err.append, stdin=stdin)
         return ExecResult(code, b"".join(out), b"".join(err))
 
+    def open_shell(self, cols: int, rows: int) -> Channel:
+        """An interactive login shell on a PTY, starting in the remote source root."""
+        from . import pty
+
+        return pty.open_shell(self.session, self.profile.remote_root, cols, rows)
+
     # -- status ------------------------------------------------------------------------------
 
     def status(self, *, agent_running: bool = False) -> Status:
@@ -208,36 +215,41 @@ class Connection:
 
     # -- files -------------------------------------------------------------------------------
 
-    def remote_path(self, path: str) -> str:
-        """Relative remote paths resolve against the remote source root."""
-        return posixpath.normpath(posixpath.join(self.profile.remote_root, path))
-
     def upload(
         self, local: Path, remote: str | None = None, progress: Progress | None = None
     ) -> str:
-        """Copy a local file or tree to the runtime; return the remote path written."""
+        """Copy a local file or tree to the runtime (relative paths are under the remote root).
+
+        Returns the remote path written to.
+        """
+        from . import transfer  # loaded by the verbs that move files, not by every exec
+
         local = Path(local).absolute()
         if not local.exists():
             raise UsageError(f"{local} does not exist.")
-        target = self.remote_path(remote if remote else local.name)
-        from . import transfer  # loaded by the verbs that move files, not by every exec
-
-        transfer.upload(self.session, local, target, progress=progress)
-        return target
+        remote = remote or local.name
+        transfer.upload(
+            self.session,
+            local,
+            remote,
+            progress=_bytes_only(progress),
+            root=self.profile.remote_root,
+        )
+        return transfer.resolve_remote(remote, self.profile.remote_root)
 
     def download(
         self, remote: str, local: Path | None = None, progress: Progress | None = None
     ) -> Path:
-        """Copy a remote file or tree here; return the local path written."""
-        source = self.remote_path(remote)
-        name = posixpath.basename(source.rstrip("/")) or "download"
-        target = Path(local).absolute() if local is not None else Path.cwd() / name
-        if target.is_dir():
-            target = target / name
+        """Copy a remote file or tree here (into ``local`` if it is a directory; default: cwd)."""
         from . import transfer
 
-        transfer.download(self.session, source, target, progress=progress)
-        return target
+        return transfer.download(
+            self.session,
+            remote,
+            Path(local).absolute() if local is not None else Path.cwd(),
+            progress=_bytes_only(progress),
+            root=self.profile.remote_root,
+        )
 
     # -- forwards ----------------------------------------------------------------------------
 
@@ -264,6 +276,13 @@ class Connection:
         """Open forwards: local port → remote port."""
         with self._lock:
             return {port: int(fw.remote_port) for port, fw in self._forwards.items()}
+
+
+def _bytes_only(progress: Progress | None) -> Callable[[Any], object] | None:
+    """Adapt a ``progress(done, total)`` callback in bytes to the transfer module's reports."""
+    if progress is None:
+        return None
+    return lambda report: progress(report.bytes_done, report.bytes_total)
 
 
 def parse_gpu(text: str) -> Gpu | None:

@@ -14,6 +14,7 @@ from colablink.errors import ColabLinkError
 # Each module registers one subcommand; the order is the order in --help.
 COMMAND_MODULES: tuple[str, ...] = (
     "exec",
+    "shell",
     "status",
     "upload",
     "download",

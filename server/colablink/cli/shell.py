@@ -1,0 +1,88 @@
+"""``colablink shell``: an interactive login shell on the runtime, in the source root.
+
+The local terminal goes raw and is relayed byte for byte; its size follows local resizes
+(SIGWINCH), and the command exits with the remote shell's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import signal
+import sys
+import termios
+import tty
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paramiko import Channel
+
+CHUNK = 1 << 15
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from colablink.cli.main import add_profile_option
+
+    parser = subparsers.add_parser("shell", help="open an interactive shell on the runtime")
+    add_profile_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colablink import pty
+    from colablink.agent.relay import profile_name
+    from colablink.connection import Connection
+    from colablink.profiles import ProfileStore
+
+    profile = ProfileStore().load(profile_name(getattr(args, "profile", None)))
+    with Connection(profile) as connection:
+        cols, rows = shutil.get_terminal_size()
+        chan = connection.open_shell(cols, rows)
+
+        def on_resize(signum: int, frame: FrameType | None) -> None:
+            pty.resize(chan, *shutil.get_terminal_size())
+
+        previous = signal.signal(signal.SIGWINCH, on_resize)
+        try:
+            return relay(chan)
+        finally:
+            signal.signal(signal.SIGWINCH, previous)
+            chan.close()
+
+
+def relay(chan: Channel) -> int:
+    """Copy stdin to the channel and the channel to stdout until the remote shell exits."""
+    stdin_fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(stdin_fd) if os.isatty(stdin_fd) else None
+    if saved is not None:
+        tty.setraw(stdin_fd)
+    reading_stdin = True
+    try:
+        while True:
+            watched: list[Channel | int] = [chan, stdin_fd] if reading_stdin else [chan]
+            ready, _, _ = select.select(watched, [], [])
+            if chan in ready:
+                data = chan.recv(CHUNK)
+                if not data:
+                    break
+                write_stdout(data)
+            if stdin_fd in ready:
+                data = os.read(stdin_fd, CHUNK)
+                if data:
+                    chan.sendall(data)
+                else:
+                    reading_stdin = False
+                    chan.shutdown_write()
+    finally:
+        if saved is not None:
+            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+    return chan.recv_exit_status()
+
+
+def write_stdout(data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
