@@ -39,6 +39,17 @@ class Notification:
     OUTPUTS_CHANGED = "colablink/outputsChanged"
 
 
+class LensCommand:
+    """VS Code command ids the extension registers and the helper's code lenses invoke.
+
+    ``RUN_FILE`` takes ``[workspace-relative path]``; ``RUN_CELL`` takes ``[path, startLine,
+    endLine]`` (0-based, inclusive, the ``# %%`` marker line excluded).
+    """
+
+    RUN_FILE = "colablink.runFile"
+    RUN_CELL = "colablink.runCell"
+
+
 class ErrorCode:
     """Project error codes; each matches a ``colablink.errors`` class's ``code``."""
 
@@ -55,6 +66,16 @@ class ErrorCode:
 
 SyncState = Literal["idle", "scanning", "pushing", "pulling", "disconnected", "retrying", "halted"]
 ConnectionState = Literal["connected", "connecting", "reconnecting", "disconnected", "error"]
+
+
+LogLevel = Literal["error", "warning", "info", "debug"]
+
+
+class HelperSettings(TypedDict, total=False):
+    """``initializationOptions`` and the ``colablink`` section of didChangeConfiguration."""
+
+    logLevel: LogLevel
+    codeLens: bool
 
 
 class ConnectParams(TypedDict):
@@ -156,6 +177,8 @@ class FlushParams(TypedDict):
 
 class SyncNowParams(TypedDict):
     profile: str
+    # Client-created work-done token; without one the helper asks the client to create one.
+    workDoneToken: NotRequired[str | int]
 
 
 class SyncNowResult(TypedDict):

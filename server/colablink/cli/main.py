@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "forward",
     "watch",
     "disconnect",
+    "helper",
 )
 
 DESCRIPTION = """\

@@ -1,0 +1,3 @@
+from colablink.helper.main import main
+
+raise SystemExit(main())

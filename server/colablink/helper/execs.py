@@ -1,0 +1,111 @@
+"""Remote commands started by ``colablink/exec``: output as notifications, cancel for real.
+
+Each run is tracked until its worker thread ends (not just until the request is answered), so
+that closing down can interrupt every remote process and wait for it to be gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import posixpath
+import threading
+from collections.abc import Sequence
+
+from colablink import remote_exec
+from colablink.helper.blocking import run_blocking
+from colablink.helper.live import LiveProfile
+from colablink.helper.notifier import Notifier
+from colablink.helper.params import require
+from colablink.protocol import ExecOutputParams, ExecParams, Notification
+
+
+class Run:
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.done = threading.Event()
+
+
+class ExecRunner:
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+        self._runs: set[Run] = set()
+        self._lock = threading.Lock()
+
+    async def run(self, live: LiveProfile, params: ExecParams) -> int:
+        argv = params.get("argv")
+        line = params.get("commandLine")
+        require(
+            (argv is None) != (line is None),
+            "give exactly one of params.argv and params.commandLine.",
+        )
+        require(argv is None or len(argv) > 0, "params.argv must not be empty.")
+        command: Sequence[str] | str = argv if argv is not None else line or ""
+        cwd = params.get("cwd")
+        exec_id = params["execId"]
+        out = self._forwarder(exec_id, "stdout")
+        err = self._forwarder(exec_id, "stderr")
+        run = Run()
+        with self._lock:
+            self._runs.add(run)
+
+        def work() -> int:
+            try:
+                connection = live.connection
+                if cwd is None:
+                    code = connection.exec(command, on_stdout=out, on_stderr=err, cancel=run.cancel)
+                else:
+                    # A cwd of the caller's choosing, relative to the source root.
+                    where = posixpath.join(live.profile.remote_root, cwd)
+                    env = {
+                        "PYTHONUNBUFFERED": "1",
+                        "COLABLINK_OUTPUT_DIR": live.profile.remote_conn_dir,
+                    }
+                    cmdline = remote_exec.command_line(command, cwd=where, env=env)
+                    code = remote_exec.stream(
+                        connection.session, cmdline, on_stdout=out, on_stderr=err, cancel=run.cancel
+                    )
+                out(b"", final=True)
+                err(b"", final=True)
+                return code
+            finally:
+                with self._lock:
+                    self._runs.discard(run)
+                run.done.set()
+
+        try:
+            return await run_blocking(work, name=f"colablink-exec-{exec_id}")
+        except asyncio.CancelledError:
+            run.cancel.set()
+            raise
+
+    def _forwarder(self, exec_id: str, stream: str) -> _Forward:
+        return _Forward(self._notifier, exec_id, stream)
+
+    def cancel_all(self) -> list[threading.Event]:
+        """Interrupt every running command; return events that are set once each has ended."""
+        with self._lock:
+            runs = list(self._runs)
+        for run in runs:
+            run.cancel.set()
+        return [run.done for run in runs]
+
+
+class _Forward:
+    """Decodes one stream incrementally (a UTF-8 character may span chunks) and notifies."""
+
+    def __init__(self, notifier: Notifier, exec_id: str, stream: str) -> None:
+        self._notifier = notifier
+        self._exec_id = exec_id
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def __call__(self, chunk: bytes, final: bool = False) -> None:
+        text = self._decoder.decode(chunk, final=final)
+        if text:
+            params: ExecOutputParams = {
+                "execId": self._exec_id,
+                "stream": "stdout" if self._stream == "stdout" else "stderr",
+                "data": text,
+            }
+            self._notifier.send(Notification.EXEC_OUTPUT, params)

@@ -1,0 +1,96 @@
+"""Interactive shells for the editor's terminals: one SSH PTY channel each.
+
+A reader thread per shell turns channel output into ``colablink/pty/output`` notifications and,
+when the shell ends, sends ``colablink/pty/exit`` with its status.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import logging
+import threading
+
+import paramiko
+
+from colablink import pty
+from colablink.errors import UsageError
+from colablink.helper.live import LiveProfile
+from colablink.helper.notifier import Notifier
+from colablink.protocol import Notification, PtyExitParams, PtyOutputParams
+
+log = logging.getLogger(__name__)
+_READ_SIZE = 1 << 16
+
+
+class Shell:
+    def __init__(self, pty_id: str, channel: paramiko.Channel) -> None:
+        self.pty_id = pty_id
+        self.channel = channel
+
+
+class PtyRegistry:
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+        self._shells: dict[str, Shell] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def open(self, live: LiveProfile, cols: int, rows: int, cwd: str | None) -> str:
+        """Open a shell (blocking) and start relaying its output; return its id."""
+        directory = live.profile.remote_root if cwd is None else cwd
+        channel = pty.open_shell(live.connection.session, directory, cols, rows)
+        shell = Shell(f"{live.name}-{next(self._ids)}", channel)
+        with self._lock:
+            self._shells[shell.pty_id] = shell
+        threading.Thread(
+            target=self._relay, args=(shell,), name=f"colablink-pty-{shell.pty_id}", daemon=True
+        ).start()
+        return shell.pty_id
+
+    def _get(self, pty_id: str) -> Shell:
+        with self._lock:
+            shell = self._shells.get(pty_id)
+        if shell is None:
+            raise UsageError(f"There is no open terminal {pty_id!r}.")
+        return shell
+
+    def write(self, pty_id: str, data: str) -> None:
+        self._get(pty_id).channel.sendall(data.encode())
+
+    def resize(self, pty_id: str, cols: int, rows: int) -> None:
+        pty.resize(self._get(pty_id).channel, cols, rows)
+
+    def close(self, pty_id: str) -> None:
+        shell = self._get(pty_id)
+        shell.channel.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            shells = list(self._shells.values())
+        for shell in shells:
+            shell.channel.close()
+
+    def _relay(self, shell: Shell) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        channel = shell.channel
+        try:
+            # A blocking recv costs nothing while the terminal is idle; b"" means EOF or closed.
+            while chunk := channel.recv(_READ_SIZE):
+                self._output(shell.pty_id, decoder.decode(chunk))
+            self._output(shell.pty_id, decoder.decode(b"", final=True))
+            code = channel.recv_exit_status() if not channel.closed else 0
+        except OSError as exc:
+            log.info("Terminal %s ended: %s", shell.pty_id, exc)
+            code = -1
+        finally:
+            with self._lock:
+                self._shells.pop(shell.pty_id, None)
+            channel.close()
+        exit_params: PtyExitParams = {"ptyId": shell.pty_id, "exitCode": code}
+        self._notifier.send(Notification.PTY_EXIT, exit_params)
+
+    def _output(self, pty_id: str, text: str) -> None:
+        if text:
+            params: PtyOutputParams = {"ptyId": pty_id, "data": text}
+            self._notifier.send(Notification.PTY_OUTPUT, params)

@@ -1,0 +1,231 @@
+"""Registers the helper's JSON-RPC handlers; each one validates its params and calls the core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from colablink.helper import logs
+from colablink.helper.blocking import run_blocking
+from colablink.helper.code_lens import code_lenses
+from colablink.helper.execs import ExecRunner
+from colablink.helper.hub import Hub
+from colablink.helper.lifecycle import Lifecycle
+from colablink.helper.outputs import list_outputs
+from colablink.helper.params import require, validate
+from colablink.helper.ptys import PtyRegistry
+from colablink.helper.rpc_errors import to_rpc_error
+from colablink.helper.rpc_server import HelperServer
+from colablink.helper.settings import Settings
+from colablink.protocol import (
+    ConnectParams,
+    DisconnectParams,
+    DownloadParams,
+    DownloadResult,
+    ExecParams,
+    ExecResult,
+    ForwardParams,
+    ForwardResult,
+    Method,
+    OutputsParams,
+    PtyCloseParams,
+    PtyInputParams,
+    PtyOpenParams,
+    PtyOpenResult,
+    PtyResizeParams,
+    SshHostParams,
+    SshHostResult,
+    UnforwardParams,
+)
+
+log = logging.getLogger(__name__)
+P = TypeVar("P")
+
+
+class Helper:
+    """Everything one editor window's helper holds."""
+
+    def __init__(self, server: HelperServer, hub: Hub, execs: ExecRunner, ptys: PtyRegistry,
+                 lifecycle: Lifecycle) -> None:  # fmt: skip
+        self.server = server
+        self.hub = hub
+        self.execs = execs
+        self.ptys = ptys
+        self.lifecycle = lifecycle
+        self.settings = Settings()
+
+    def apply_settings(self, raw: Any) -> None:
+        self.settings = self.settings.updated(raw)
+        logs.set_level(self.settings.log_level)
+
+    def refresh_code_lenses(self) -> None:
+        capabilities = self.server.client_capabilities.workspace
+        if capabilities and capabilities.code_lens and capabilities.code_lens.refresh_support:
+            self.server.workspace_code_lens_refresh(None)
+
+
+def _request(
+    server: HelperServer,
+    method: str,
+    shape: type[P],
+    handle: Callable[[P], Awaitable[Any]],
+) -> None:
+    """Register ``method``: validate against ``shape``, run ``handle``, map errors to codes."""
+
+    async def handler(params: Any) -> Any:
+        try:
+            return await handle(validate(params, shape))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise to_rpc_error(exc, method) from None
+
+    handler.__name__ = method.replace("/", "_")
+    server.feature(method)(handler)
+
+
+def register(helper: Helper) -> None:
+    server, hub = helper.server, helper.hub
+
+    @server.feature(types.INITIALIZE)
+    def initialize(params: types.InitializeParams) -> None:
+        folders = params.workspace_folders or []
+        root_uri = params.root_uri or (folders[0].uri if folders else None)
+        root = to_fs_path(root_uri) if root_uri else params.root_path
+        if root:
+            hub.workspace_root = Path(root)
+        helper.apply_settings(params.initialization_options)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
+        helper.apply_settings(params.settings)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(_: None) -> None:
+        await helper.lifecycle.shutdown()
+
+    @server.feature(types.EXIT)
+    def exit_(_: None) -> None:
+        helper.lifecycle.close_now()
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
+    def code_lens(params: types.CodeLensParams) -> list[types.CodeLens]:
+        root = hub.workspace_root
+        path = to_fs_path(params.text_document.uri)
+        if not helper.settings.code_lens or root is None or path is None:
+            return []
+        try:
+            relative = Path(path).resolve().relative_to(root.resolve())
+        except ValueError:
+            return []
+        if not hub.has_workspace_profile():
+            return []
+        try:
+            text = server.workspace.get_text_document(params.text_document.uri).source
+        except OSError:
+            return []
+        return code_lenses(text, relative.as_posix())
+
+    async def connect(params: ConnectParams) -> Any:
+        status = await hub.connect(params)
+        helper.refresh_code_lenses()
+        return status
+
+    async def disconnect(params: DisconnectParams) -> None:
+        await hub.disconnect(params["profile"], forget=params.get("forget", False))
+        helper.refresh_code_lenses()
+
+    async def status(_: dict[str, Any]) -> Any:
+        return await hub.status()
+
+    async def exec_(params: ExecParams) -> ExecResult:
+        live = await hub.held(params["profile"])
+        return {"exitCode": await helper.execs.run(live, params)}
+
+    async def pty_open(params: PtyOpenParams) -> PtyOpenResult:
+        require(
+            params["cols"] > 0 and params["rows"] > 0,
+            "params.cols and params.rows must be positive.",
+        )
+        live = await hub.held(params["profile"])
+        pty_id = await run_blocking(
+            lambda: helper.ptys.open(live, params["cols"], params["rows"], params.get("cwd"))
+        )
+        return {"ptyId": pty_id}
+
+    async def pty_input(params: PtyInputParams) -> None:
+        await run_blocking(lambda: helper.ptys.write(params["ptyId"], params["data"]))
+
+    async def pty_resize(params: PtyResizeParams) -> None:
+        require(
+            params["cols"] > 0 and params["rows"] > 0,
+            "params.cols and params.rows must be positive.",
+        )
+        await run_blocking(
+            lambda: helper.ptys.resize(params["ptyId"], params["cols"], params["rows"])
+        )
+
+    async def pty_close(params: PtyCloseParams) -> None:
+        helper.ptys.close(params["ptyId"])
+
+    async def outputs(params: OutputsParams) -> Any:
+        profile = hub.store.load(params["profile"])
+        return await run_blocking(lambda: list_outputs(profile, params.get("path")))
+
+    async def download(params: DownloadParams) -> DownloadResult:
+        live = await hub.held(params["profile"])
+        given = params.get("localPath")
+        target = Path(given) if given else live.profile.local_conn_dir
+        written = await run_blocking(lambda: live.connection.download(params["remotePath"], target))
+        size = await run_blocking(lambda: _tree_size(written))
+        return {"localPath": str(written), "bytes": size}
+
+    async def forward(params: ForwardParams) -> ForwardResult:
+        remote_port, local_port = params["remotePort"], params.get("localPort", 0)
+        require(0 < remote_port < 65536, "params.remotePort must be a port number (1-65535).")
+        require(0 <= local_port < 65536, "params.localPort must be a port number (0-65535).")
+        live = await hub.held(params["profile"])
+        port = await run_blocking(lambda: live.connection.forward(remote_port, local_port))
+        return {"localPort": port, "remotePort": remote_port}
+
+    async def unforward(params: UnforwardParams) -> None:
+        live = await hub.held(params["profile"])
+        stopped = await run_blocking(lambda: live.connection.unforward(params["localPort"]))
+        require(stopped, f"no forward is open on local port {params['localPort']}.")
+
+    async def ssh_host(params: SshHostParams) -> SshHostResult:
+        from colablink import paths
+
+        profile = hub.store.load(params["profile"])
+        config = profile.ssh_config or paths.ssh_config_path()
+        return {
+            "alias": profile.ssh_alias,
+            "remoteRoot": profile.remote_root,
+            "configFile": str(config),
+        }
+
+    _request(server, Method.CONNECT, ConnectParams, connect)
+    _request(server, Method.DISCONNECT, DisconnectParams, disconnect)
+    _request(server, Method.STATUS, dict, status)
+    _request(server, Method.EXEC, ExecParams, exec_)
+    _request(server, Method.PTY_OPEN, PtyOpenParams, pty_open)
+    _request(server, Method.PTY_INPUT, PtyInputParams, pty_input)
+    _request(server, Method.PTY_RESIZE, PtyResizeParams, pty_resize)
+    _request(server, Method.PTY_CLOSE, PtyCloseParams, pty_close)
+    _request(server, Method.OUTPUTS, OutputsParams, outputs)
+    _request(server, Method.DOWNLOAD, DownloadParams, download)
+    _request(server, Method.FORWARD, ForwardParams, forward)
+    _request(server, Method.UNFORWARD, UnforwardParams, unforward)
+    _request(server, Method.SSH_HOST, SshHostParams, ssh_host)
+
+
+def _tree_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

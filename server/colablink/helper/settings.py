@@ -1,0 +1,36 @@
+"""The helper's settings, from ``initializationOptions`` and ``workspace/didChangeConfiguration``.
+
+Both may carry the settings bare or under a ``colablink`` key (VS Code's configuration section).
+A bad value is reported and ignored, so a typo in settings.json never stops the helper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from colablink.helper.params import InvalidParams, validate
+from colablink.protocol import HelperSettings, LogLevel
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    log_level: LogLevel = "info"
+    code_lens: bool = True
+
+    def updated(self, raw: Any) -> Settings:
+        section = raw.get("colablink", raw) if isinstance(raw, dict) else raw
+        if section is None:
+            return self
+        try:
+            given = validate(section, HelperSettings)
+        except InvalidParams as exc:
+            log.warning("Ignored the settings: %s", exc.message.replace("params", "settings", 1))
+            return self
+        return Settings(
+            log_level=given.get("logLevel", self.log_level),
+            code_lens=given.get("codeLens", self.code_lens),
+        )
