@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from colablink.profiles import Profile, ProfileStore
 from support.runtimes import RuntimeHandle, start_root_runtime
 from support.system import wait_for
-
-from colablink.profiles import Profile, ProfileStore
 
 PROFILE = "ct"
 

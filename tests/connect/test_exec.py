@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import subprocess
 import time
@@ -49,8 +50,6 @@ def test_streams_stay_separate_and_environment_is_set(live: Setup, mode: str) ->
 def test_piped_stdin_is_forwarded(live: Setup, mode: str) -> None:
     data = bytes(range(256)) * 4096  # 1 MiB, every byte value
     result = live.cli("exec", "sha256sum", input=data)
-    import hashlib
-
     assert result.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
 
 

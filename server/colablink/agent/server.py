@@ -143,6 +143,15 @@ class AgentServer:
         listener.listen(64)
         self._listener = listener
 
+    def release(self) -> None:
+        """Give the socket up without serving (set-up failed after ``bind``)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        self.connection.close()
+
     def serve_forever(self) -> None:
         """Accept requests until ``stop()``; then stop services, forwards and the session."""
         if self._listener is None:

@@ -40,12 +40,14 @@ def run(args: argparse.Namespace) -> int:
 
     name = profile_name(getattr(args, "profile", None))
     connection = Connection(ProfileStore().load(name))
+    server = AgentServer(connection, socket_path(name), hosted_services(connection))
+    # Claim the socket first (refusing if an agent is up), then connect, so a bad profile or an
+    # unreachable runtime fails here, in one sentence, before anything is served.
+    server.bind()
     try:
-        connection.session  # noqa: B018  (connect now, so a bad profile fails here, in one sentence)
-        server = AgentServer(connection, socket_path(name), hosted_services(connection))
-        server.bind()
+        connection.session  # noqa: B018
     except BaseException:
-        connection.close()
+        server.release()
         raise
 
     def stop(signum: int, frame: FrameType | None) -> None:

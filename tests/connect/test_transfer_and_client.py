@@ -1,0 +1,61 @@
+"""``upload``/``download`` through the CLI (agent or not) and the ``LocalClient`` API."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from colablink import LocalClient
+
+from .conftest import Setup
+
+
+def make_tree(root: Path) -> None:
+    (root / "empty").mkdir(parents=True)
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "sub" / "deeper" / "blob.bin").write_bytes(os.urandom(300_000))
+    (root / "ünï cödé.txt").write_text("unicode name\n")
+    (root / "zero").write_bytes(b"")
+
+
+def digest(root: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        found[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def test_upload_then_download_is_identical(live: Setup, mode: str, tmp_path: Path) -> None:
+    source = tmp_path / "tree"
+    make_tree(source)
+    remote = f"uploads-{mode}"
+    up = live.cli("upload", str(source), remote)
+    assert up.returncode == 0, up.stderr
+    assert f"{live.profile.remote_root}/{remote}".encode() in up.stdout
+    back = tmp_path / "back"
+    back.mkdir()
+    down = live.cli("download", remote, str(back))
+    assert down.returncode == 0, down.stderr
+    assert digest(back / remote) == digest(source)
+
+
+def test_local_client_runs_and_moves_files(live: Setup, tmp_path: Path) -> None:
+    with LocalClient(profile=live.profile.name) as client:
+        result = client.execute(["sh", "-c", "echo hi; echo oops >&2; exit 3"])
+        assert (result.exit_code, result.stdout, result.stderr) == (3, b"hi\n", b"oops\n")
+        assert client.execute("echo $COLABLINK_OUTPUT_DIR").output.strip() == (
+            live.profile.remote_conn_dir
+        )
+        assert client.execute(["cat"], stdin=b"piped").stdout == b"piped"
+        local = tmp_path / "data.bin"
+        local.write_bytes(os.urandom(50_000))
+        assert client.upload(local, destination="api/data.bin") == (
+            f"{live.profile.remote_root}/api/data.bin"
+        )
+        landed = client.download("api/data.bin", tmp_path / "copy.bin")
+        assert landed.read_bytes() == local.read_bytes()
+        session = client.connection.session
+        assert session.is_active()
+    assert not session.is_active()
