@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.system import free_port
-
 from colablink.profiles import ProfileStore
+from support.system import free_port
 
 from .conftest import Setup, make_profile
 

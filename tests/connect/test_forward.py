@@ -1,4 +1,4 @@
-"""``colablink forward``: a runtime port served locally to many clients at once; Ctrl+C closes it."""
+"""``colablink forward``: a runtime port served to many local clients at once; Ctrl+C closes it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from support.system import free_port, wait_for
-
 from colablink.connection import Connection
+from support.system import free_port, wait_for
 
 from .conftest import Setup
 
