@@ -1,4 +1,4 @@
-"""``colablink forward``: a runtime port served to many local clients at once; Ctrl+C closes it."""
+"""``colablink forward``: one runtime port, many local clients at once; Ctrl+C closes it."""
 
 from __future__ import annotations
 
