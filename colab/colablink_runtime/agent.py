@@ -360,9 +360,17 @@ class Watcher(threading.Thread):
     """Reports settled files under one root: closed after writing, or quiet for ``settle`` s."""
 
     def __init__(
-        self, out: Output, wid: int, root: str, settle: float, interval: float, mode: str
+        self,
+        out: Output,
+        wid: int,
+        root: str,
+        settle: float,
+        interval: float,
+        mode: str,
+        on_lost: Callable[[], None],
     ) -> None:
         super().__init__(daemon=True)
+        self.on_lost = on_lost
         self.out = out
         self.wid = wid
         self.root = root
@@ -408,8 +416,9 @@ class Watcher(threading.Thread):
                 self.run_inotify(self.inotify)
             else:
                 self.run_poll()
-        except (BrokenPipeError, OSError):
-            os._exit(0)
+        except OSError:
+            # The channel is gone: leave no temp file behind, exactly as a stdin EOF would.
+            self.on_lost()
 
     def run_inotify(self, inotify: Inotify) -> None:
         inotify.add_tree("")
@@ -512,6 +521,10 @@ class Agent:
             "read": self.op_read,
             "watch": self.op_watch,
         }
+
+    def shutdown(self) -> None:
+        self.writer.cleanup()
+        os._exit(0)
 
     def read_exact(self, size: int) -> bytes | None:
         data = self.stdin.read(size)
@@ -710,6 +723,7 @@ class Agent:
             float(header.get("settle", 1.0)),
             float(header.get("interval", 0.5)),
             str(header.get("mode", "auto")),
+            self.shutdown,
         )
         self.watchers.append(watcher)
         watcher.start()

@@ -108,10 +108,7 @@ def tree_digest(root: Path, skip: Callable[[str], bool] = lambda _rel: False) ->
 
 def temp_files(root: Path) -> list[str]:
     return [
-        str(Path(d, n))
-        for d, _dirs, names in os.walk(root)
-        for n in names
-        if n.startswith(".clk~")
+        str(Path(d, n)) for d, _dirs, names in os.walk(root) for n in names if n.startswith(".clk~")
     ]
 
 

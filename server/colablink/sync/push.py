@@ -75,7 +75,7 @@ class Pusher:
                 raw, meta = Meta.from_wire(entry)
                 rel = check_remote_relpath(raw)
             except (UnsafePath, ValueError, TypeError):
-                self.report(str(entry[:1]), "the runtime listed an unusable path")
+                self.report(str(entry[0]) if entry else "?", "the runtime listed an unusable path")
                 continue
             if not self.rules.ignored(rel, meta.kind == "d"):
                 listing[rel] = meta
