@@ -7,6 +7,7 @@ import re
 import subprocess
 
 from .errors import RuntimeSetupError
+from .tools import tool
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
@@ -28,7 +29,11 @@ def exists(username: str) -> bool:
 
 
 def _run(argv: list[str], what: str, stdin: bytes | None = None) -> None:
-    result = subprocess.run(argv, input=stdin, capture_output=True, check=False)
+    try:
+        result = subprocess.run(argv, input=stdin, capture_output=True, check=False)
+    except OSError as exc:
+        reason = f"{argv[0]} is missing ({exc.strerror})"
+        raise RuntimeSetupError(f"Could not {what}: {reason}.") from None
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()
         reason = detail[-1] if detail else f"exit status {result.returncode}"
@@ -41,7 +46,7 @@ def ensure_user(username: str) -> bool:
     if exists(username):
         return False
     _run(
-        ["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", username],
+        [tool("useradd"), "--create-home", "--shell", "/bin/bash", "--user-group", username],
         f"create the user {username}",
     )
     return True
@@ -51,9 +56,10 @@ def set_password(username: str, password: str) -> None:
     # chpasswd reads "name:password" lines: a newline would start a second entry.
     if not password or "\n" in password or "\r" in password or "\0" in password:
         raise RuntimeSetupError("The password must be a non-empty single line.")
-    _run(["chpasswd"], f"set the password of {username}", stdin=f"{username}:{password}\n".encode())
+    line = f"{username}:{password}\n".encode()
+    _run([tool("chpasswd")], f"set the password of {username}", stdin=line)
 
 
 def delete_user(username: str) -> None:
     if exists(username):
-        _run(["userdel", "--remove", username], f"remove the user {username}")
+        _run([tool("userdel"), "--remove", username], f"remove the user {username}")

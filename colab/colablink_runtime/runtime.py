@@ -98,7 +98,7 @@ class ColabRuntime:
 
     def setup(self) -> dict[str, Any]:
         """Make the machine reachable over SSH and return the connection info (idempotent)."""
-        sshd_path = sshd.ensure_sshd()
+        sshd_path = sshd.ensure_sshd(sshd.SSHD_PATH)
         if self.root_mode:
             self._created_user = accounts.ensure_user(self.username) or self._created_user
             assert self.password is not None

@@ -6,7 +6,6 @@ The system's sshd and its sshd_config are never touched; ours is started by abso
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from . import procs
 from .errors import PortInUse, RuntimeSetupError
+from .tools import find_tool, tool
 
 SSHD_PATH = Path("/usr/sbin/sshd")
 SFTP_SERVER = Path("/usr/lib/openssh/sftp-server")
@@ -32,7 +32,7 @@ def ensure_sshd(sshd_path: Path = SSHD_PATH) -> Path:
             "OpenSSH's sshd is not installed and installing it needs root; "
             "install the openssh-server package and run again."
         )
-    apt_get = shutil.which("apt-get")
+    apt_get = find_tool("apt-get")
     if apt_get is None:
         raise RuntimeSetupError(
             "OpenSSH's sshd is not installed and there is no apt-get to install it; "
@@ -63,8 +63,9 @@ def ensure_host_keys(state_dir: Path) -> list[Path]:
         key = state_dir / f"ssh_host_{key_type}_key"
         if not key.exists() or not key.with_suffix(".pub").exists():
             key.unlink(missing_ok=True)
+            argv = [tool("ssh-keygen"), "-q", "-t", key_type, "-N", "", "-C", "colablink"]
             result = subprocess.run(
-                ["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", "colablink", "-f", str(key)],
+                [*argv, "-f", str(key)],
                 capture_output=True,
                 text=True,
                 check=False,

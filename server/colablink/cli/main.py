@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
+from colablink_runtime.errors import RuntimeSetupError
+
 from colablink import __version__
 from colablink.errors import ColabLinkError
 
@@ -22,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "watch",
     "disconnect",
     "helper",
+    "runtime",
 )
 
 DESCRIPTION = """\
@@ -77,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ColabLinkError as exc:
         print(f"colablink: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except RuntimeSetupError as exc:
+        print(f"colablink: {exc.message}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return code
