@@ -88,8 +88,8 @@ class DelayProxy:
     def stop(self) -> None:
         if self._loop is None or self._thread is None:
             return
-        with contextlib.suppress(RuntimeError):
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop = None
 
@@ -140,7 +140,6 @@ class DelayProxy:
             for task in link.tasks:
                 task.cancel()
         await asyncio.sleep(0)
-        asyncio.get_running_loop().stop()
 
     async def _accept(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         self.connections_accepted += 1

@@ -190,6 +190,11 @@ class Session:
         try:
             transport.start_client(timeout=timeout)
         except (paramiko.SSHException, EOFError, OSError):
+            done = False
+        else:
+            # start_client returns quietly when its timeout passes mid-handshake.
+            done = transport.is_active() and transport.initial_kex_done
+        if not done:
             raise Unreachable(
                 f"{where} did not complete an SSH handshake; check the host and port."
             ) from None

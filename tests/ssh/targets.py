@@ -1,0 +1,20 @@
+"""SSH targets for the runtime from the shared ``runtime`` fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from colablink.session import SshTarget
+from support.runtimes import RuntimeHandle
+
+
+def key_target(rt: RuntimeHandle, **overrides: object) -> SshTarget:
+    fields: dict[str, object] = {
+        "host": rt.host,
+        "port": rt.port,
+        "username": rt.username,
+        "host_keys": tuple(rt.host_keys),
+        "key_path": Path(rt.client_key),
+    }
+    fields.update(overrides)
+    return SshTarget(**fields)  # type: ignore[arg-type]
