@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.runtimes import RuntimeHandle
-
 from colablink.session import Session, SshTarget
 from colablink.sync.engine import Backoff, SyncEngine
 from colablink.sync.spec import SyncSpec
+from support.runtimes import RuntimeHandle
 
 FAST_BACKOFF = Backoff(first=0.01, limit=0.05)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from colablink.sync.wire import agent_source
 from conftest import SyncBed, owner, tree_digest
 from support import wait_for
-
-from colablink.sync.wire import agent_source
 
 # Appended to the real agent: every listing and change event also names escaping paths, and
 # reads of them are answered with content, as a compromised runtime would.

@@ -6,10 +6,9 @@ import os
 import time
 from pathlib import Path
 
+from colablink.sync.engine import SyncEngine
 from conftest import SyncBed, tree_digest
 from support import wait_for
-
-from colablink.sync.engine import SyncEngine
 
 
 def started(bed: SyncBed) -> SyncEngine:

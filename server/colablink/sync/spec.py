@@ -58,3 +58,37 @@ class SyncSpec:
             excludes=excludes,
             state_path=state_path,
         )
+
+
+def spec_for(profile: Any, *, excludes: tuple[str, ...] = ()) -> SyncSpec:
+    """The spec for a stored profile: its records file, and every other profile's output dir
+    in the same project left out of push."""
+    from colablink.paths import config_dir
+    from colablink.profiles import ProfileStore
+
+    spec = SyncSpec.from_profile(
+        profile,
+        excludes=excludes,
+        state_path=config_dir() / "sync" / f"{profile.name}.json",
+    )
+    store = ProfileStore()
+    others: list[str] = []
+    for name in store.names():
+        if name == profile.name:
+            continue
+        try:
+            other = store.load(name)
+            rel = Path(other.local_conn_dir).resolve().relative_to(spec.local_root)
+        except (ValueError, OSError):
+            continue
+        if rel.parts:
+            others.append(rel.as_posix())
+    return SyncSpec(
+        local_root=spec.local_root,
+        remote_root=spec.remote_root,
+        local_conn_dir=spec.local_conn_dir,
+        remote_conn_dir=spec.remote_conn_dir,
+        excludes=excludes,
+        other_conn_dirs=tuple(others),
+        state_path=spec.state_path,
+    )

@@ -1,0 +1,77 @@
+"""``colablink sync [--dry-run]`` as a user runs it: a real process, a saved profile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SyncBed
+
+from colablink.profiles import Profile, ProfileStore
+
+
+def cli(bed: SyncBed, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLABLINK_CONFIG_DIR": str(config)}
+    return subprocess.run(
+        [sys.executable, "-m", "colablink", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_sync_dry_run_then_sync(bed: SyncBed, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    os.environ["COLABLINK_CONFIG_DIR"] = str(config)
+    try:
+        ProfileStore().save(
+            Profile(
+                name="gpu",
+                host="127.0.0.1",
+                port=bed.rt.port,
+                username=bed.rt.username,
+                remote_root=str(bed.remote),
+                remote_dir="outputs",
+                local_dir="outputs",
+                project_root=bed.project,
+                key_path=Path(bed.rt.client_key),
+                host_keys=list(bed.rt.host_keys),
+            )
+        )
+    finally:
+        del os.environ["COLABLINK_CONFIG_DIR"]
+    (bed.project / "train.py").write_text("print('hi')\n")
+    bed.remote_write("result.txt", b"42")
+
+    dry = cli(bed, config, "sync", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "send train.py" in dry.stdout and "fetch result.txt" in dry.stdout
+    assert not (bed.remote / "train.py").exists()
+    assert not (bed.outputs / "result.txt").exists()
+
+    real = cli(bed, config, "--profile", "gpu", "sync")
+    assert real.returncode == 0, real.stderr
+    assert "sent 1 files" in real.stdout
+    assert (bed.remote / "train.py").read_text() == "print('hi')\n"
+    assert (bed.outputs / "result.txt").read_bytes() == b"42"
+
+    again = cli(bed, config, "sync")
+    assert "sent 0 files" in again.stdout and "fetched 0 outputs" in again.stdout
+
+
+def test_sync_with_an_unknown_profile_is_one_sentence(tmp_path: Path) -> None:
+    env = {**os.environ, "COLABLINK_CONFIG_DIR": str(tmp_path / "config")}
+    result = subprocess.run(
+        [sys.executable, "-m", "colablink", "--profile", "nope", "sync"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith("colablink: ") and "Traceback" not in result.stderr
