@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "download",
     "forward",
     "watch",
+    "sync",
     "disconnect",
     "helper",
     "runtime",
