@@ -6,14 +6,20 @@ agent, returns None and the normal parser takes over (which also uses the agent 
 the fast path changes speed, never behaviour.
 """
 
+# The warm path avoids pathlib (an import it would otherwise be the only one to pay for).
+# ruff: noqa: PTH100, PTH111, PTH113, PTH118, PTH208
+
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 
 from .client import AgentClient, connect
 
 PROFILE_OPTIONS = ("--profile", "-p")
+# The alphabet ``profiles.check_profile_name`` allows; anything else takes the full path.
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 def profile_name(requested: str | None) -> str:
@@ -74,12 +80,10 @@ def fast_main(argv: Sequence[str]) -> int | None:
     profile, rest = trailing[0] or profile, trailing[1]
     if (verb == "exec") != bool(rest):
         return None
-    from colablink.errors import ColabLinkError
-
-    try:
-        agent = agent_for(profile_name(profile))
-    except ColabLinkError:
-        return None
+    name = quick_profile_name(profile)
+    agent = (
+        None if name is None else connect(os.path.join(_quick_dir("RUNTIME"), f"agent-{name}.sock"))
+    )
     if agent is None:
         return None
     with agent:
@@ -88,3 +92,39 @@ def fast_main(argv: Sequence[str]) -> int | None:
         from colablink.cli.status import print_status
 
         return print_status(agent.call({"op": "status"}))
+
+
+def _quick_dir(kind: str) -> str:
+    """``paths.runtime_dir()``/``paths.config_dir()``, without importing them when overridden.
+
+    ``colablink.paths`` pulls in platformdirs and pathlib, a large share of a warm call.
+    """
+    override = os.environ.get(f"COLABLINK_{kind}_DIR")
+    if override:
+        return os.path.abspath(os.path.expanduser(override))
+    from colablink import paths
+
+    return str(paths.runtime_dir() if kind == "RUNTIME" else paths.config_dir())
+
+
+def quick_profile_name(requested: str | None) -> str | None:
+    """The profile ``profiles.ProfileStore.resolve`` would pick, or None when unsure.
+
+    Reads the profile directory directly: importing the profile store (dataclasses) costs more
+    than the whole relayed call. None sends the command down the full path, which reports errors.
+    """
+    if requested is not None:
+        return requested if _PROFILE_NAME.match(requested) else None
+    directory = os.path.join(_quick_dir("CONFIG"), "profiles")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return None
+    names = [
+        entry[: -len(".json")]
+        for entry in entries
+        if entry.endswith(".json")
+        and _PROFILE_NAME.match(entry[: -len(".json")])
+        and os.path.isfile(os.path.join(directory, entry))
+    ]
+    return names[0] if len(names) == 1 else None
