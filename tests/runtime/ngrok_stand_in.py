@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 PUBLIC_URL = "tcp://4.tcp.eu.ngrok.io:17023"
 MODE = os.environ.get("NGROK_STAND_IN_MODE", "ok")
@@ -26,12 +26,12 @@ FAILURES = {
 
 
 def log(line: str) -> None:
-    sys.stdout.write(f't=2026-01-01T00:00:00+0000 lvl=info {line}\n')
+    sys.stdout.write(f"t=2026-01-01T00:00:00+0000 lvl=info {line}\n")
     sys.stdout.flush()
 
 
 class Api(BaseHTTPRequestHandler):
-    endpoints: dict[str, dict[str, Any]] = {}
+    endpoints: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def log_message(self, format: str, *args: Any) -> None:
         return None

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import public_tempdir, unique_name
-
 from colablink_runtime import accounts, sshd
 from colablink_runtime.errors import RuntimeSetupError
 from colablink_runtime.runtime import ColabRuntime
+from support import public_tempdir, unique_name
 
 STAND_IN = """#!/bin/sh
 echo "$DEBIAN_FRONTEND $*" >> "{record}"
@@ -78,7 +77,7 @@ def test_setup_takes_the_apt_path_when_sshd_is_missing(
     runtime = ColabRuntime(
         username=unique_name("clt"), remote_root=str(apt_dir / "work"), port=2, tunnel="none"
     )
-    with pytest.raises(RuntimeSetupError, match="^Installing openssh-server with apt-get failed"):
+    with pytest.raises(RuntimeSetupError, match=r"^Installing openssh-server with apt-get failed"):
         runtime.setup()
     assert "install -y -qq openssh-server" in record.read_text()
     # Nothing was created before sshd was known to exist.

@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import RuntimeHandle, pids_of_user, public_tempdir
-
 from colablink_runtime import procs
 from colablink_runtime.errors import RuntimeSetupError
 from colablink_runtime.tunnels import NgrokTunnel, make_tunnel
+from support import RuntimeHandle, pids_of_user, public_tempdir
 
 STAND_IN = Path(__file__).with_name("ngrok_stand_in.py")
 TOKEN = "2abcTOKENvalue_for_tests_only"

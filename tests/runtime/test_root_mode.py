@@ -46,6 +46,7 @@ def test_root_refused_even_with_an_accepted_key(runtime: RuntimeHandle) -> None:
 
 
 def test_wrong_password_refused(runtime: RuntimeHandle) -> None:
+    assert runtime.password
     with pytest.raises(paramiko.AuthenticationException):
         login_with_password(runtime.port, runtime.username, runtime.password + "x")
 
@@ -76,7 +77,8 @@ def test_teardown_ends_sessions_sshd_and_frees_port(runtime: RuntimeHandle) -> N
     channel = transport.open_session()
     channel.exec_command("sleep 300")
     wait_for(lambda: pids_of_user(runtime.username), 10, "the session's processes")
-    state = str(runtime.runtime.config_path)  # type: ignore[attr-defined]
+    assert isinstance(runtime.runtime, ColabRuntime)
+    state = str(runtime.runtime.config_path)
 
     runtime.runtime.teardown()
 
@@ -107,9 +109,10 @@ def test_port_in_use_is_one_sentence() -> None:
 
 def test_heartbeat_counts_sessions(runtime: RuntimeHandle) -> None:
     rt = runtime.runtime
-    assert "0 SSH sessions" in rt.heartbeat()  # type: ignore[attr-defined]
+    assert isinstance(rt, ColabRuntime)
+    assert "0 SSH sessions" in rt.heartbeat()
     transport = transport_to(runtime.port)
     try:
-        wait_for(lambda: "1 SSH session connected" in rt.heartbeat(), 10, "one session")  # type: ignore[attr-defined]
+        wait_for(lambda: "1 SSH session connected" in rt.heartbeat(), 10, "one session")
     finally:
         transport.close()

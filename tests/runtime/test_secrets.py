@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import RuntimeHandle, public_tempdir
-
 from colablink_runtime import procs
+from support import RuntimeHandle, public_tempdir
 
 from .sshclient import login_with_password
 from .test_ngrok import STAND_IN
@@ -25,9 +24,7 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _recorders:
         return
     argv: Sequence[Any] | None = None
-    if event == "subprocess.Popen":
-        argv = args[1]
-    elif event in ("os.exec", "os.posix_spawn"):
+    if event == "subprocess.Popen" or event in ("os.exec", "os.posix_spawn"):
         argv = args[1]
     elif event == "os.system":
         argv = [args[0]]
