@@ -12,6 +12,7 @@ import threading
 from colablink.connection import Connection
 from colablink.errors import ColabLinkError
 from colablink.helper.notifier import Notifier
+from colablink.helper.syncing import HelperSync, protocol_state
 from colablink.profiles import Profile
 from colablink.protocol import (
     ConnectionState,
@@ -21,6 +22,7 @@ from colablink.protocol import (
     StatusChangedParams,
     SyncState,
 )
+from colablink.sync.engine import SyncState as EngineState
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +40,36 @@ class LiveProfile:
         self.sync_state: SyncState = "disconnected"
         self.sync_pending = 0
         self.retry_in: float | None = None
+        self.sync: HelperSync | None = None
 
     @property
     def name(self) -> str:
         return self.profile.name
 
-    def open(self) -> None:
-        """Connect and probe (blocking); raises the connection's ``ColabLinkError``."""
+    def open(self, *, sync: bool = True) -> None:
+        """Connect, probe and start syncing (blocking); raises the connection's errors."""
         self._set(state="connecting")
         self.refresh(raise_errors=True)
+        if sync and self.sync is None:
+            self.sync = HelperSync(
+                self.profile, lambda: self.connection.session, self._notifier, self._sync_state
+            )
+            self.sync.start()
+
+    def _sync_state(self, state: EngineState) -> None:
+        kind = protocol_state(state)
+        changes: dict[str, object] = {
+            "sync_state": kind,
+            "sync_pending": state.count if kind in ("pushing", "pulling") else 0,
+            "retry_in": float(state.count) if kind == "retrying" else None,
+        }
+        if kind in ("retrying", "disconnected") and self.state == "connected":
+            changes["state"] = "reconnecting"
+        elif kind in ("idle", "scanning", "pushing", "pulling") and self.state == "reconnecting":
+            changes["state"] = "connected"
+        if state.detail and kind in ("halted", "disconnected"):
+            changes["last_error"] = state.detail
+        self._set(**changes)
 
     def refresh(self, *, raise_errors: bool = False) -> None:
         """Probe latency and GPU (blocking); reconnects if the session dropped."""
@@ -62,20 +85,20 @@ class LiveProfile:
             gpu: GpuStatus | None = None
             if status.gpu is not None:
                 gpu = {"name": status.gpu.name, "memoryMib": status.gpu.memory_mib}
-            self._set(state="connected", latency_ms=status.rtt_ms, gpu=gpu, last_error=None)
+            error = self.last_error if self.sync_state == "halted" else None
+            self._set(state="connected", latency_ms=status.rtt_ms, gpu=gpu, last_error=error)
         else:
             self._set(state="error", last_error=status.problem)
 
-    def set_sync(self, state: SyncState, pending: int, retry_in: float | None) -> None:
-        self._set(sync_state=state, sync_pending=pending, retry_in=retry_in)
-
-    def record_error(self, message: str) -> None:
-        self._set(last_error=message)
-
     def flush_pending(self) -> None:
         """Block until local changes waiting to be pushed have landed (none without sync)."""
+        if self.sync is not None:
+            self.sync.flush()
 
     def close(self) -> None:
+        sync, self.sync = self.sync, None
+        if sync is not None:
+            sync.stop()
         self.connection.close()
         self._set(state="disconnected", latency_ms=None)
 

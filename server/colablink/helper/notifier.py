@@ -11,6 +11,7 @@ import contextlib
 import logging
 from typing import Any
 
+from lsprotocol.types import PROGRESS, ProgressParams
 from pygls.protocol import JsonRPCProtocol
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,10 @@ class Notifier:
     def send(self, method: str, params: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed: the client is gone
             self._loop.call_soon_threadsafe(self._send, method, params)
+
+    def progress(self, token: str | int, value: Any) -> None:
+        """A ``$/progress`` notification (``value`` is a WorkDoneProgress begin/report/end)."""
+        self.send(PROGRESS, ProgressParams(token=token, value=value))
 
     def _send(self, method: str, params: Any) -> None:
         try:

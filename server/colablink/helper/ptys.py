@@ -79,7 +79,8 @@ class PtyRegistry:
             while chunk := channel.recv(_READ_SIZE):
                 self._output(shell.pty_id, decoder.decode(chunk))
             self._output(shell.pty_id, decoder.decode(b"", final=True))
-            code = channel.recv_exit_status() if not channel.closed else 0
+            # -1 when the channel closed without a status (we closed it, or the link dropped).
+            code = channel.recv_exit_status()
         except OSError as exc:
             log.info("Terminal %s ended: %s", shell.pty_id, exc)
             code = -1

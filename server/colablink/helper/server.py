@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,18 +12,21 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from colablink.errors import UsageError
 from colablink.helper import logs
 from colablink.helper.blocking import run_blocking
 from colablink.helper.code_lens import code_lenses
 from colablink.helper.execs import ExecRunner
 from colablink.helper.hub import Hub
 from colablink.helper.lifecycle import Lifecycle
+from colablink.helper.live import LiveProfile
 from colablink.helper.outputs import list_outputs
 from colablink.helper.params import require, validate
 from colablink.helper.ptys import PtyRegistry
 from colablink.helper.rpc_errors import to_rpc_error
 from colablink.helper.rpc_server import HelperServer
 from colablink.helper.settings import Settings
+from colablink.helper.syncing import HelperSync
 from colablink.protocol import (
     ConnectParams,
     DisconnectParams,
@@ -30,6 +34,7 @@ from colablink.protocol import (
     DownloadResult,
     ExecParams,
     ExecResult,
+    FlushParams,
     ForwardParams,
     ForwardResult,
     Method,
@@ -41,6 +46,8 @@ from colablink.protocol import (
     PtyResizeParams,
     SshHostParams,
     SshHostResult,
+    SyncNowParams,
+    SyncNowResult,
     UnforwardParams,
 )
 
@@ -63,6 +70,25 @@ class Helper:
     def apply_settings(self, raw: Any) -> None:
         self.settings = self.settings.updated(raw)
         logs.set_level(self.settings.log_level)
+
+    async def create_progress_token(self) -> str | None:
+        """A server-created work-done token, if the client can show server-initiated progress."""
+        window = self.server.client_capabilities.window
+        if not (window and window.work_done_progress):
+            return None
+        token = f"colablink-{uuid.uuid4()}"
+        await self.server.work_done_progress.create_async(token)
+        return token
+
+    def progress_reporter(self, token: str | int | None) -> Callable[[str], None]:
+        """Report sync steps as ``$/progress`` reports, from whichever thread runs the sync."""
+        notifier = self.hub.notifier
+
+        def report(message: str) -> None:
+            if token is not None:
+                notifier.progress(token, types.WorkDoneProgressReport(message=message))
+
+        return report
 
     def refresh_code_lenses(self) -> None:
         capabilities = self.server.client_capabilities.workspace
@@ -174,6 +200,27 @@ def register(helper: Helper) -> None:
     async def pty_close(params: PtyCloseParams) -> None:
         helper.ptys.close(params["ptyId"])
 
+    async def flush(params: FlushParams) -> None:
+        sync = _sync_of(await hub.held(params["profile"]))
+        paths = params.get("paths")
+        await run_blocking(lambda: sync.flush(paths))
+
+    async def sync_now(params: SyncNowParams) -> SyncNowResult:
+        sync = _sync_of(await hub.held(params["profile"]))
+        token = params.get("workDoneToken")
+        if token is None:
+            token = await helper.create_progress_token()
+        report = helper.progress_reporter(token)
+        if token is not None:
+            title = f"ColabLink: syncing {params['profile']}"
+            hub.notifier.progress(token, types.WorkDoneProgressBegin(title=title))
+        try:
+            pushed, pulled = await run_blocking(lambda: sync.sync_now(report))
+        finally:
+            if token is not None:
+                hub.notifier.progress(token, types.WorkDoneProgressEnd(message="done"))
+        return {"pushed": pushed, "pulled": pulled}
+
     async def outputs(params: OutputsParams) -> Any:
         profile = hub.store.load(params["profile"])
         return await run_blocking(lambda: list_outputs(profile, params.get("path")))
@@ -218,11 +265,19 @@ def register(helper: Helper) -> None:
     _request(server, Method.PTY_INPUT, PtyInputParams, pty_input)
     _request(server, Method.PTY_RESIZE, PtyResizeParams, pty_resize)
     _request(server, Method.PTY_CLOSE, PtyCloseParams, pty_close)
+    _request(server, Method.FLUSH, FlushParams, flush)
+    _request(server, Method.SYNC_NOW, SyncNowParams, sync_now)
     _request(server, Method.OUTPUTS, OutputsParams, outputs)
     _request(server, Method.DOWNLOAD, DownloadParams, download)
     _request(server, Method.FORWARD, ForwardParams, forward)
     _request(server, Method.UNFORWARD, UnforwardParams, unforward)
     _request(server, Method.SSH_HOST, SshHostParams, ssh_host)
+
+
+def _sync_of(live: LiveProfile) -> HelperSync:
+    if live.sync is None:
+        raise UsageError(f"Profile {live.name!r} is not syncing in this window.")
+    return live.sync
 
 
 def _tree_size(path: Path) -> int:
