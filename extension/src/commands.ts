@@ -110,11 +110,10 @@ async function askConnectParams(
   if (!connectionInfo) {
     return undefined;
   }
-  const folderName = path.basename(workspaceRoot);
   const remoteDir = await vscode.window.showInputBox({
     title: "ColabLink: remote directory",
-    prompt: "Directory under the runtime's root that holds this project's sources",
-    value: folderName,
+    prompt: "Connection directory under the runtime's root; what your code writes there comes back",
+    value: `${path.basename(workspaceRoot)}_outputs`,
     ignoreFocusOut: true,
   });
   if (remoteDir === undefined) {
@@ -122,7 +121,7 @@ async function askConnectParams(
   }
   const localDir = await vscode.window.showInputBox({
     title: "ColabLink: local directory",
-    prompt: "Local folder, relative to the workspace, that receives the runtime's outputs",
+    prompt: "Local folder, relative to the workspace, that receives the connection directory's files",
     value: "colab_outputs",
     ignoreFocusOut: true,
   });
@@ -155,7 +154,7 @@ async function disconnect(helper: HelperClient, profiles: ProfileStore): Promise
 async function runCommand(runner: Runner): Promise<void> {
   const commandLine = await vscode.window.showInputBox({
     title: "ColabLink: Run Command on Colab",
-    prompt: "Command line to run in the source root on the runtime",
+    prompt: "Command line to run on the runtime, in the source root",
     placeHolder: "nvidia-smi",
   });
   if (commandLine?.trim()) {

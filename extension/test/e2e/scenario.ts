@@ -1,0 +1,408 @@
+// End-to-end: the packaged ColabLink extension in a real VS Code (code-server) in Chromium, with the
+// real helper (installed from the VSIX's wheel into a fresh venv) and a real local runtime.
+// Usage: node scenario.ts <path to colablink.vsix>   (run.sh builds the VSIX and calls this)
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as readline from "node:readline";
+import type { Locator, Page } from "playwright-core";
+import { installExtension, openWorkbench, startCodeServer, type Dirs, type RunningCodeServer } from "./codeServer.ts";
+import {
+  answerInputBox,
+  clearNotifications,
+  openFile,
+  runCommand,
+  statusBarItem,
+  statusBarText,
+  terminalTexts,
+  toast,
+  waitFor,
+} from "./workbench.ts";
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const repo = path.resolve(here, "..", "..", "..");
+const artifacts = path.join(repo, "test-artifacts", "e2e");
+const SCENARIO_TIMEOUT_MS = 8 * 60_000;
+const HELPER_INSTALL_TIMEOUT_MS = 4 * 60_000;
+const RUN_LINE = "hello from the runtime";
+const RUN_EXIT_CODE = 3;
+
+interface RuntimeAnswer {
+  info: { host: string; port: number; username: string; password: string; remote_root: string };
+  username: string;
+  authorizedKeys: string;
+}
+
+const vsix = path.resolve(process.argv[2] ?? path.join(repo, "colablink.vsix"));
+const work = path.join(here, ".work");
+const dirs: Dirs = {
+  work,
+  userData: path.join(work, "user-data"),
+  extensions: path.join(work, "extensions"),
+  workspace: path.join(work, "workspace"),
+  chrome: path.join(work, "chrome"),
+};
+const colablinkConfig = path.join(work, "colablink-config");
+const sshConfig = path.join(work, "ssh", "config");
+const openFolderLog = path.join(work, "open-folder.jsonl");
+
+const results: { name: string; ok: boolean; detail?: string }[] = [];
+
+async function step(name: string, body: () => Promise<void>): Promise<void> {
+  const started = Date.now();
+  try {
+    await body();
+    results.push({ name, ok: true });
+    console.log(`ok - ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    results.push({ name, ok: false, detail: String(error) });
+    console.log(`not ok - ${name}: ${String(error)}`);
+    throw error;
+  }
+}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) {
+    throw new Error(message);
+  }
+}
+
+function prepareDirs(): void {
+  fs.rmSync(work, { recursive: true, force: true });
+  for (const dir of [...Object.values(dirs), colablinkConfig, path.dirname(sshConfig), artifacts]) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  for (const sub of ["config", "data", "cache", "tmp", "colablink-run"]) {
+    fs.mkdirSync(path.join(work, sub), { recursive: true });
+  }
+  fs.mkdirSync(path.join(dirs.userData, "User"), { recursive: true });
+  fs.writeFileSync(
+    path.join(dirs.userData, "User", "settings.json"),
+    JSON.stringify(
+      {
+        "workbench.startupEditor": "none",
+        "chat.disableAIFeatures": true,
+        "telemetry.telemetryLevel": "off",
+        "extensions.autoUpdate": false,
+        "extensions.autoCheckUpdates": false,
+        "workbench.tips.enabled": false,
+        "terminal.integrated.gpuAcceleration": "off",
+        "git.enabled": false,
+      },
+      null,
+      2,
+    ),
+  );
+  fs.writeFileSync(
+    path.join(dirs.workspace, "hello_colab.py"),
+    [
+      "import os",
+      "import pathlib",
+      "import sys",
+      "",
+      'out = pathlib.Path(os.environ["COLABLINK_OUTPUT_DIR"]) / "out.txt"',
+      'out.write_text("written on the runtime\\n")',
+      `print("${RUN_LINE}")`,
+      `sys.exit(${RUN_EXIT_CODE})`,
+      "",
+    ].join("\n"),
+  );
+}
+
+function codeServerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: path.join(work, "config"),
+    XDG_DATA_HOME: path.join(work, "data"),
+    XDG_CACHE_HOME: path.join(work, "cache"),
+    TMPDIR: path.join(work, "tmp"),
+    COLABLINK_CONFIG_DIR: colablinkConfig,
+    COLABLINK_RUNTIME_DIR: path.join(work, "colablink-run"),
+    COLABLINK_SSH_CONFIG: sshConfig,
+    COLABLINK_TEST_OPEN_FOLDER_LOG: openFolderLog,
+  };
+  // The helper venv's packages come from PyPI; a persistent download cache keeps reruns quick.
+  env.PIP_CACHE_DIR = process.env.PIP_CACHE_DIR ?? path.join(here, ".cache", "pip");
+  delete env.COLABLINK_PYTHON;
+  return env;
+}
+
+function startRuntime(): Promise<{ proc: ChildProcessWithoutNullStreams; answer: RuntimeAnswer }> {
+  const python = fs.existsSync(path.join(repo, ".venv", "bin", "python")) ? path.join(repo, ".venv", "bin", "python") : "python3";
+  const proc = spawn(python, [path.join(here, "runtime_main.py")], { cwd: repo });
+  proc.stderr.pipe(fs.createWriteStream(path.join(artifacts, "runtime.log")));
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: proc.stdout });
+    lines.once("line", (line) => resolve({ proc, answer: JSON.parse(line) as RuntimeAnswer }));
+    proc.once("exit", (code) => reject(new Error(`the runtime exited with ${code}; see test-artifacts/e2e/runtime.log`)));
+  });
+}
+
+async function stopRuntime(proc: ChildProcessWithoutNullStreams): Promise<void> {
+  if (proc.exitCode !== null) {
+    return;
+  }
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  proc.stdin.end();
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+}
+
+function readIfExists(file: string): string | undefined {
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+}
+
+function listFiles(dir: string): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String) : [];
+}
+
+/** Processes whose command line mentions the scratch folder: the helper and code-server's children. */
+function processesUnder(dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) {
+      continue;
+    }
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmdline.includes(dir)) {
+        found.push(Number(entry));
+      }
+    } catch {
+      // exited while we looked
+    }
+  }
+  return found;
+}
+
+function connectionJson(info: RuntimeAnswer["info"], password: string): string {
+  return JSON.stringify({ ...info, password });
+}
+
+async function connectFromPalette(page: Page, json: string): Promise<void> {
+  await runCommand(page, "ColabLink: Connect");
+  await answerInputBox(page, "Paste the connection JSON", json);
+  await answerInputBox(page, "Connection directory under the runtime's root");
+  await answerInputBox(page, "Local folder, relative to the workspace");
+}
+
+/** The "ColabLink Outputs" pane of the explorer. */
+function outputsView(page: Page): Locator {
+  return page.locator(".pane", { has: page.locator(".pane-header", { hasText: "ColabLink Outputs" }) });
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+}
+
+async function scenario(): Promise<void> {
+  prepareDirs();
+  const env = codeServerEnv();
+  let runtime: ChildProcessWithoutNullStreams | undefined;
+  let server: RunningCodeServer | undefined;
+  let page: Page | undefined;
+  let closeBrowser: (() => Promise<void>) | undefined;
+  try {
+    let answer: RuntimeAnswer | undefined;
+    await step("start a real local runtime (root mode, tunnel none)", async () => {
+      const started = await startRuntime();
+      runtime = started.proc;
+      answer = started.answer;
+    });
+    check(answer, "no runtime");
+    const info = answer.info;
+
+    await step("install the packaged VSIX into code-server", async () => {
+      const listed = installExtension(vsix, dirs, env);
+      check(/^colablink\.colablink@/m.test(listed), `colablink not in the installed extensions:\n${listed}`);
+    });
+
+    await step("start code-server and open the workbench in Chromium", async () => {
+      server = await startCodeServer(dirs, env, path.join(artifacts, "code-server.log"));
+      const opened = await openWorkbench(dirs, server.port);
+      page = opened.page;
+      closeBrowser = () => opened.context.close();
+    });
+    check(page, "no page");
+    const p: Page = page;
+
+    await step("the helper installs from the bundled wheel and the status bar says disconnected", async () => {
+      const text = await waitFor(
+        "the status bar to say disconnected",
+        async () => {
+          const current = await statusBarText(p).catch(() => "");
+          check(!current.includes("helper failed"), `the helper failed: ${current}`);
+          return current.includes("disconnected") ? current : undefined;
+        },
+        HELPER_INSTALL_TIMEOUT_MS,
+      );
+      check(text.includes("Colab · disconnected"), `status bar: ${text}`);
+      const venvs = listFiles(path.join(dirs.userData, "User", "globalStorage")).filter((f) =>
+        f.endsWith(path.join("helper-venv", "colablink-wheel.stamp")),
+      );
+      check(venvs.length === 1, "the bundled-wheel venv was not created in global storage");
+    });
+
+    const authorizedBefore = readIfExists(answer.authorizedKeys);
+    await step("Connect with a wrong password: one sentence, Show Logs, nothing left behind", async () => {
+      await connectFromPalette(p, connectionJson(info, `${info.password}-wrong`));
+      const errorToast = toast(p, "Show Logs");
+      await errorToast.waitFor({ state: "visible", timeout: 60_000 });
+      const message = (await errorToast.locator(".notification-list-item-message").innerText()).trim();
+      check(message.length > 0 && !message.includes("\n"), `not one line: ${JSON.stringify(message)}`);
+      check(!/traceback|exception|error in server/i.test(message), `not a user sentence: ${message}`);
+      check(/[.!?]$/.test(message), `not a sentence: ${message}`);
+      await screenshot(p, "wrong-password-error");
+      await errorToast.locator(".monaco-button", { hasText: "Show Logs" }).click();
+      await waitFor("the ColabLink log to show the auth-failed code", async () => {
+        const text = await p.locator(".part.panel .view-lines").first().innerText();
+        return text.includes("(-32002)") ? text : undefined;
+      });
+      check(listFiles(path.join(colablinkConfig, "profiles")).length === 0, "a profile was left behind");
+      check(listFiles(path.join(colablinkConfig, "keys")).length === 0, "a key was left behind");
+      check(!(readIfExists(sshConfig) ?? "").includes("colablink-"), "an ssh config block was left behind");
+      check(readIfExists(answer?.authorizedKeys ?? "") === authorizedBefore, "the runtime's authorized_keys changed");
+      check((await statusBarText(p)).includes("disconnected"), "the status bar left the disconnected state");
+      await clearNotifications(p);
+    });
+
+    let profile = "";
+    await step("Connect from the palette with the runtime's JSON: status bar shows connected", async () => {
+      await connectFromPalette(p, connectionJson(info, info.password));
+      const text = await waitFor(
+        "the status bar to say connected",
+        async () => {
+          const current = await statusBarText(p);
+          check(!current.includes("error"), `status bar: ${current}`);
+          return current.includes("Colab · CPU") ? current : undefined;
+        },
+        60_000,
+      );
+      check(text === "Colab · CPU", `status bar: ${text}`);
+      await statusBarItem(p).screenshot({ path: path.join(artifacts, "connected-status-bar-item.png") });
+      await screenshot(p, "connected-status-bar");
+      const profiles = listFiles(path.join(colablinkConfig, "profiles"));
+      check(profiles.length === 1, `expected one profile, found ${profiles.join(", ")}`);
+      profile = path.parse(profiles[0]).name;
+    });
+
+    await step("Open in Remote-SSH opens vscode-remote://ssh-remote+colablink-<profile><remote_root>", async () => {
+      fs.writeFileSync(openFolderLog, "");
+      await runCommand(p, "ColabLink: Open in Remote-SSH");
+      const line = await waitFor("the recorded vscode.openFolder call", async () => readIfExists(openFolderLog)?.trim() || undefined);
+      const recorded = JSON.parse(line) as { command: string; uri: string };
+      const expected = `vscode-remote://ssh-remote+colablink-${profile}${info.remote_root}`;
+      check(recorded.command === "vscode.openFolder", `command: ${recorded.command}`);
+      check(recorded.uri === expected, `uri ${recorded.uri} != ${expected}`);
+      const ssh = spawnSync(
+        "ssh",
+        ["-F", sshConfig, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", `colablink-${profile}`, "pwd"],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      check(ssh.status === 0, `ssh through the written Host alias failed: ${ssh.stderr}`);
+    });
+
+    await step("Open in Remote-SSH without Remote-SSH installed offers to install it", async () => {
+      fs.rmSync(openFolderLog, { force: true });
+      await runCommand(p, "ColabLink: Open in Remote-SSH");
+      const offer = toast(p, "needs the Remote - SSH extension");
+      await offer.waitFor({ state: "visible" });
+      await offer.locator(".monaco-button", { hasText: "Install Remote - SSH" }).click();
+      await p.locator(".extensions-viewlet").waitFor({ state: "visible" });
+      await clearNotifications(p);
+    });
+
+    await step("the ColabLink Outputs view shows the profile, still without out.txt", async () => {
+      await runCommand(p, "Explorer: Focus on ColabLink Outputs View");
+      await outputsView(p).locator(".monaco-list-row", { hasText: profile }).first().waitFor({ state: "visible" });
+      check((await outputsView(p).locator(".monaco-list-row", { hasText: "out.txt" }).count()) === 0, "out.txt is there before the run");
+    });
+
+    await step("click the Run on Colab lens: the line and the exit code reach the terminal", async () => {
+      await openFile(p, "hello_colab.py");
+      const lens = p.locator(".codelens-decoration a", { hasText: "Run on Colab" }).first();
+      await lens.waitFor({ state: "visible", timeout: 60_000 });
+      await lens.click();
+      const text = await waitFor(
+        "the run's output and exit code in the terminal",
+        async () => {
+          const all = (await terminalTexts(p)).join("\n");
+          return all.includes(RUN_LINE) && all.includes(`exit code ${RUN_EXIT_CODE}`) ? all : undefined;
+        },
+        60_000,
+      );
+      check(text.indexOf(RUN_LINE) < text.indexOf(`exit code ${RUN_EXIT_CODE}`), "the exit code came before the output");
+      await screenshot(p, "run-terminal");
+    });
+
+    await step("out.txt appears in the open ColabLink Outputs tree, pushed by outputsChanged", async () => {
+      const row = outputsView(p).locator(".monaco-list-row", { hasText: "out.txt" }).first();
+      await row.waitFor({ state: "visible", timeout: 60_000 });
+      await screenshot(p, "outputs-tree");
+    });
+
+    await step("Open Shell on Colab runs pwd and shows the source root", async () => {
+      const before = (await terminalTexts(p)).length;
+      await runCommand(p, "ColabLink: Open Shell on Colab");
+      await waitFor("a new terminal", async () => (await terminalTexts(p)).length > before || undefined);
+      await waitFor("the shell prompt", async () => {
+        const texts = await terminalTexts(p);
+        return texts[texts.length - 1]?.trim() ? true : undefined;
+      });
+      await p.locator(".terminal .xterm-rows").last().click();
+      await p.keyboard.type("pwd");
+      await p.keyboard.press("Enter");
+      await waitFor(`a line saying ${info.remote_root}`, async () => {
+        const texts = await terminalTexts(p);
+        const lines = (texts[texts.length - 1] ?? "").split("\n").map((l) => l.trim());
+        return lines.includes(info.remote_root) || undefined;
+      });
+      await screenshot(p, "shell-pwd");
+    });
+
+    await step("Disconnect returns the status bar to disconnected", async () => {
+      await runCommand(p, "ColabLink: Disconnect");
+      await waitFor("the status bar to say disconnected", async () =>
+        (await statusBarText(p)).includes("Colab · disconnected") || undefined,
+      );
+    });
+  } catch (error) {
+    if (page) {
+      await screenshot(page, "failure").catch(() => undefined);
+    }
+    throw error;
+  } finally {
+    await closeBrowser?.().catch(() => undefined);
+    await server?.stop();
+    if (fs.existsSync(path.join(dirs.userData, "logs"))) {
+      fs.cpSync(path.join(dirs.userData, "logs"), path.join(artifacts, "vscode-logs"), { recursive: true, force: true });
+    }
+    if (runtime) {
+      await stopRuntime(runtime);
+    }
+  }
+  await step("no process of the run is left (helper, extension host)", async () => {
+    const left = await waitFor("the helper to exit", async () => {
+      const pids = processesUnder(work);
+      return pids.length === 0 ? [] : undefined;
+    }, 10_000).catch(() => processesUnder(work));
+    for (const pid of left) {
+      process.kill(pid, "SIGKILL");
+    }
+    check(left.length === 0, `still running: ${left.join(", ")}`);
+  });
+}
+
+const watchdog = setTimeout(() => {
+  console.log(`not ok - the scenario took longer than ${SCENARIO_TIMEOUT_MS / 60_000} minutes`);
+  process.exit(1);
+}, SCENARIO_TIMEOUT_MS);
+
+scenario()
+  .catch(() => undefined)
+  .finally(() => {
+    clearTimeout(watchdog);
+    const passed = results.filter((r) => r.ok).length;
+    const failed = results.length - passed;
+    console.log(`e2e: ${passed} passed, ${failed} failed`);
+    process.exit(failed === 0 && passed > 0 ? 0 : 1);
+  });
