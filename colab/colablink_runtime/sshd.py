@@ -163,6 +163,7 @@ def recorded_sshd(pid_file: Path, config_path: Path) -> int | None:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    if procs.alive(pid) and str(config_path) in procs.cmdline_of(pid):
+    # sshd rewrites its command line into a title that still names the config file.
+    if procs.alive(pid) and str(config_path) in " ".join(procs.cmdline_of(pid)):
         return pid
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+from collections.abc import Callable
 
 import paramiko
 import pytest
@@ -116,3 +117,26 @@ def test_heartbeat_counts_sessions(runtime: RuntimeHandle) -> None:
         wait_for(lambda: "1 SSH session connected" in rt.heartbeat(), 10, "one session")
     finally:
         transport.close()
+
+
+def test_rerunning_the_cell_with_a_new_runtime_object_takes_over(
+    runtime_factory: Callable[..., RuntimeHandle],
+) -> None:
+    first = runtime_factory()
+    second = runtime_factory(username=first.username, remote_root=first.remote_root)
+    assert second.info["host_keys"] == first.info["host_keys"]
+    assert second.password and second.password != first.password
+    assert procs.port_is_free(first.port), "the first sshd should have been replaced"
+    login_with_password(second.port, second.username, second.password).close()
+    with pytest.raises(paramiko.AuthenticationException):
+        login_with_password(second.port, second.username, str(first.password))
+
+
+def test_teardown_ends_a_detached_process_of_the_user(runtime: RuntimeHandle) -> None:
+    transport = login_with_key(runtime.port, runtime.username, runtime.client_key)
+    code, _, _ = run(transport, "setsid nohup sleep 300 >/dev/null 2>&1 < /dev/null &")
+    transport.close()
+    assert code == 0
+    wait_for(lambda: pids_of_user(runtime.username), 10, "the detached sleep")
+    runtime.runtime.teardown()
+    assert pids_of_user(runtime.username) == []
