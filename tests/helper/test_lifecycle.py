@@ -1,0 +1,108 @@
+"""The helper's ends and its idle cost: EOF mid-exec, shutdown flushing, a changed host key."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+from colablink.protocol import ErrorCode, Method
+from colablink_runtime import procs
+from support.runtimes import RuntimeHandle
+from support.system import wait_for
+
+from .conftest import PROFILE, Workspace, write_profile
+from .lspclient import HelperClient, start_helper
+from .remote import remote_sleeps
+
+OTHER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKkE6Sx1Nn3ZVw6gBvY+Yo7mWqzXgU0jtqg0bP3aXfVq"
+
+
+async def test_stdin_eof_mid_exec_exits_fast_and_leaves_nothing_running(
+    workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    helper = await start_helper(workspace.env, workspace.project)
+    write_profile(workspace, shared_runtime)
+    await helper.request(
+        Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
+    )
+    params = {"profile": PROFILE, "execId": "eof", "argv": ["sleep", "100"]}
+    pending = asyncio.ensure_future(helper.request(Method.EXEC, params))
+    await asyncio.to_thread(
+        wait_for, lambda: remote_sleeps(shared_runtime.username), 15, "the remote sleep"
+    )
+    server = helper.lsp._server
+    assert server is not None and server.stdin is not None
+    pid = server.pid
+    started = time.monotonic()
+    server.stdin.close()
+    await asyncio.wait_for(server.wait(), 5)
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"the helper took {elapsed:.2f} s to exit"
+    assert not procs.alive(pid) or procs.is_zombie(pid)
+    assert procs.children_of(pid) == []
+    assert remote_sleeps(shared_runtime.username) == []
+    pending.cancel()
+    await helper.lsp.stop()
+
+
+async def test_shutdown_flushes_pending_pushes_before_closing(
+    workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    helper = await start_helper(workspace.env, workspace.project)
+    write_profile(workspace, shared_runtime)
+    await helper.request(
+        Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
+    )
+    name = f"last-save-{workspace.base.name}.txt"
+    content = "saved right before closing\n" * 1000
+    (workspace.project / name).write_text(content)
+    await helper.lsp.shutdown_session()  # type: ignore[attr-defined]
+    await helper.lsp.stop()
+    assert (Path(shared_runtime.remote_root) / name).read_text() == content
+
+
+async def test_a_changed_host_key_gives_its_error_code(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    profile = write_profile(workspace, shared_runtime)
+    profile.host_keys = [OTHER_HOST_KEY]
+    workspace.store.save(profile)
+    with pytest.raises(Exception) as caught:
+        await helper.request(
+            Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
+        )
+    assert getattr(caught.value, "code", None) == ErrorCode.HOST_KEY_MISMATCH
+    assert "\n" not in str(getattr(caught.value, "message", ""))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_idle_with_a_connected_profile_costs_no_cpu(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    write_profile(workspace, shared_runtime)
+    await helper.request(
+        Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
+    )
+    await helper.request(Method.SYNC_NOW, {"profile": PROFILE})
+    await asyncio.sleep(1)
+    before = _cpu_seconds(helper.pid)
+    await asyncio.sleep(10)
+    used = _cpu_seconds(helper.pid) - before
+    rss = _rss_mib(helper.pid)
+    print(f"helper idle: {used:.3f} s CPU over 10 s, RSS {rss:.1f} MiB")
+    assert used <= 0.1, f"the idle helper used {used:.2f} s of CPU in 10 s"
+    assert rss <= 80, f"the helper's RSS is {rss:.1f} MiB"
