@@ -61,16 +61,20 @@ def command_line(
 
 
 def _kill_command(run_id: str) -> str:
-    # Kill the process group of every process carrying the run id, then the processes themselves
-    # (a child that moved to its own group still has the variable in its environment).
+    # Every process carrying the run id dies first, so that a parent still alive reaps it (an
+    # orphan left to a container's init can linger as a zombie); a moment later their whole
+    # process groups, which also holds the shell that started them.
     needle = shlex.quote(f"{RUN_ID_VAR}={run_id}")
-    return (
-        "for f in /proc/[0-9]*/environ; do "
-        f'grep -qzx {needle} "$f" 2>/dev/null || continue; '
-        "p=${f#/proc/}; p=${p%/environ}; "
-        'g=$(ps -o pgid= -p "$p" 2>/dev/null | tr -d " "); '
-        'kill -KILL -- "-$g" "$p" 2>/dev/null; '
-        "done; true"
+    return "\n".join(
+        [
+            f"pids=$(grep -lzx {needle} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3)",
+            '[ -n "$pids" ] || exit 0',
+            "groups=$(ps -o pgid= -p \"$(echo $pids | tr ' ' ,)\" | sort -u)",
+            "kill -KILL $pids 2>/dev/null",
+            "sleep 0.1",
+            'for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done',
+            "true",
+        ]
     )
 
 
@@ -108,7 +112,8 @@ def stream(
     """Run ``command``, passing output chunks to the callbacks as they arrive; return its exit code.
 
     A signal death gives 128+n. Setting ``cancel`` interrupts the command (SSH ``signal`` INT),
-    and kills its process group if it has not exited after ``INTERRUPT_GRACE_S``.
+    and kills its processes if it has not exited after ``INTERRUPT_GRACE_S``; a cancelled
+    command never reports success.
     """
     run_id = secrets.token_hex(8)
     chan = session.open_exec(f"export {RUN_ID_VAR}={run_id}; {command}")
@@ -146,6 +151,8 @@ def stream(
                 chan.status_event.wait(_POLL_S)
             else:
                 select.select([fd], [], [], _POLL_S)
-        return chan.recv_exit_status()
+        code = chan.recv_exit_status()
+        # A cancelled command that still exits 0 (its shell outlived the kill) was interrupted.
+        return signal_exit_code("INT") if interrupted_at is not None and code == 0 else code
     finally:
         chan.close()
