@@ -83,14 +83,21 @@ def check_relpath(rel: str) -> str:
     return rel
 
 
-def inside(root: str, rel: str) -> str:
-    """The absolute path of ``rel`` under ``root``, refusing parents that are symlinks."""
+def inside(root: str, rel: str, verified: set[str] | None = None) -> str:
+    """The absolute path of ``rel`` under ``root``, refusing parents that are symlinks.
+
+    ``verified`` caches parents already checked within one request (realpath stats every part).
+    """
     full = os.path.join(root, check_relpath(rel))
     parent = os.path.dirname(full)
+    if verified is not None and parent in verified:
+        return full
     real_root = os.path.realpath(root)
     real_parent = os.path.realpath(parent)
     if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
         raise ProtocolError(f"path {rel!r} leaves the root through a symlink")
+    if verified is not None:
+        verified.add(parent)
     return full
 
 
@@ -205,9 +212,12 @@ class Writer:
         self.open_temps: set[str] = set()
         self.streams: dict[int, tuple[int, str, str, int, int]] = {}
 
-    def _temp(self, final: str) -> tuple[int, str]:
+    def _temp(self, final: str, made: set[str] | None = None) -> tuple[int, str]:
         directory, name = os.path.split(final)
-        os.makedirs(directory, exist_ok=True)
+        if made is None or directory not in made:
+            os.makedirs(directory, exist_ok=True)
+            if made is not None:
+                made.add(directory)
         self.counter += 1
         temp = temp_name(directory, name, self.counter)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -222,15 +232,23 @@ class Writer:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        if os.path.isdir(final) and not os.path.islink(final):
-            os.unlink(temp)
-            self.open_temps.discard(temp)
-            raise ProtocolError(f"{final} is a directory")
-        os.rename(temp, final)
+        try:
+            os.rename(temp, final)
+        except OSError:
+            self.discard(temp)
+            raise
         self.open_temps.discard(temp)
 
-    def write(self, final: str, data: memoryview, mtime_ns: int, mode: int, sync: bool) -> None:
-        fd, temp = self._temp(final)
+    def write(
+        self,
+        final: str,
+        data: memoryview,
+        mtime_ns: int,
+        mode: int,
+        sync: bool,
+        made: set[str] | None = None,
+    ) -> None:
+        fd, temp = self._temp(final, made)
         try:
             view = data
             while view:
@@ -595,11 +613,13 @@ class Agent:
         sync = header.get("durable") == "file"
         offset = 0
         errors: list[list[str]] = []
+        verified: set[str] = set()
+        made: set[str] = set()
         for rel, size, mtime_ns, mode in header["files"]:
             data = body[offset : offset + size]
             offset += size
             try:
-                self.writer.write(inside(root, rel), data, mtime_ns, mode, sync)
+                self.writer.write(inside(root, rel, verified), data, mtime_ns, mode, sync, made)
             except (OSError, ProtocolError) as exc:
                 errors.append([rel, describe(exc)])
         self.ok(header, errors=errors)
