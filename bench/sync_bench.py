@@ -27,11 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from bench.delay_proxy import DelayProxy  # noqa: E402
 from colablink.session import Session, SshTarget  # noqa: E402
 from colablink.sync.engine import Backoff, SyncEngine  # noqa: E402
 from colablink.sync.spec import SyncSpec  # noqa: E402
 from support.runtimes import RuntimeHandle, start_root_runtime  # noqa: E402
+
+from bench.delay_proxy import DelayProxy  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -327,9 +328,7 @@ def main() -> int:
         line = ", ".join(f"{k}={v:.3f}" for k, v in values.items())
         print(f"{key}: {line}")
         if key.startswith("a "):
-            print(
-                f"   save→remote p50 ratio vs rsync-per-change: {values['p50'] / values['rsync_p50']:.3f}"
-            )
+            print(f"   p50 ratio vs rsync per change: {values['p50'] / values['rsync_p50']:.3f}")
         if key.startswith("cd "):
             print(
                 f"   (c) ratio vs rsync: {values['c_ours'] / values['c_rsync']:.2f}, "

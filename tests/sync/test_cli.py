@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SyncBed
-
 from colablink.profiles import Profile, ProfileStore
+from conftest import SyncBed
 
 
 def cli(bed: SyncBed, config: Path, *args: str) -> subprocess.CompletedProcess[str]:

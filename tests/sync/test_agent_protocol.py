@@ -1,0 +1,132 @@
+"""The remote agent's protocol, against ``python3`` running it locally over pipes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from colablink.errors import RemoteError
+from colablink.sync.remote import AgentClient, PipeDuplex
+from colablink.sync.wire import BOOTSTRAP, agent_source
+
+
+def spawn() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["/bin/sh", "-c", BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+
+
+@pytest.fixture
+def agent() -> Iterator[tuple[AgentClient, list[tuple[dict[str, object], bytes]]]]:
+    events: list[tuple[dict[str, object], bytes]] = []
+    process = spawn()
+    client = AgentClient(PipeDuplex(process), on_event=lambda h, b: events.append((h, b)))
+    client.start()
+    try:
+        yield client, events
+    finally:
+        client.close()
+
+
+def test_mismatched_protocol_version_is_refused() -> None:
+    process = spawn()
+    patched = agent_source().replace(b"PROTOCOL_VERSION = 1", b"PROTOCOL_VERSION = 99")
+    client = AgentClient(PipeDuplex(process), source=patched)
+    with pytest.raises(RemoteError, match="incompatible"):
+        client.start(timeout=10)
+    client.close()
+    assert process.wait(5) is not None
+
+
+def test_batched_puts_are_atomic_and_keep_mode_and_mtime(agent, tmp_path: Path) -> None:
+    client, _ = agent
+    files = [["a/b.txt", 5, 1_700_000_000_123_456_789, 0o640], ["c", 0, 1_000_000_007, 0o755]]
+    futures = [
+        client.request({"op": "put", "root": str(tmp_path), "files": files}, b"hello"),
+        client.request({"op": "sync", "root": str(tmp_path)}),
+    ]
+    assert [f.result(10)["op"] for f in futures] == ["ok", "ok"]
+    st = (tmp_path / "a" / "b.txt").stat()
+    assert (tmp_path / "a" / "b.txt").read_bytes() == b"hello"
+    assert (st.st_mtime_ns, st.st_mode & 0o7777) == (1_700_000_000_123_456_789, 0o640)
+    assert (tmp_path / "c").stat().st_mode & 0o777 == 0o755
+    assert not [p for p in tmp_path.rglob(".clk~*")]
+
+
+def test_escaping_paths_are_refused_by_the_agent_too(agent, tmp_path: Path) -> None:
+    client, _ = agent
+    root = tmp_path / "root"
+    root.mkdir()
+    os.symlink(tmp_path, root / "link")
+    files = [["../x", 1, 1, 0o644], ["/abs", 1, 1, 0o644], ["link/y", 1, 1, 0o644]]
+    reply = client.call({"op": "put", "root": str(root), "files": files}, b"abc")
+    assert [rel for rel, _ in reply["errors"]] == ["../x", "/abs", "link/y"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]
+
+
+def test_streamed_file_aborted_midway_leaves_no_temp(agent, tmp_path: Path) -> None:
+    client, _ = agent
+    fid = client.new_fid()
+    head = {"op": "begin", "fid": fid, "root": str(tmp_path), "path": "big", "size": 10}
+    client.send({**head, "mtime_ns": 1, "mode": 0o644})
+    client.send({"op": "chunk", "fid": fid}, b"12345")
+    client.call({"op": "sync", "root": str(tmp_path)})
+    assert len(list(tmp_path.glob(".clk~*"))) == 1
+    client.close()  # stdin closes: the agent removes its temp file and exits
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_temp_of_a_dead_agent_is_removed_on_scan(agent, tmp_path: Path) -> None:
+    client, _ = agent
+    (tmp_path / ".clk~999999~1~x").write_bytes(b"partial")
+    (tmp_path / "kept").write_bytes(b"k")
+    reply = client.call({"op": "manifest", "root": str(tmp_path)})
+    assert [e[0] for e in reply["entries"]] == ["kept"]
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]
+
+
+@pytest.mark.parametrize("mode", ["auto", "poll"])
+def test_watch_reports_settled_files_with_inline_content(agent, tmp_path: Path, mode: str) -> None:
+    client, events = agent
+    reply = client.call(
+        {
+            "op": "watch",
+            "watch": 7,
+            "root": str(tmp_path),
+            "settle": 0.2,
+            "interval": 0.05,
+            "mode": mode,
+        }
+    )
+    assert reply["mode"] == ("inotify" if mode == "auto" else "poll")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "out.txt").write_bytes(b"result")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(
+        e[0] == "sub/out.txt"
+        for h, _ in events
+        for e in h["entries"]  # type: ignore[union-attr]
+    ):
+        time.sleep(0.01)
+    header, body = next(
+        (h, b)
+        for h, b in events
+        for e in h["entries"]
+        if e[0] == "sub/out.txt"  # type: ignore[union-attr]
+    )
+    assert header["watch"] == 7
+    assert body.endswith(b"result")
+
+
+def test_agent_exits_when_stdin_closes(tmp_path: Path) -> None:
+    process = spawn()
+    client = AgentClient(PipeDuplex(process))
+    client.start()
+    client.call({"op": "watch", "watch": 1, "root": str(tmp_path), "settle": 1})
+    assert process.stdin is not None
+    process.stdin.close()
+    assert process.wait(5) == 0
