@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from colablink.profiles import Profile, ProfileStore
 from support.runtimes import RuntimeHandle, start_root_runtime
-from support.system import wait_for
 
 PROFILE = "ct"
 
@@ -104,7 +103,9 @@ def agent(live: Setup) -> Iterator[subprocess.Popen[bytes]]:
     """``colablink watch`` running for the module's profile; stopped (and checked) afterwards."""
     process = live.spawn("watch")
     try:
-        wait_for(live.socket.exists, 15, "the agent's socket")
+        assert process.stdout is not None
+        assert b"is up" in process.stdout.readline(), "the agent did not start"
+        assert live.socket.exists()
         yield process
     finally:
         if process.poll() is None:

@@ -30,7 +30,8 @@ def logins(live: Setup) -> int:
 def test_exec_and_status_reuse_the_agent_connection(
     live: Setup, agent: subprocess.Popen[bytes]
 ) -> None:
-    sessions = sshd_sessions(live)
+    # The agent's own connection (its unprivileged sshd child appears just after login).
+    sessions = wait_for(lambda: sshd_sessions(live), 10, "the agent's sshd session")
     assert len(sessions) == 1
     logins_before = logins(live)
 
@@ -76,7 +77,8 @@ def test_status_without_agent(live: Setup) -> None:
 
 def test_disconnect_stops_the_agent(live: Setup) -> None:
     process = live.spawn("watch")
-    wait_for(live.socket.exists, 15, "the agent's socket")
+    assert process.stdout is not None
+    assert b"is up" in process.stdout.readline()
     result = live.cli("disconnect")
     assert result.returncode == 0, result.stderr
     assert b"Stopped the agent" in result.stdout

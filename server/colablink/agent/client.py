@@ -2,15 +2,15 @@
 
 The CLI's warm path lives here: it connects to the agent's socket, sends one request and streams the
 answer. Only stdlib modules that are cheap to import are used (``_socket`` rather than ``socket``,
-whose enum set-up alone costs milliseconds).
+whose enum set-up alone costs milliseconds; ``_signal`` rather than ``signal``, likewise).
 """
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # no stubs; same API as signal
 import _socket
 import os
 import select
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -123,13 +123,13 @@ class AgentClient:
         )
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
-        previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        previous_handler = signal.signal(signal.SIGINT, lambda *_: None)
+        previous_wakeup = _signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        previous_handler = _signal.signal(_signal.SIGINT, lambda *_: None)
         try:
             return self._exec_loop(wake_read, forward_stdin)
         finally:
-            signal.signal(signal.SIGINT, previous_handler)
-            signal.set_wakeup_fd(previous_wakeup)
+            _signal.signal(_signal.SIGINT, previous_handler)
+            _signal.set_wakeup_fd(previous_wakeup)
             os.close(wake_read)
             os.close(wake_write)
 
