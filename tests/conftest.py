@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,7 +25,12 @@ os.environ[SESSION_MARKER] = SESSION_ID
 @pytest.fixture(scope="session", autouse=True)
 def no_leaked_processes() -> Iterator[None]:
     yield
+    # A process killed a moment ago may still be exiting: give it a short grace period.
+    deadline = time.monotonic() + 3
     leaked = leaked_processes(SESSION_ID)
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leaked = leaked_processes(SESSION_ID)
     clean_up(list(leaked))
     if leaked:
         listing = "; ".join(f"{pid}: {cmd}" for pid, cmd in sorted(leaked.items()))
