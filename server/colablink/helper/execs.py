@@ -10,7 +10,6 @@ import asyncio
 import codecs
 import posixpath
 import threading
-from collections.abc import Sequence
 
 from colablink import remote_exec
 from colablink.helper.blocking import run_blocking
@@ -40,31 +39,22 @@ class ExecRunner:
             "give exactly one of params.argv and params.commandLine.",
         )
         require(argv is None or len(argv) > 0, "params.argv must not be empty.")
-        command: Sequence[str] | str = argv if argv is not None else line or ""
+        command: list[str] | str = list(argv) if argv is not None else line or ""
         cwd = params.get("cwd")
         exec_id = params["execId"]
         out = self._forwarder(exec_id, "stdout")
         err = self._forwarder(exec_id, "stderr")
+        if cwd is not None:
+            # A shell line that changes directory first; the profile's environment still applies.
+            where = posixpath.join(live.profile.remote_root, cwd)
+            command = remote_exec.command_line(command, cwd=where)
         run = Run()
         with self._lock:
             self._runs.add(run)
 
         def work() -> int:
             try:
-                connection = live.connection
-                if cwd is None:
-                    code = connection.exec(command, on_stdout=out, on_stderr=err, cancel=run.cancel)
-                else:
-                    # A cwd of the caller's choosing, relative to the source root.
-                    where = posixpath.join(live.profile.remote_root, cwd)
-                    env = {
-                        "PYTHONUNBUFFERED": "1",
-                        "COLABLINK_OUTPUT_DIR": live.profile.remote_conn_dir,
-                    }
-                    cmdline = remote_exec.command_line(command, cwd=where, env=env)
-                    code = remote_exec.stream(
-                        connection.session, cmdline, on_stdout=out, on_stderr=err, cancel=run.cancel
-                    )
+                code = live.exec(command, on_stdout=out, on_stderr=err, cancel=run.cancel)
                 out(b"", final=True)
                 err(b"", final=True)
                 return code

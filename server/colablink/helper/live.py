@@ -1,5 +1,7 @@
 """One profile the helper holds: its connection, what is known about it, and its status shape.
 
+The remote work goes either through the helper's own ``Connection`` (and its own sync engine),
+or, when a ``colablink watch`` agent already holds the profile, through that agent's socket.
 State changes are pushed to the client as ``colablink/statusChanged`` from whichever thread
 notices them.
 """
@@ -8,9 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
-from colablink.connection import Connection
+from colablink.agent.client import AgentGone
+from colablink.connection import Connection, Status
 from colablink.errors import ColabLinkError
+from colablink.helper.agent_link import AgentLink
 from colablink.helper.notifier import Notifier
 from colablink.helper.syncing import HelperSync, protocol_state
 from colablink.profiles import Profile
@@ -41,20 +47,70 @@ class LiveProfile:
         self.sync_pending = 0
         self.retry_in: float | None = None
         self.sync: HelperSync | None = None
+        self.agent: AgentLink | None = None
 
     @property
     def name(self) -> str:
         return self.profile.name
 
-    def open(self, *, sync: bool = True) -> None:
-        """Connect, probe and start syncing (blocking); raises the connection's errors."""
+    def open(self) -> None:
+        """Use the profile's agent if one is up, else connect and sync (blocking)."""
         self._set(state="connecting")
+        self.agent = AgentLink.find(self.name)
+        if self.agent is not None:
+            log.info("Profile %s is held by its agent; using its socket", self.name)
+            self.refresh(raise_errors=True)
+            return
         self.refresh(raise_errors=True)
-        if sync and self.sync is None:
+        if self.sync is None:
             self.sync = HelperSync(
                 self.profile, lambda: self.connection.session, self._notifier, self._sync_state
             )
             self.sync.start()
+
+    def _probe(self) -> Status:
+        agent = self.agent
+        if agent is not None:
+            try:
+                return Status.from_dict(agent.call({"op": "status"}))
+            except AgentGone:
+                # The agent stopped: this window takes the profile over.
+                log.info("The agent for %s stopped; connecting directly", self.name)
+                self.agent = None
+                self.open()
+        _ = self.connection.session
+        return self.connection.status()
+
+    def exec(
+        self,
+        command: list[str] | str,
+        *,
+        on_stdout: Callable[[bytes], None],
+        on_stderr: Callable[[bytes], None],
+        cancel: threading.Event,
+    ) -> int:
+        if self.agent is not None:
+            return self.agent.exec(command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel)
+        return self.connection.exec(
+            command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel
+        )
+
+    def download(self, remote: str, local: Path) -> Path:
+        if self.agent is not None:
+            result = self.agent.call({"op": "download", "remote": remote, "local": str(local)})
+            return Path(str(result["path"]))
+        return self.connection.download(remote, local)
+
+    def forward(self, remote_port: int, local_port: int) -> int:
+        if self.agent is not None:
+            request = {"op": "forward", "remote_port": remote_port, "local_port": local_port}
+            return int(self.agent.call(request)["local_port"])
+        return self.connection.forward(remote_port, local_port)
+
+    def unforward(self, local_port: int) -> bool:
+        if self.agent is not None:
+            return bool(self.agent.call({"op": "unforward", "local_port": local_port})["stopped"])
+        return self.connection.unforward(local_port)
 
     def _sync_state(self, state: EngineState) -> None:
         kind = protocol_state(state)
@@ -74,13 +130,12 @@ class LiveProfile:
     def refresh(self, *, raise_errors: bool = False) -> None:
         """Probe latency and GPU (blocking); reconnects if the session dropped."""
         try:
-            _ = self.connection.session
+            status = self._probe()
         except ColabLinkError as exc:
             self._set(state="error", last_error=exc.message)
             if raise_errors:
                 raise
             return
-        status = self.connection.status()
         if status.reachable:
             gpu: GpuStatus | None = None
             if status.gpu is not None:

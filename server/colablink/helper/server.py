@@ -229,7 +229,7 @@ def register(helper: Helper) -> None:
         live = await hub.held(params["profile"])
         given = params.get("localPath")
         target = Path(given) if given else live.profile.local_conn_dir
-        written = await run_blocking(lambda: live.connection.download(params["remotePath"], target))
+        written = await run_blocking(lambda: live.download(params["remotePath"], target))
         size = await run_blocking(lambda: _tree_size(written))
         return {"localPath": str(written), "bytes": size}
 
@@ -238,12 +238,12 @@ def register(helper: Helper) -> None:
         require(0 < remote_port < 65536, "params.remotePort must be a port number (1-65535).")
         require(0 <= local_port < 65536, "params.localPort must be a port number (0-65535).")
         live = await hub.held(params["profile"])
-        port = await run_blocking(lambda: live.connection.forward(remote_port, local_port))
+        port = await run_blocking(lambda: live.forward(remote_port, local_port))
         return {"localPort": port, "remotePort": remote_port}
 
     async def unforward(params: UnforwardParams) -> None:
         live = await hub.held(params["profile"])
-        stopped = await run_blocking(lambda: live.connection.unforward(params["localPort"]))
+        stopped = await run_blocking(lambda: live.unforward(params["localPort"]))
         require(stopped, f"no forward is open on local port {params['localPort']}.")
 
     async def ssh_host(params: SshHostParams) -> SshHostResult:

@@ -1,0 +1,107 @@
+"""Talking to a ``colablink watch`` agent that already holds a profile, over its unix socket.
+
+Then the helper opens no second SSH connection (and runs no second sync) for exec, status,
+download and forwards: the agent does them on its connection. Output arrives as frames and goes
+to callbacks, never to this process's stdout (which carries JSON-RPC).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from colablink.agent.address import socket_path
+from colablink.agent.client import AgentGone, connect, raise_remote_error
+from colablink.agent.wire import (
+    CONTROL,
+    STDERR,
+    STDOUT,
+    ConnectionClosed,
+    FrameReader,
+    decode_control,
+    encode_control,
+)
+
+_READ_SIZE = 1 << 16
+# How often a running command checks whether it was cancelled.
+_CANCEL_POLL_S = 0.05
+
+
+class AgentLink:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def find(cls, profile_name: str) -> AgentLink | None:
+        """The agent holding ``profile_name``, if one answers on its socket."""
+        link = cls(socket_path(profile_name))
+        try:
+            link.call({"op": "ping"})
+        except AgentGone:
+            return None
+        return link
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        client = connect(str(self.path))
+        if client is None:
+            raise AgentGone("the local agent stopped; reconnect to let this window take over.")
+        with client:
+            return client.call(request)
+
+    def exec(
+        self,
+        command: list[str] | str,
+        *,
+        on_stdout: Callable[[bytes], None],
+        on_stderr: Callable[[bytes], None],
+        cancel: threading.Event,
+    ) -> int:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                sock.connect(str(self.path))
+            except OSError:
+                raise AgentGone("the local agent stopped before the command started.") from None
+            sock.sendall(encode_control({"op": "exec", "command": command, "stdin": False}))
+            return self._stream(sock, on_stdout, on_stderr, cancel)
+        finally:
+            sock.close()
+
+    @staticmethod
+    def _stream(
+        sock: socket.socket,
+        on_stdout: Callable[[bytes], None],
+        on_stderr: Callable[[bytes], None],
+        cancel: threading.Event,
+    ) -> int:
+        reader = FrameReader()
+        interrupted = False
+        while True:
+            if cancel.is_set() and not interrupted:
+                interrupted = True
+                sock.sendall(encode_control({"op": "interrupt"}))
+            ready, _, _ = select.select([sock], [], [], _CANCEL_POLL_S)
+            if not ready:
+                continue
+            data = sock.recv(_READ_SIZE)
+            if not data:
+                raise AgentGone("the local agent stopped while the command was running.")
+            try:
+                frames = reader.feed(data)
+            except ConnectionClosed:
+                raise AgentGone("the local agent sent a malformed frame.") from None
+            for kind, payload in frames:
+                if kind == STDOUT:
+                    on_stdout(payload)
+                elif kind == STDERR:
+                    on_stderr(payload)
+                elif kind == CONTROL:
+                    message = decode_control(payload)
+                    if "exit" in message:
+                        return int(message["exit"])
+                    if "error" in message:
+                        raise_remote_error(message["error"])
