@@ -236,7 +236,7 @@ class ColabRuntime:
         try:
             self._make_dir(root, 0o755)
             if self.root_mode:
-                os.chown(root, account.pw_uid, account.pw_gid)
+                os.chown(root, account.pw_uid, account.pw_gid, follow_symlinks=False)
         except OSError as exc:
             raise RuntimeSetupError(
                 f"Cannot prepare remote_root {root} ({exc.strerror}); choose a directory you "
@@ -273,13 +273,27 @@ def _default_state_dir(username: str) -> Path:
 def _install_profile_env(account: pwd.struct_passwd, env: dict[str, str]) -> None:
     """Login shells reset PATH in /etc/profile, so ~/.profile restores the runtime's values."""
     home = Path(account.pw_dir)
-    env_file = home / ".colablink_env"
-    env_file.write_text(login_env.profile_script(env))
-    os.chown(env_file, account.pw_uid, account.pw_gid)
+    _write_user_file(home / ".colablink_env", login_env.profile_script(env), account)
     profile = home / ".profile"
-    current = profile.read_text() if profile.exists() else ""
+    try:
+        fd = os.open(profile, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as handle:
+            current = handle.read()
+    except FileNotFoundError:
+        current = ""
+    except OSError:
+        return  # a symlink the user put there: leave their shell setup alone
     if login_env.PROFILE_HOOK not in current:
-        profile.write_text(current + ("" if current.endswith("\n") or not current else "\n"))
-        with profile.open("a") as handle:
-            handle.write(login_env.PROFILE_HOOK + "\n")
-        os.chown(profile, account.pw_uid, account.pw_gid)
+        separator = "\n" if current and not current.endswith("\n") else ""
+        _write_user_file(profile, f"{current}{separator}{login_env.PROFILE_HOOK}\n", account)
+
+
+def _write_user_file(path: Path, text: str, account: pwd.struct_passwd) -> None:
+    """Root writes into the user's home by renaming a fresh file into place, so a symlink the
+    user planted there is replaced rather than followed."""
+    temp = path.with_name(f".{path.name}.colablink-{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        os.fchown(handle.fileno(), account.pw_uid, account.pw_gid)
+        handle.write(text)
+    temp.replace(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -140,3 +141,19 @@ def test_teardown_ends_a_detached_process_of_the_user(runtime: RuntimeHandle) ->
     wait_for(lambda: pids_of_user(runtime.username), 10, "the detached sleep")
     runtime.runtime.teardown()
     assert pids_of_user(runtime.username) == []
+
+
+def test_rerun_does_not_follow_symlinks_the_user_planted(runtime: RuntimeHandle) -> None:
+    target = public_tempdir() / "root-owned"
+    target.write_text("untouched\n")
+    transport = login_with_key(runtime.port, runtime.username, runtime.client_key)
+    try:
+        code, _, err = run(transport, f"ln -sf {target} ~/.colablink_env && ln -sf {target} ~/.profile")
+        assert code == 0, err
+    finally:
+        transport.close()
+    runtime.runtime.setup()
+    assert target.read_text() == "untouched\n"
+    home = Path(f"/home/{runtime.username}")
+    assert not (home / ".colablink_env").is_symlink()
+    shutil.rmtree(target.parent)
