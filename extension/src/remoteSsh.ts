@@ -6,9 +6,10 @@ import { log } from "./logging";
 export const REMOTE_SSH_EXTENSION_ID = "ms-vscode-remote.remote-ssh";
 
 /**
- * Test hook: when COLABLINK_TEST_OPEN_FOLDER_LOG names a file, the command and URI that would open
- * the remote window are appended to it as one JSON line, instead of being executed (a browser-hosted
- * VS Code cannot resolve ssh-remote authorities).
+ * Test hook: when COLABLINK_TEST_OPEN_FOLDER_LOG names a file that exists, the command and URI that
+ * would open the remote window are appended to it as one JSON line instead of being executed (a
+ * browser-hosted VS Code cannot resolve ssh-remote authorities). Without the file, the normal path
+ * runs, so a test can reach the "Remote-SSH missing" branch in the same window.
  */
 export const OPEN_FOLDER_LOG_ENV = "COLABLINK_TEST_OPEN_FOLDER_LOG";
 
@@ -20,7 +21,7 @@ export function remoteSshUri(alias: string, remoteRoot: string): string {
 export async function openInRemoteSsh(alias: string, remoteRoot: string): Promise<void> {
   const uri = remoteSshUri(alias, remoteRoot);
   const record = process.env[OPEN_FOLDER_LOG_ENV];
-  if (record) {
+  if (record && fs.existsSync(record)) {
     fs.appendFileSync(record, `${JSON.stringify({ command: "vscode.openFolder", uri, forceNewWindow: true })}\n`);
     log().info(`Recorded vscode.openFolder ${uri} for the test hook.`);
     return;

@@ -88,6 +88,7 @@ function prepareDirs(): void {
         "workbench.tips.enabled": false,
         "terminal.integrated.gpuAcceleration": "off",
         "git.enabled": false,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
       },
       null,
       2,
