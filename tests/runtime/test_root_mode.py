@@ -148,7 +148,8 @@ def test_rerun_does_not_follow_symlinks_the_user_planted(runtime: RuntimeHandle)
     target.write_text("untouched\n")
     transport = login_with_key(runtime.port, runtime.username, runtime.client_key)
     try:
-        code, _, err = run(transport, f"ln -sf {target} ~/.colablink_env && ln -sf {target} ~/.profile")
+        command = f"ln -sf {target} ~/.colablink_env && ln -sf {target} ~/.profile"
+        code, _, err = run(transport, command)
         assert code == 0, err
     finally:
         transport.close()
