@@ -12,7 +12,7 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 import { resolveHelperPython } from "./helperLauncher";
-import { errorMessage, log } from "./logging";
+import { errorMessage, log, showError } from "./logging";
 import {
   Notification,
   type ExecOutputParams,
@@ -170,8 +170,14 @@ export class HelperClient implements vscode.Disposable {
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
-          log().warn("The helper exited.");
-          this.setState("failed", "The ColabLink helper stopped; run “ColabLink: Show Logs” for details.");
+          // Only an unexpected exit lands here; the next request starts a fresh helper.
+          if (this.client === client) {
+            this.client = undefined;
+            this.ready = undefined;
+            const message = "The ColabLink helper stopped unexpectedly; the next action restarts it.";
+            this.setState("failed", message);
+            void showError(message);
+          }
           return { action: CloseAction.DoNotRestart, handled: true };
         },
       },
