@@ -1,6 +1,7 @@
 """Copy files and directories to and from the runtime as one tar stream over an exec channel.
 
-One stream beats SFTP here by 3–6× (no per-file round trips, no SFTP request framing). The copy
+One stream beats paramiko's SFTP: measured 1.4–2× on large files and 3× on many small ones (no
+per-file round trips, no SFTP request framing, no small reads from paramiko's buffer). The copy
 lands in a temporary sibling first and is renamed into place, so a reader of the destination sees
 the old version or the new one, never half of one.
 
