@@ -71,11 +71,20 @@ ConnectionState = Literal["connected", "connecting", "reconnecting", "disconnect
 LogLevel = Literal["error", "warning", "info", "debug"]
 
 
+class SyncSettings(TypedDict, total=False):
+    exclude: list[str]
+    debounceMs: float
+
+
 class HelperSettings(TypedDict, total=False):
-    """``initializationOptions`` and the ``colablink`` section of didChangeConfiguration."""
+    """``initializationOptions`` and the ``colablink`` section of didChangeConfiguration.
+
+    Sync settings apply to profiles connected after the change.
+    """
 
     logLevel: LogLevel
     codeLens: bool
+    sync: SyncSettings
 
 
 class ConnectParams(TypedDict):

@@ -14,6 +14,7 @@ from colablink.errors import ColabLinkError, UnknownProfile, UsageError
 from colablink.helper.blocking import run_blocking
 from colablink.helper.live import LiveProfile, profile_status
 from colablink.helper.notifier import Notifier
+from colablink.helper.settings import Settings
 from colablink.profiles import Profile, ProfileStore
 from colablink.protocol import ConnectParams, ProfileStatus, StatusResult
 
@@ -30,6 +31,7 @@ class Hub:
         self._store = store
         self.workspace_root: Path | None = None
         self.live: dict[str, LiveProfile] = {}
+        self.settings = Settings()
 
     @property
     def store(self) -> ProfileStore:
@@ -70,7 +72,7 @@ class Hub:
         previous = self.live.pop(profile.name, None)
         if previous is not None:
             await run_blocking(previous.close)
-        live = LiveProfile(profile, self.notifier)
+        live = LiveProfile(profile, self.notifier, self.settings)
         self.live[profile.name] = live
         try:
             await run_blocking(live.open)
@@ -111,7 +113,7 @@ class Hub:
         if live is not None:
             return live
         profile = self.store.load(name)
-        live = LiveProfile(profile, self.notifier)
+        live = LiveProfile(profile, self.notifier, self.settings)
         self.live[name] = live
         try:
             await run_blocking(live.open)

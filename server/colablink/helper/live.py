@@ -18,6 +18,7 @@ from colablink.connection import Connection, Status
 from colablink.errors import ColabLinkError
 from colablink.helper.agent_link import AgentLink
 from colablink.helper.notifier import Notifier
+from colablink.helper.settings import Settings
 from colablink.helper.syncing import HelperSync, protocol_state
 from colablink.profiles import Profile
 from colablink.protocol import (
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 class LiveProfile:
-    def __init__(self, profile: Profile, notifier: Notifier) -> None:
+    def __init__(self, profile: Profile, notifier: Notifier, settings: Settings) -> None:
         self.profile = profile
+        self._settings = settings
         self.connection = Connection(profile)
         self._notifier = notifier
         self._lock = threading.Lock()
@@ -64,7 +66,11 @@ class LiveProfile:
         self.refresh(raise_errors=True)
         if self.sync is None:
             self.sync = HelperSync(
-                self.profile, lambda: self.connection.session, self._notifier, self._sync_state
+                self.profile,
+                lambda: self.connection.session,
+                self._notifier,
+                self._sync_state,
+                self._settings,
             )
             self.sync.start()
 

@@ -69,6 +69,7 @@ class Helper:
 
     def apply_settings(self, raw: Any) -> None:
         self.settings = self.settings.updated(raw)
+        self.hub.settings = self.settings
         logs.set_level(self.settings.log_level)
 
     async def create_progress_token(self) -> str | None:

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 class Settings:
     log_level: LogLevel = "info"
     code_lens: bool = True
+    sync_exclude: tuple[str, ...] = ()
+    sync_debounce_s: float = 0.2
 
     def updated(self, raw: Any) -> Settings:
         section = raw.get("colablink", raw) if isinstance(raw, dict) else raw
@@ -30,7 +32,11 @@ class Settings:
         except InvalidParams as exc:
             log.warning("Ignored the settings: %s", exc.message.replace("params", "settings", 1))
             return self
+        sync = given.get("sync", {})
+        debounce_ms = sync.get("debounceMs")
         return Settings(
             log_level=given.get("logLevel", self.log_level),
             code_lens=given.get("codeLens", self.code_lens),
+            sync_exclude=tuple(sync.get("exclude", self.sync_exclude)),
+            sync_debounce_s=self.sync_debounce_s if debounce_ms is None else debounce_ms / 1000,
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from colablink.errors import SyncHalted
 from colablink.helper.notifier import Notifier
+from colablink.helper.settings import Settings
 from colablink.profiles import Profile
 from colablink.protocol import Notification, OutputsChangedParams, SyncState
 from colablink.sync.engine import SessionLike, SyncEngine
@@ -43,9 +44,15 @@ class HelperSync:
         connect: Callable[[], SessionLike],
         notifier: Notifier,
         on_state: Callable[[EngineState], None],
+        settings: Settings,
     ) -> None:
         self.profile = profile
-        self.engine = SyncEngine(profile, connect)
+        self.engine = SyncEngine(
+            profile,
+            connect,
+            excludes=settings.sync_exclude,
+            debounce=max(0.0, settings.sync_debounce_s),
+        )
         self._notifier = notifier
         self._on_state = on_state
         # The engine's listener lists only grow; one permanent listener each fans out to the
