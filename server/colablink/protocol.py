@@ -85,6 +85,8 @@ class HelperSettings(TypedDict, total=False):
     logLevel: LogLevel
     codeLens: bool
     sync: SyncSettings
+    # The ssh config that connect writes the profile's Host block to; null: ~/.ssh/config.
+    sshConfigFile: str | None
 
 
 class ConnectParams(TypedDict):

@@ -93,6 +93,8 @@ class Hub:
             remote_dir=params.get("remoteDir"),
             local_dir=params.get("localDir"),
             project_root=root,
+            ssh_config=self.settings.ssh_config,
+            warn=log.warning,
         )
 
     def _only_workspace_profile(self, root: Path) -> Profile:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Any
 
 from colablink.helper.params import InvalidParams, validate
@@ -22,6 +23,7 @@ class Settings:
     code_lens: bool = True
     sync_exclude: tuple[str, ...] = ()
     sync_debounce_s: float = 0.2
+    ssh_config: Path | None = None
 
     def updated(self, raw: Any) -> Settings:
         section = raw.get("colablink", raw) if isinstance(raw, dict) else raw
@@ -39,4 +41,9 @@ class Settings:
             code_lens=given.get("codeLens", self.code_lens),
             sync_exclude=tuple(sync.get("exclude", self.sync_exclude)),
             sync_debounce_s=self.sync_debounce_s if debounce_ms is None else debounce_ms / 1000,
+            ssh_config=_path(given.get("sshConfigFile", self.ssh_config)),
         )
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return Path(value).expanduser() if value else None

@@ -1,0 +1,75 @@
+"""Connecting with the connection info the runtime printed: ``init`` semantics over JSON-RPC."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from colablink.protocol import ErrorCode, Method
+from support.runtimes import RuntimeHandle
+
+from .conftest import Workspace
+from .lspclient import HelperClient
+
+
+def connect_params(workspace: Workspace, info: dict[str, object], profile: str) -> dict:
+    return {
+        "connectionInfo": json.dumps(info),
+        "profile": profile,
+        "workspaceRoot": str(workspace.project),
+    }
+
+
+async def test_connect_with_the_runtime_json_then_status_is_connected(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    status = await helper.request(
+        Method.CONNECT, connect_params(workspace, shared_runtime.info, "fromjson")
+    )
+    assert status["state"] == "connected"
+    [profile] = (await helper.request(Method.STATUS, {}))["profiles"]
+    assert profile["profile"] == "fromjson"
+    assert profile["state"] == "connected"
+    assert profile["host"] == shared_runtime.host and profile["port"] == shared_runtime.port
+    assert "password" not in workspace.store.load("fromjson").to_dict()
+    assert helper.lens_refreshes >= 1, "lenses must be refreshed once the workspace has a profile"
+
+    host = await helper.request(Method.SSH_HOST, {"profile": "fromjson"})
+    assert host["alias"] == "colablink-fromjson"
+    assert host["remoteRoot"] == shared_runtime.remote_root
+    config = (workspace.base / "ssh_config").read_text()
+    assert "Host colablink-fromjson" in config
+    assert host["configFile"] == str(workspace.base / "ssh_config")
+
+    await helper.request(Method.DISCONNECT, {"profile": "fromjson", "forget": True})
+    assert (await helper.request(Method.STATUS, {}))["profiles"] == []
+
+
+async def test_a_wrong_password_gives_its_error_code(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    info = {**shared_runtime.info, "password": "not-the-password"}
+    with pytest.raises(Exception) as caught:
+        await helper.request(Method.CONNECT, connect_params(workspace, info, "badpw"))
+    assert getattr(caught.value, "code", None) == ErrorCode.AUTH_FAILED, caught.value
+    assert not workspace.store.exists("badpw")
+
+
+async def test_a_changed_host_key_in_the_info_gives_its_error_code(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    from .test_lifecycle import OTHER_HOST_KEY
+
+    info = {**shared_runtime.info, "host_keys": [OTHER_HOST_KEY]}
+    with pytest.raises(Exception) as caught:
+        await helper.request(Method.CONNECT, connect_params(workspace, info, "badkey"))
+    assert getattr(caught.value, "code", None) == ErrorCode.HOST_KEY_MISMATCH, caught.value
+
+
+async def test_bad_connection_info_gives_its_error_code(
+    helper: HelperClient, workspace: Workspace
+) -> None:
+    params = {"connectionInfo": "{not json", "workspaceRoot": str(workspace.project)}
+    with pytest.raises(Exception) as caught:
+        await helper.request(Method.CONNECT, params)
+    assert getattr(caught.value, "code", None) == ErrorCode.BAD_CONNECTION_INFO
