@@ -101,11 +101,11 @@ class ProfileStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory if directory is not None else paths.profiles_dir()
 
-    def _file(self, name: str) -> Path:
+    def path_of(self, name: str) -> Path:
         return self.directory / f"{check_profile_name(name)}.json"
 
     def exists(self, name: str) -> bool:
-        return self._file(name).is_file()
+        return self.path_of(name).is_file()
 
     def names(self) -> list[str]:
         if not self.directory.is_dir():
@@ -117,7 +117,7 @@ class ProfileStore:
         )
 
     def load(self, name: str) -> Profile:
-        path = self._file(name)
+        path = self.path_of(name)
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -134,10 +134,10 @@ class ProfileStore:
         paths.ensure_private_dir(paths.config_dir())
         paths.ensure_private_dir(self.directory)
         text = json.dumps(profile.to_dict(), indent=2, sort_keys=True) + "\n"
-        write_atomic(self._file(profile.name), text.encode("utf-8"), mode=0o600)
+        write_atomic(self.path_of(profile.name), text.encode("utf-8"), mode=0o600)
 
     def delete(self, name: str) -> None:
-        remove_if_present(self._file(name))
+        remove_if_present(self.path_of(name))
 
     def resolve(self, name: str | None) -> Profile:
         """The named profile, or the only one when no name is given."""

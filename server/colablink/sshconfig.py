@@ -131,7 +131,7 @@ def _read(path: Path) -> bytes | None:
         raise ColabLinkError(f"Cannot read {path}: {exc.strerror}.") from None
 
 
-def _target(config: Path) -> Path:
+def resolved_path(config: Path) -> Path:
     # Write through a symlinked config (dotfile repos) instead of replacing the link.
     return Path(os.path.realpath(config))
 
@@ -153,7 +153,7 @@ def _replace(path: Path, old: bytes | None, new: bytes) -> None:
 
 def names(config: Path | None = None) -> list[str]:
     """Profiles that have a block in ``config``."""
-    path = _target(config or paths.ssh_config_path())
+    path = resolved_path(config or paths.ssh_config_path())
     data = _read(path)
     if data is None:
         return []
@@ -162,7 +162,7 @@ def names(config: Path | None = None) -> list[str]:
 
 def write_block(entry: HostEntry, config: Path | None = None) -> list[str]:
     """Insert or replace ``entry``'s block; return warnings worth showing the user."""
-    path = _target(config or paths.ssh_config_path())
+    path = resolved_path(config or paths.ssh_config_path())
     old = _read(path)
     lines = [] if old is None else old.splitlines(keepends=True)
     blocks = _blocks(lines, path)
@@ -209,7 +209,7 @@ def _shadowing(
 
 def remove_block(name: str, config: Path | None = None) -> bool:
     """Remove ``name``'s block; return whether there was one."""
-    path = _target(config or paths.ssh_config_path())
+    path = resolved_path(config or paths.ssh_config_path())
     old = _read(path)
     if old is None:
         return False

@@ -15,9 +15,11 @@ from colablink.errors import ColabLinkError
 
 # Each module registers one subcommand; the order is the order in --help.
 COMMAND_MODULES: tuple[str, ...] = (
+    "init",
     "exec",
     "shell",
     "status",
+    "profiles",
     "upload",
     "download",
     "forward",
@@ -26,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "disconnect",
     "helper",
     "runtime",
+    "demo",
 )
 
 DESCRIPTION = """\

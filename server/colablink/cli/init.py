@@ -1,0 +1,155 @@
+"""``colablink init``: enroll with a runtime from its connection info (or any SSH box with --ssh).
+
+The connection info carries a password, so it is best read from stdin or a hidden prompt; the
+positional form works as before but leaves the password in the shell's history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+HISTORY_WARNING = (
+    "colablink: warning: the password is now in your shell history; next time run "
+    "`colablink init` and paste the connection info at the hidden prompt, or pipe it in."
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from colablink.cli.main import add_profile_option
+
+    parser = subparsers.add_parser(
+        "init",
+        help="connect to a runtime: install a key, pin its host key, write the ssh config",
+        description="Enroll with a runtime using the connection info it printed (JSON or clk1. "
+        "token). With no argument or '-', the info is read from stdin or a hidden prompt.",
+    )
+    add_profile_option(parser)
+    parser.add_argument(
+        "source", nargs="?", metavar="JSON|TOKEN|-", help="the connection info (default: prompt)"
+    )
+    parser.add_argument(
+        "--remote-dir", help="connection directory under the remote root (default: random)"
+    )
+    parser.add_argument("--local-dir", help="local output directory (default: as --remote-dir)")
+    parser.add_argument(
+        "--ssh-config",
+        type=Path,
+        help="ssh config file to write the Host block to (default: $COLABLINK_SSH_CONFIG or "
+        "~/.ssh/config)",
+    )
+    parser.add_argument(
+        "--ssh", metavar="USER@HOST[:PORT]", help="enroll any SSH machine instead of a runtime"
+    )
+    parser.add_argument(
+        "--identity", type=Path, metavar="KEY", help="a private key the remote already authorizes"
+    )
+    parser.add_argument(
+        "--host-key",
+        metavar="SHA256:...",
+        help="fingerprint of the SSH machine's host key, if it is not in ~/.ssh/known_hosts",
+    )
+    parser.set_defaults(run=run)
+
+
+def _prompt() -> str:
+    """Read the info at a hidden prompt; pasted multi-line JSON arrives line by line."""
+    lines = [getpass.getpass("Paste the connection info (input is hidden): ")]
+    while lines[0].lstrip().startswith("{"):
+        try:
+            json.loads("\n".join(lines))
+        except ValueError:
+            more = getpass.getpass("")
+            if not more:
+                break
+            lines.append(more)
+        else:
+            break
+    return "\n".join(lines)
+
+
+def read_source(source: str | None) -> tuple[str, bool]:
+    """The connection info text, and whether it came from the command line."""
+    if source not in (None, "-"):
+        assert source is not None
+        return source, True
+    if not sys.stdin.isatty():
+        return sys.stdin.read(), False
+    return _prompt(), False
+
+
+def choose_profile(requested: str | None, project_root: Path) -> str:
+    """--profile, else the only profile when it belongs to this project, else ``default``."""
+    from colablink.errors import ColabLinkError
+    from colablink.profiles import DEFAULT_PROFILE, ProfileStore
+
+    if requested is not None:
+        return requested
+    store = ProfileStore()
+    names = store.names()
+    if len(names) == 1:
+        try:
+            if store.load(names[0]).project_root == project_root:
+                return names[0]
+        except ColabLinkError:
+            pass
+    return DEFAULT_PROFILE
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from colablink import enroll, keys, sshbox
+    from colablink.connection_info import parse_connection_info
+    from colablink.errors import UsageError
+
+    err = Console(stderr=True, highlight=False)
+    project_root = Path.cwd().absolute()
+    profile_name = choose_profile(getattr(args, "profile", None), project_root)
+    if args.ssh is not None:
+        if args.source is not None:
+            raise UsageError("Give either connection info or --ssh, not both.")
+        if args.identity is None:
+            raise UsageError("--ssh needs --identity KEY, a private key that machine authorizes.")
+        with err.status(f"Checking {args.ssh}…"):
+            info = sshbox.connection_info(args.ssh, args.identity, args.host_key)
+    else:
+        if args.host_key is not None:
+            raise UsageError(
+                "--host-key goes with --ssh; a runtime's connection info pins its own."
+            )
+        text, on_command_line = read_source(args.source)
+        info = parse_connection_info(text)
+        if on_command_line and info.password is not None:
+            print(HISTORY_WARNING, file=sys.stderr)
+    notes: list[str] = []
+    with err.status(f"Enrolling with {info.username}@{info.host}:{info.port}…"):
+        profile = enroll.enroll(
+            info,
+            profile=profile_name,
+            remote_dir=args.remote_dir,
+            local_dir=args.local_dir,
+            project_root=project_root,
+            ssh_config=args.ssh_config,
+            identity=args.identity,
+            warn=notes.append,
+        )
+    for note in notes:
+        print(f"colablink: warning: {note}", file=sys.stderr)
+    pinned = ", ".join(keys.fingerprint(key) for key in profile.host_keys)
+    config = profile.ssh_config
+    print(f"Profile {profile.name!r}: {profile.username}@{profile.host}:{profile.port}")
+    print(f"  host key    pinned {pinned}")
+    print(f"  key         {profile.key_path} (authorized on the remote; no password is stored)")
+    print(f"  remote dir  {profile.remote_conn_dir}")
+    print(f"  local dir   {profile.local_conn_dir}")
+    print(f"  ssh config  {config} (Host {profile.ssh_alias})")
+    # Plain ``ssh`` reads ~/.ssh/config only; anything else needs -F.
+    flag = "" if config == Path.home() / ".ssh" / "config" else f'-F "{config}" '
+    print(
+        f"Connect with: ssh {flag}{profile.ssh_alias}   (VS Code: Remote-SSH → {profile.ssh_alias})"
+    )
+    return 0
