@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-exec .venv/bin/colablink runtime --tunnel none --self-check
+exec .venv/bin/colablink demo

@@ -76,7 +76,7 @@ def start_runtime(base: Path, key_path: Path, say: Say) -> tuple[Any, dict[str, 
     """A local runtime on a free port; without root it authorizes the profile key up front."""
     from colablink_runtime import ColabRuntime
 
-    from . import keys
+    from . import keys, paths
 
     remote_root = base / "runtime" / "content"
     remote_root.parent.mkdir(mode=0o755)
@@ -91,7 +91,7 @@ def start_runtime(base: Path, key_path: Path, say: Say) -> tuple[Any, dict[str, 
         )
     else:
         say(f"starting a local runtime (you, key-only sshd on 127.0.0.1:{port})")
-        key_path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        paths.ensure_private_dir(key_path.parent)
         public = keys.generate_keypair(key_path, f"colablink-{PROFILE}")
         runtime = ColabRuntime(
             remote_root=str(remote_root),
@@ -167,7 +167,7 @@ def main() -> int:
     console = Console(stderr=False, highlight=False)
 
     def say(text: str) -> None:
-        console.print(f"[bold cyan]▶[/] {text}")
+        console.print(f"[bold cyan]▶[/] {text}", soft_wrap=True)
 
     def out(data: bytes) -> None:
         sys.stdout.buffer.write(data)

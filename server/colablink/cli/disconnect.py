@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 
@@ -36,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
         from colablink import enroll
         from colablink.profiles import ProfileStore
 
-        enroll.forget(ProfileStore().load(name))
+        enroll.forget(
+            ProfileStore().load(name),
+            warn=lambda message: print(f"colablink: warning: {message}", file=sys.stderr),
+        )
         print(f"Forgot profile {name!r}.")
     return 0
 
