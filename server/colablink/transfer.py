@@ -27,7 +27,7 @@ from typing import IO
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
-from colablink.session import ConnectionLost, Session, send_all
+from colablink.session import BULK_WINDOW, ConnectionLost, Session, send_all
 
 _CHUNK = 1 << 20
 # tarfile's stream buffer re-slices on every small read; keep it modest (see ssh-performance).
@@ -93,8 +93,8 @@ class _ChannelReader:
 
     def read(self, size: int = -1) -> bytes:
         if not self._chunk:
-            # Draining paramiko's buffer whole is cheap; small reads copy the rest every time.
-            data = self._chan.recv(4 * _CHUNK)
+            # Drain paramiko's buffer whole: a partial read copies the rest every time.
+            data = self._chan.recv(BULK_WINDOW)
             if not data:
                 return b""
             self._on_bytes(len(data))
@@ -256,7 +256,7 @@ def download(
     ends_with_sep = str(local).endswith(("/", os.sep))
     target = dest / name if ends_with_sep or dest.is_dir() else dest
     target.parent.mkdir(parents=True, exist_ok=True)
-    chan = session.open_exec(_remote_pack_script(src))
+    chan = session.open_exec(_remote_pack_script(src), window_size=BULK_WINDOW)
     chan.shutdown_write()
     tmp = Path(tempfile.mkdtemp(prefix=".colablink-down.", dir=target.parent))
     try:
