@@ -10,7 +10,9 @@ from pathlib import Path
 
 from colablink import enroll, keys
 from colablink.connection_info import connection_info_from_dict
+from support.accounts import create_account, remove_account
 from support.runtimes import RuntimeHandle
+from support.system import run_as
 
 
 def remote_authorized_keys(username: str) -> str:
@@ -101,3 +103,26 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert not home_config.exists()
     assert not (tmp_path / "real-ssh-config").exists()
     assert set(Path("/tmp").glob("colablink-demo-*")) <= sandboxes_before
+
+
+def test_demo_as_an_unprivileged_user() -> None:
+    """Without root the demo runs a key-only runtime as the user itself."""
+    root = Path(__file__).resolve().parents[2]
+    site = next((root / ".venv" / "lib").glob("python3*/site-packages"))
+    user = create_account("cltd")
+    try:
+        pythonpath = f"{root / 'server'}:{root / 'colab'}:{site}"
+        result = run_as(
+            user,
+            ["/usr/bin/python3", "-m", "colablink", "demo"],
+            {"PYTHONPATH": pythonpath},
+            timeout=240,
+        )
+        out = result.stdout.decode()
+        assert result.returncode == 0, out + result.stderr.decode()
+        assert "key-only sshd" in out
+        assert '"final_loss": 0.125' in out
+        home = Path(pwd.getpwnam(user).pw_dir)
+        assert not (home / ".ssh" / "config").exists()
+    finally:
+        remove_account(user)
