@@ -168,7 +168,8 @@ class LiveProfile:
             changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
             for key, value in changed.items():
                 setattr(self, key, value)
-        if changed:
+        # A new latency sample alone is not a change of state worth announcing.
+        if set(changed) - {"latency_ms"}:
             params: StatusChangedParams = {"status": self.status()}
             self._notifier.send(Notification.STATUS_CHANGED, params)
 
