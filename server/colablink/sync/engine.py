@@ -295,12 +295,14 @@ class SyncEngine:
         self._set_state(SyncState("scanning"))
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
         puller = Puller(client, self.spec, self.records, self._report)
-        plan, _local = pusher.plan()
+        pull_listing = puller.request_listing()  # both listings travel in one round trip
+        planned = pusher.plan()
+        plan = planned[0]
         if not dry_run:
             self._set_state(SyncState("pushing", len(plan.puts) + len(plan.deletes)))
-        report.push = pusher.full(dry_run=dry_run, progress=progress)
+        report.push = pusher.full(dry_run=dry_run, progress=progress, planned=planned)
         self._set_state(SyncState("scanning"))
-        report.pull = puller.full(dry_run=dry_run, progress=progress)
+        report.pull = puller.full(dry_run=dry_run, progress=progress, listing=pull_listing)
         if report.pull.received and not dry_run:
             self._set_state(SyncState("pulling", len(report.pull.received)))
             self._notify_outputs(report.pull.received)

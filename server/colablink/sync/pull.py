@@ -11,6 +11,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,10 +120,10 @@ class Puller:
             self.report(str(name), f"refused a path from the runtime ({exc})")
             return None
 
-    def remote_listing(self) -> dict[str, Meta]:
-        reply = self.client.call(
-            {"op": "manifest", "root": self.spec.remote_conn_dir}, timeout=REPLY_TIMEOUT
-        )
+    def request_listing(self) -> Future[Header]:
+        return self.client.request({"op": "manifest", "root": self.spec.remote_conn_dir})
+
+    def remote_listing(self, reply: Header) -> dict[str, Meta]:
         listing: dict[str, Meta] = {}
         for entry in reply.get("entries", []):
             checked = self._checked(entry)
@@ -130,10 +131,18 @@ class Puller:
                 listing[checked[0]] = checked[1]
         return listing
 
-    def full(self, *, dry_run: bool = False, progress: Progress | None = None) -> PullSummary:
+    def full(
+        self,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        listing: Future[Header] | None = None,
+    ) -> PullSummary:
+        """One pass; ``listing`` is a manifest request already in flight, saving a round trip."""
+        pending = listing if listing is not None else self.request_listing()
         self.root.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self.root)
-        remote = self.remote_listing()
+        remote = self.remote_listing(pending.result(REPLY_TIMEOUT))
         with self.records.lock:
             records = dict(self.records.pulled)
         plan = plan_pull(remote, scan_local(self.root), records)

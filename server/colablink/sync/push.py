@@ -59,17 +59,21 @@ class Pusher:
 
     # -- listings ---------------------------------------------------------------------------
 
-    def remote_listing(self) -> dict[str, Meta]:
-        reply = self.client.call(
+    def request_listing(self) -> Future[Header]:
+        return self.client.request(
             {
                 "op": "manifest",
                 "root": self.spec.remote_root,
                 "prune": list(self.spec.ignored_dirs()),
                 "prune_names": list(BUILTIN_DIR_NAMES),
-            },
-            timeout=REPLY_TIMEOUT,
+            }
         )
+
+    def remote_listing(self, reply: Header, local: dict[str, Meta]) -> dict[str, Meta]:
+        """The remote tree minus ignored paths. The agent lists a directory before its
+        contents, so one check per entry suffices; entries push would send are not ignored."""
         listing: dict[str, Meta] = {}
+        ignored_dirs: set[str] = set()
         for entry in reply.get("entries", []):
             try:
                 raw, meta = Meta.from_wire(entry)
@@ -77,15 +81,28 @@ class Pusher:
             except (UnsafePath, ValueError, TypeError):
                 self.report(str(entry[0]) if entry else "?", "the runtime listed an unusable path")
                 continue
-            if not self.rules.ignored(rel, meta.kind == "d"):
-                listing[rel] = meta
+            parent = rel.rpartition("/")[0]
+            if parent and parent in ignored_dirs:
+                if meta.kind == "d":
+                    ignored_dirs.add(rel)
+                continue
+            mine = local.get(rel)
+            is_dir = meta.kind == "d"
+            if (mine is None or mine.kind != meta.kind) and self.rules.ignored(
+                rel, is_dir, check_parents=False
+            ):
+                if is_dir:
+                    ignored_dirs.add(rel)
+                continue
+            listing[rel] = meta
         return listing
 
     # -- whole-tree pass ----------------------------------------------------------------------
 
     def plan(self) -> tuple[PushPlan, dict[str, Meta]]:
+        pending = self.request_listing()  # the runtime lists while we scan locally
         local = scan_local(self.root, self.rules)
-        remote = self.remote_listing()
+        remote = self.remote_listing(pending.result(REPLY_TIMEOUT), local)
         with self.records.lock:
             placed = dict(self.records.placed)
         plan = plan_push(local, remote, placed)
@@ -120,8 +137,14 @@ class Pusher:
                 timeout=REPLY_TIMEOUT,
             )
 
-    def full(self, *, dry_run: bool = False, progress: Progress | None = None) -> PushSummary:
-        plan, local = self.plan()
+    def full(
+        self,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        planned: tuple[PushPlan, dict[str, Meta]] | None = None,
+    ) -> PushSummary:
+        plan, local = planned if planned is not None else self.plan()
         summary = PushSummary()
         if dry_run:
             summary.sent = list(plan.puts)
