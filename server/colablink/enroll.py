@@ -182,7 +182,7 @@ def enroll(
             "The connection info lists no host_keys, so the runtime cannot be verified; "
             "copy the full connection info the runtime printed."
         )
-    if remote_dir is None and previous is not None and previous.remote_root == info.remote_root:
+    if remote_dir is None and previous is not None:
         remote_dir = previous.remote_dir
     remote_dir = _check_remote_dir(remote_dir or random_remote_dir())
     if local_dir is None:
@@ -209,11 +209,12 @@ def enroll(
         ssh_config=config_path,
     )
     undo = _Undo()
+    # The first session stays open until the end: undoing the remote steps needs it.
+    session = Session.connect(login)
     try:
-        with Session.connect(login) as session:
-            public = _ensure_key(key_path, profile, undo)
-            _authorize(session, public, undo)
-            _make_remote_dir(session, candidate.remote_conn_dir, undo)
+        public = _ensure_key(key_path, profile, undo)
+        _authorize(session, public, undo)
+        _make_remote_dir(session, candidate.remote_conn_dir, undo)
         # Prove the new key alone gets in before anything local points at it.
         Session.connect(
             SshTarget(info.host, info.port, info.username, info.host_keys, key_path=key_path)
@@ -223,6 +224,8 @@ def enroll(
     except BaseException:
         undo.run()
         raise
+    finally:
+        session.close()
     for message in _shared_root_warnings(store, candidate):
         warn(message)
     return candidate
@@ -331,8 +334,13 @@ def _write_local(
 
 
 def forget(profile: Profile, *, warn: Warn = _ignore) -> None:
-    """Remove every trace of ``profile``: remote authorization (if reachable), then local files."""
-    if profile.key_path.is_file():
+    """Remove every trace of ``profile``: remote authorization (if reachable), then local files.
+
+    Only a key ColabLink made (under its keys dir) is deauthorized and deleted; a key the user
+    brought stays where it is and stays authorized.
+    """
+    owned = profile.key_path.parent == paths.keys_dir()
+    if owned and profile.key_path.is_file():
         blob = keys.public_line(profile.key_path).split()[1]
         target = SshTarget(
             profile.host,
@@ -348,5 +356,6 @@ def forget(profile: Profile, *, warn: Warn = _ignore) -> None:
             warn(f"could not remove the key from the runtime ({exc.message})")
     sshconfig.remove_block(profile.name, profile.ssh_config or paths.ssh_config_path())
     knownhosts.remove(profile.ssh_alias)
-    keys.delete_keypair(profile.key_path)
+    if owned:
+        keys.delete_keypair(profile.key_path)
     ProfileStore().delete(profile.name)
