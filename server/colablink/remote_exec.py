@@ -100,6 +100,11 @@ def _drain(chan: paramiko.Channel, on_stdout: Callable[[bytes], object],
         on_stderr(chan.recv_stderr(_READ_SIZE))
 
 
+def _has_status(chan: paramiko.Channel) -> bool:
+    # paramiko also sets the status event when the connection dies, leaving exit_status at -1.
+    return chan.exit_status_ready() and chan.exit_status != -1
+
+
 def stream(
     session: Session,
     command: str,
@@ -129,11 +134,11 @@ def stream(
         fd = chan.fileno()
         while True:
             _drain(chan, on_stdout, on_stderr)
-            if chan.eof_received and chan.exit_status_ready():
+            if chan.eof_received and _has_status(chan):
                 break
             if chan.closed or not session.transport.is_active():
                 _drain(chan, on_stdout, on_stderr)
-                if chan.exit_status_ready():
+                if _has_status(chan):
                     break
                 raise ConnectionLost("The connection dropped before the remote command finished.")
             if cancel is not None and cancel.is_set():

@@ -136,6 +136,8 @@ def _local_totals(paths: list[Path]) -> tuple[int, int]:
 
 def _finish(chan: paramiko.Channel, what: str) -> None:
     code = chan.recv_exit_status()
+    if code == -1:  # paramiko's value when the channel died without an exit status
+        raise ConnectionLost(f"The connection dropped before the runtime could {what}.")
     err = b""
     while chan.recv_stderr_ready():
         err += chan.recv_stderr(_CHUNK)
@@ -156,6 +158,8 @@ def _remote_place_script(dest: str, name: str) -> str:
             'p=$(dirname -- "$t"); mkdir -p -- "$p"',
             'tmp=$(mktemp -d "$p/.colablink-up.XXXXXX")',
             "trap 'rm -rf -- \"$tmp\"' EXIT",
+            # A dropped connection hangs the shell up: exit through the trap above.
+            "trap 'exit 1' HUP INT TERM PIPE",
             'tar -x --no-same-owner -C "$tmp" -f -',
             # A directory cannot be renamed over an existing entry: move the old one aside first.
             f'if [ -d "$tmp/{_ENTRY}" ] || [ -d "$t" ]; then '
