@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import paramiko
 import pytest
-from support import RuntimeHandle
+from colablink_runtime.errors import RuntimeSetupError
+from support import RuntimeHandle, start_user_runtime
 
 from .sshclient import login_with_key, run, server_key_line, transport_to
 
@@ -28,3 +29,20 @@ def test_accepts_the_authorized_key(user_runtime: RuntimeHandle) -> None:
         assert (code, out.split()) == (0, [user_runtime.username, "ok"])
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "sentence"),
+    [
+        (
+            {"password": "pw"},
+            "Without root sshd cannot check passwords; pass authorized_keys instead.",
+        ),
+        ({"port": 22}, "Without root the runtime needs a port above 1023, not 22."),
+        ({"username": "someoneelse"}, "Without root the runtime serves the current user"),
+    ],
+)
+def test_user_mode_refusals_are_one_sentence(options: dict[str, object], sentence: str) -> None:
+    with pytest.raises(RuntimeSetupError) as caught:
+        start_user_runtime(**options)
+    assert caught.value.message.startswith(sentence)

@@ -33,7 +33,11 @@ def setup(runtime: ColabRuntime) -> bool:
 
 
 def main() -> int:
-    runtime = ColabRuntime(**json.loads(sys.argv[1]))
+    try:
+        runtime = ColabRuntime(**json.loads(sys.argv[1]))
+    except RuntimeSetupError as exc:
+        reply({"error": exc.message, "port_in_use": False})
+        return 1
     if not setup(runtime):
         runtime.teardown()
         return 1
