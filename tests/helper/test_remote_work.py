@@ -97,6 +97,12 @@ async def test_pty_reports_its_size_and_sees_a_resize(
 
     await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size\n"})
     await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "31 97" in screen())
+    # Keystrokes sent without waiting for each other arrive in order.
+    typed = "echo typed-$((6*7))-in-order\n"
+    await asyncio.gather(
+        *(helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": ch}) for ch in typed)
+    )
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "typed-42-in-order" in screen())
     await helper.request(Method.PTY_RESIZE, {"ptyId": pty_id, "cols": 120, "rows": 40})
     await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size; exit 3\n"})
     await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "40 120" in screen())

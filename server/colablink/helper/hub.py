@@ -31,6 +31,7 @@ class Hub:
         self._store = store
         self.workspace_root: Path | None = None
         self.live: dict[str, LiveProfile] = {}
+        self._opening: dict[str, asyncio.Future[LiveProfile]] = {}
         self.settings = Settings()
 
     @property
@@ -111,17 +112,28 @@ class Hub:
 
     async def held(self, name: str) -> LiveProfile:
         """The live profile ``name``, connecting it first if it exists but is not held yet."""
+        opening = self._opening.get(name)
+        if opening is not None:
+            # Another request is connecting it right now; share that attempt.
+            return await asyncio.shield(opening)
         live = self.live.get(name)
         if live is not None:
             return live
         profile = self.store.load(name)
         live = LiveProfile(profile, self.notifier, self.settings)
-        self.live[name] = live
+        task = asyncio.ensure_future(self._open(live))
+        self._opening[name] = task
+        return await asyncio.shield(task)
+
+    async def _open(self, live: LiveProfile) -> LiveProfile:
         try:
             await run_blocking(live.open)
-        except ColabLinkError:
-            self.live.pop(name, None)
+        except BaseException:
+            await run_blocking(live.close)
             raise
+        finally:
+            self._opening.pop(live.name, None)
+        self.live[live.name] = live
         return live
 
     async def disconnect(self, name: str, *, forget: bool) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import codecs
 import itertools
 import logging
+import posixpath
+import queue
 import threading
+from collections.abc import Callable
 
 import paramiko
 
@@ -24,9 +27,28 @@ _READ_SIZE = 1 << 16
 
 
 class Shell:
+    """One terminal; keystrokes and resizes go through one queue so they keep their order."""
+
     def __init__(self, pty_id: str, channel: paramiko.Channel) -> None:
         self.pty_id = pty_id
         self.channel = channel
+        self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._feed, name=f"colablink-pty-in-{pty_id}", daemon=True).start()
+
+    def submit(self, action: Callable[[], None]) -> None:
+        self._inbox.put(action)
+
+    def close(self) -> None:
+        self._inbox.put(None)
+        self.channel.close()
+
+    def _feed(self) -> None:
+        while (action := self._inbox.get()) is not None:
+            try:
+                action()
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                log.info("Terminal %s stopped taking input: %s", self.pty_id, exc)
+                return
 
 
 class PtyRegistry:
@@ -38,7 +60,8 @@ class PtyRegistry:
 
     def open(self, live: LiveProfile, cols: int, rows: int, cwd: str | None) -> str:
         """Open a shell (blocking) and start relaying its output; return its id."""
-        directory = live.profile.remote_root if cwd is None else cwd
+        root = live.profile.remote_root
+        directory = root if cwd is None else posixpath.join(root, cwd)
         channel = pty.open_shell(live.connection.session, directory, cols, rows)
         shell = Shell(f"{live.name}-{next(self._ids)}", channel)
         with self._lock:
@@ -56,20 +79,22 @@ class PtyRegistry:
         return shell
 
     def write(self, pty_id: str, data: str) -> None:
-        self._get(pty_id).channel.sendall(data.encode())
+        shell = self._get(pty_id)
+        payload = data.encode()
+        shell.submit(lambda: shell.channel.sendall(payload))
 
     def resize(self, pty_id: str, cols: int, rows: int) -> None:
-        pty.resize(self._get(pty_id).channel, cols, rows)
+        shell = self._get(pty_id)
+        shell.submit(lambda: pty.resize(shell.channel, cols, rows))
 
     def close(self, pty_id: str) -> None:
-        shell = self._get(pty_id)
-        shell.channel.close()
+        self._get(pty_id).close()
 
     def close_all(self) -> None:
         with self._lock:
             shells = list(self._shells.values())
         for shell in shells:
-            shell.channel.close()
+            shell.close()
 
     def _relay(self, shell: Shell) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -87,7 +112,7 @@ class PtyRegistry:
         finally:
             with self._lock:
                 self._shells.pop(shell.pty_id, None)
-            channel.close()
+            shell.close()
         exit_params: PtyExitParams = {"ptyId": shell.pty_id, "exitCode": code}
         self._notifier.send(Notification.PTY_EXIT, exit_params)
 

@@ -187,16 +187,14 @@ def register(helper: Helper) -> None:
         return {"ptyId": pty_id}
 
     async def pty_input(params: PtyInputParams) -> None:
-        await run_blocking(lambda: helper.ptys.write(params["ptyId"], params["data"]))
+        helper.ptys.write(params["ptyId"], params["data"])
 
     async def pty_resize(params: PtyResizeParams) -> None:
         require(
             params["cols"] > 0 and params["rows"] > 0,
             "params.cols and params.rows must be positive.",
         )
-        await run_blocking(
-            lambda: helper.ptys.resize(params["ptyId"], params["cols"], params["rows"])
-        )
+        helper.ptys.resize(params["ptyId"], params["cols"], params["rows"])
 
     async def pty_close(params: PtyCloseParams) -> None:
         helper.ptys.close(params["ptyId"])
