@@ -125,11 +125,16 @@ def _open_socket(target: SshTarget, timeout: float) -> socket.socket:
     return sock
 
 
-def _allowed_key_types(host_keys: Sequence[str]) -> list[str]:
+def _pinned(host_keys: Sequence[str]) -> set[tuple[str, str]]:
+    """``"type base64 [comment]"`` lines as (type, base64); malformed lines pin nothing."""
+    return {(f[0], f[1]) for f in (line.split() for line in host_keys) if len(f) >= 2}
+
+
+def _allowed_key_types(pinned: set[tuple[str, str]]) -> list[str]:
     supported = set(paramiko.Transport._preferred_keys)  # type: ignore[attr-defined]
     wanted: list[str] = []
-    for line in host_keys:
-        for algo in _KEY_ALGORITHMS.get(line.split()[0], (line.split()[0],)):
+    for key_type, _ in sorted(pinned):
+        for algo in _KEY_ALGORITHMS.get(key_type, (key_type,)):
             if algo in supported and algo not in wanted:
                 wanted.append(algo)
     return wanted
@@ -182,7 +187,8 @@ class Session:
             PREFERRED_CIPHER,
             *(c for c in options.ciphers if c != PREFERRED_CIPHER),
         )
-        key_types = _allowed_key_types(target.host_keys)
+        pinned = _pinned(target.host_keys)
+        key_types = _allowed_key_types(pinned)
         if not key_types:
             raise HostKeyMismatch(
                 "None of the pinned host key types is supported; re-run `colablink init`."
@@ -203,9 +209,7 @@ class Session:
                 f"{where} did not complete an SSH handshake; check the host and port."
             ) from None
         server_key = transport.get_remote_server_key()
-        presented = f"{server_key.get_name()} {server_key.get_base64()}"
-        pinned = {" ".join(line.split()[:2]) for line in target.host_keys}
-        if presented not in pinned:
+        if (server_key.get_name(), server_key.get_base64()) not in pinned:
             raise HostKeyMismatch(
                 f"The host key of {where} is not the pinned one, so nothing was sent; if the "
                 "runtime was restarted, re-run `colablink init` with its new connection info."
@@ -227,9 +231,12 @@ class Session:
                 assert target.password is not None
                 transport.auth_password(target.username, target.password)
         except paramiko.AuthenticationException:
-            how = "key" if key is not None else "password"
+            if key is None:
+                raise AuthFailed(
+                    f"The runtime refused the password for {who}; copy the connection info again."
+                ) from None
             raise AuthFailed(
-                f"The runtime refused the {how} for {who}; re-run `colablink init`."
+                f"The runtime refused the key for {who}; re-run `colablink init`."
             ) from None
         except (paramiko.SSHException, EOFError, OSError):
             raise Unreachable(f"The connection to {who} dropped while logging in.") from None
