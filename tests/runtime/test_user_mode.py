@@ -46,3 +46,8 @@ def test_user_mode_refusals_are_one_sentence(options: dict[str, object], sentenc
     with pytest.raises(RuntimeSetupError) as caught:
         start_user_runtime(**options)
     assert caught.value.message.startswith(sentence)
+
+
+def test_handle_points_at_the_state_dir(user_runtime: RuntimeHandle) -> None:
+    assert (user_runtime.state_dir / "sshd_config").is_file()
+    assert f"Port {user_runtime.port}\n" in (user_runtime.state_dir / "sshd_config").read_text()

@@ -39,6 +39,7 @@ class RuntimeHandle:
     port: int
     password: str | None
     client_key: Path
+    state_dir: Path
     host: str = "127.0.0.1"
     user_mode: bool = False
     _cleanup: list[Path] = field(default_factory=list, repr=False)
@@ -110,6 +111,7 @@ def start_root_runtime(**kwargs: Any) -> RuntimeHandle:
             port=port,
             password=info["password"],
             client_key=key,
+            state_dir=runtime.state_dir,
             _cleanup=[base, key_dir],
         )
     shutil.rmtree(base, ignore_errors=True)
@@ -210,6 +212,7 @@ def start_user_runtime(env: dict[str, str] | None = None, **kwargs: Any) -> Runt
                     port=port,
                     password=None,
                     client_key=key,
+                    state_dir=home / ".local" / "state" / "colablink-runtime",
                     user_mode=True,
                     _cleanup=cleanup,
                     _account=account,
