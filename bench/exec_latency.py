@@ -40,7 +40,9 @@ from colablink_runtime import ColabRuntime  # noqa: E402
 
 from bench.delay_proxy import DelayProxy  # noqa: E402
 
-COLABLINK = [sys.executable, "-m", "colablink"]
+# The installed command, as users run it (``-m`` would add runpy's imports).
+_SCRIPT = Path(sys.executable).with_name("colablink")
+COLABLINK = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "colablink"]
 ALIAS = "colablink-bench"
 RTT_DELAY_S = 0.020  # each way: 40 ms round trip
 
@@ -66,7 +68,10 @@ def median_ms(action: Callable[[], object], runs: int, warmup: int = 2) -> float
 
 
 def run_quiet(argv: list[str], env: dict[str, str]) -> None:
-    result = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # No input for either side (as `ssh -n`): a never-closing stdin would hold the channel open.
+    result = subprocess.run(
+        argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed: {result.stderr.decode()[-500:]}")
 

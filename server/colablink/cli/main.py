@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from colablink_runtime.errors import RuntimeSetupError
 
 from colablink import __version__
 from colablink.errors import ColabLinkError
+
+if TYPE_CHECKING:
+    # argparse is imported where it is used, so a call relayed to the agent never loads it.
+    import argparse
 
 # Each module registers one subcommand; the order is the order in --help.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -47,6 +49,8 @@ class CommandModule(Protocol):
 
 def add_profile_option(parser: argparse.ArgumentParser) -> None:
     """``--profile`` is accepted before or after the subcommand; after wins."""
+    import argparse
+
     parser.add_argument(
         "--profile",
         "-p",
@@ -56,6 +60,9 @@ def add_profile_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="colablink",
         description=DESCRIPTION,
