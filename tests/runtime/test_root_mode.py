@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -158,3 +159,14 @@ def test_rerun_does_not_follow_symlinks_the_user_planted(runtime: RuntimeHandle)
     home = Path(f"/home/{runtime.username}")
     assert not (home / ".colablink_env").is_symlink()
     shutil.rmtree(target.parent)
+
+
+def test_setup_and_teardown_are_quick(runtime_factory: Callable[..., RuntimeHandle]) -> None:
+    started = time.monotonic()
+    handle = runtime_factory()
+    setup_s = time.monotonic() - started
+    started = time.monotonic()
+    handle.runtime.teardown()
+    teardown_s = time.monotonic() - started
+    print(f"root-mode setup {setup_s:.3f} s (new user, keys, sshd), teardown {teardown_s:.3f} s")
+    assert setup_s < 30 and teardown_s < 15
