@@ -8,6 +8,7 @@ chunk read on one side is written to the other ``delay`` seconds later, in order
     ...
     proxy.cut()               # reset every open connection now
     proxy.cut_after(123_456)  # reset them once that many more bytes have been forwarded
+    proxy.stall(); proxy.resume()  # hold all traffic without closing anything, then let it go
     proxy.stop()
 
 As a command: ``python bench/delay_proxy.py TARGET_HOST:PORT [--delay-ms 20] [--port N]
@@ -65,6 +66,8 @@ class DelayProxy:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._flowing = asyncio.Event()  # binds to the proxy's loop on first use
+        self._flowing.set()
 
     # -- control, from any thread ------------------------------------------------------------
 
@@ -84,6 +87,14 @@ class DelayProxy:
     def cut_after(self, nbytes: int) -> None:
         """Cut every connection once ``nbytes`` more bytes have been forwarded (either way)."""
         self._call(lambda: setattr(self, "_cut_at", self.bytes_forwarded + nbytes))
+
+    def stall(self) -> None:
+        """Stop forwarding without closing anything, as a tunnel that went silent."""
+        self._call(self._flowing.clear)
+
+    def resume(self) -> None:
+        """Deliver what was held back by ``stall()`` and carry on."""
+        self._call(self._flowing.set)
 
     def stop(self) -> None:
         if self._loop is None or self._thread is None:
@@ -196,6 +207,7 @@ class DelayProxy:
                 wait = due - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                await self._flowing.wait()
                 if self._cut_at is not None and self.bytes_forwarded + len(data) >= self._cut_at:
                     keep = self._cut_at - self.bytes_forwarded
                     writer.write(data[:keep])

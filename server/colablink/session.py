@@ -8,6 +8,8 @@ transfers, and ``exit-signal`` being ignored.
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,12 @@ from types import TracebackType
 from typing import IO
 
 import paramiko
-from paramiko.common import MSG_CHANNEL_REQUEST, cMSG_CHANNEL_REQUEST, cMSG_IGNORE
+from paramiko.common import (
+    MSG_CHANNEL_REQUEST,
+    cMSG_CHANNEL_REQUEST,
+    cMSG_GLOBAL_REQUEST,
+    cMSG_IGNORE,
+)
 from paramiko.message import Message
 from paramiko.packet import Packetizer
 
@@ -155,6 +162,7 @@ class Session:
     def __init__(self, transport: paramiko.Transport, target: SshTarget) -> None:
         self._transport = transport
         self.target = target
+        self._ping_lock = threading.Lock()
 
     @classmethod
     def connect(cls, target: SshTarget, timeout: float = 15.0) -> Session:
@@ -249,6 +257,36 @@ class Session:
 
     def is_active(self) -> bool:
         return self._transport.is_active() and self._transport.is_authenticated()
+
+    def ping(self, timeout: float = 5.0) -> float:
+        """One round trip to sshd (a global request it answers without running anything), in s.
+
+        Raises ``ConnectionLost`` when no answer comes within ``timeout``: a tunnel that went
+        silent without resetting the connection is only noticed this way.
+        """
+        with self._ping_lock:
+            answered = threading.Event()
+            # paramiko signals any global reply through this one event; it has no timeout itself.
+            self._transport.completion_event = answered
+            m = Message()
+            m.add_byte(cMSG_GLOBAL_REQUEST)
+            m.add_string("keepalive@openssh.com")
+            m.add_boolean(True)
+            start = time.perf_counter()
+            try:
+                self._transport._send_user_message(m)  # type: ignore[attr-defined]
+            except (OSError, EOFError, paramiko.SSHException):
+                raise ConnectionLost("The connection to the runtime is gone; reconnect.") from None
+            deadline = start + timeout
+            while not answered.wait(min(0.05, max(0.0, deadline - time.perf_counter()))):
+                if not self._transport.is_active():
+                    raise ConnectionLost("The connection to the runtime is gone; reconnect.")
+                if time.perf_counter() >= deadline:
+                    self.close()
+                    raise ConnectionLost(
+                        f"The runtime did not answer within {timeout:g} s; reconnect."
+                    )
+            return time.perf_counter() - start
 
     def open_channel(
         self, timeout: float = 15.0, *, window_size: int | None = None

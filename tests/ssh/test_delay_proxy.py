@@ -123,3 +123,19 @@ def test_command_line_prints_port_and_cuts_on_sigusr1(echo_port: int) -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_stall_holds_traffic_without_closing_and_resume_delivers_it(echo_port: int) -> None:
+    with (
+        DelayProxy("127.0.0.1", echo_port, delay=0.001) as proxy,
+        socket.create_connection(("127.0.0.1", proxy.port)) as sock,
+    ):
+        assert roundtrip(sock, b"before") == b"before"
+        proxy.stall()
+        sock.sendall(b"held")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)
+        proxy.resume()
+        sock.settimeout(5)
+        assert sock.recv(10) == b"held"

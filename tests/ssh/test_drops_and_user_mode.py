@@ -104,3 +104,16 @@ def test_a_cut_transfer_leaves_nothing_half_written(
         time.sleep(0.05)
     assert leftovers() == ["complete.bin"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+
+
+def test_ping_measures_the_round_trip_and_notices_a_silent_tunnel(runtime: RuntimeHandle) -> None:
+    with DelayProxy(runtime.host, runtime.port, delay=0.02) as proxy:
+        session = Session.connect(key_target(runtime, port=proxy.port))
+        rtt = min(session.ping() for _ in range(3))
+        assert 0.040 <= rtt < 0.080
+        proxy.stall()
+        start = time.monotonic()
+        with pytest.raises(ConnectionLost, match="did not answer within 1 s"):
+            session.ping(timeout=1.0)
+        assert time.monotonic() - start < 1.5
+        assert not session.is_active()
