@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from colablink.profiles import Profile, ProfileStore
 from colablink.session import Session, SshTarget
 from colablink.sync.engine import Backoff, SyncEngine
 from colablink.sync.spec import SyncSpec
@@ -80,6 +81,33 @@ class SyncBed:
             engine.stop()
         for session in self.sessions:
             session.close()
+
+
+def save_profile(bed: SyncBed, config: Path, name: str = "gpu") -> dict[str, str]:
+    """Store a profile for ``bed`` under ``config``; returns the environment that finds it."""
+    saved = os.environ.get("COLABLINK_CONFIG_DIR")
+    os.environ["COLABLINK_CONFIG_DIR"] = str(config)
+    try:
+        ProfileStore().save(
+            Profile(
+                name=name,
+                host="127.0.0.1",
+                port=bed.rt.port,
+                username=bed.rt.username,
+                remote_root=str(bed.remote),
+                remote_dir="outputs",
+                local_dir="outputs",
+                project_root=bed.project,
+                key_path=Path(bed.rt.client_key),
+                host_keys=list(bed.rt.host_keys),
+            )
+        )
+    finally:
+        if saved is None:
+            del os.environ["COLABLINK_CONFIG_DIR"]
+        else:
+            os.environ["COLABLINK_CONFIG_DIR"] = saved
+    return {**os.environ, "COLABLINK_CONFIG_DIR": str(config)}
 
 
 def owner(path: Path) -> tuple[int, int]:

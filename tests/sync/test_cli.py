@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from colablink.profiles import Profile, ProfileStore
-from conftest import SyncBed
+from conftest import SyncBed, save_profile
 
 
 def cli(bed: SyncBed, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -25,24 +24,7 @@ def cli(bed: SyncBed, config: Path, *args: str) -> subprocess.CompletedProcess[s
 
 def test_sync_dry_run_then_sync(bed: SyncBed, tmp_path: Path) -> None:
     config = tmp_path / "config"
-    os.environ["COLABLINK_CONFIG_DIR"] = str(config)
-    try:
-        ProfileStore().save(
-            Profile(
-                name="gpu",
-                host="127.0.0.1",
-                port=bed.rt.port,
-                username=bed.rt.username,
-                remote_root=str(bed.remote),
-                remote_dir="outputs",
-                local_dir="outputs",
-                project_root=bed.project,
-                key_path=Path(bed.rt.client_key),
-                host_keys=list(bed.rt.host_keys),
-            )
-        )
-    finally:
-        del os.environ["COLABLINK_CONFIG_DIR"]
+    save_profile(bed, config)
     (bed.project / "train.py").write_text("print('hi')\n")
     bed.remote_write("result.txt", b"42")
 

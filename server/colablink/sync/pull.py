@@ -49,12 +49,16 @@ class LocalWriter:
         self.root = root
         self.lock = threading.Lock()
         self.open: dict[str, tuple[int, Path, Path]] = {}
+        self.closed = False
 
     def begin(self, rel: str) -> None:
         final = local_destination(self.root, rel, create_parents=True)
         temp = final.with_name(f"{TEMP_PREFIX}{os.getpid()}~{next(self.counter)}~{final.name[:80]}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with self.lock:
+            # After close (a stop, Ctrl+C) late chunks from the reader thread start nothing.
+            if self.closed:
+                raise UnsafePath(f"{rel!r}: the transfer was stopped")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             self.open[rel] = (fd, temp, final)
 
     def write(self, rel: str, data: bytes) -> None:
@@ -87,7 +91,9 @@ class LocalWriter:
             os.close(slot[0])
             slot[1].unlink(missing_ok=True)
 
-    def abort_all(self) -> None:
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
         for rel in list(self.open):
             self.abort(rel)
 
@@ -245,21 +251,24 @@ class Puller:
         progress = progress or NoProgress()
         progress.begin("pull", len(wanted), sum(m.size for m in wanted.values()))
         started: set[str] = set()
+        writer = LocalWriter(self.root)
 
         def on_data(header: Header, body: bytes) -> None:
             rel = header.get("path")
             if not isinstance(rel, str) or rel not in wanted:
                 self.report(str(rel), "the runtime sent a file that was not asked for")
                 return
+            if writer.closed:
+                return
             if rel not in started:
                 try:
-                    self.writer.begin(rel)
+                    writer.begin(rel)
                 except (UnsafePath, OSError) as exc:
                     self.report(rel, f"not written locally ({exc})")
                     wanted.pop(rel)
                     return
                 started.add(rel)
-            self.writer.write(rel, body)
+            writer.write(rel, body)
             progress.advance(0, len(body))
             if not header.get("last"):
                 return
@@ -272,12 +281,12 @@ class Puller:
             except (KeyError, TypeError, ValueError):
                 actual = remote
             if header.get("changed"):
-                self.writer.abort(rel)  # still being written: its next event brings it
+                writer.abort(rel)  # still being written: its next event brings it
                 return
             try:
-                local = self.writer.commit(rel, actual, self._may_replace(rel, actual))
+                local = writer.commit(rel, actual, self._may_replace(rel, actual))
             except (UnsafePath, OSError) as exc:
-                self.writer.abort(rel)
+                writer.abort(rel)
                 self.report(rel, f"not written locally ({exc})")
                 return
             self._landed(rel, actual, local, summary)
@@ -293,8 +302,7 @@ class Puller:
             self.report(self.spec.remote_conn_dir, f"could not read outputs ({exc.message})")
             reply = {}
         finally:
-            for rel in started:
-                self.writer.abort(rel)
+            writer.close()
         for rel, why in reply.get("errors", []):
             self.report(str(rel), f"could not be read on the runtime: {why}")
         progress.end()

@@ -18,7 +18,7 @@ from colablink.errors import RemoteError
 from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
 from colablink.sync.pathsafety import UnsafePath, check_remote_relpath
 from colablink.sync.progress import NoProgress, Progress
-from colablink.sync.reconcile import PushPlan, plan_push
+from colablink.sync.reconcile import PushPlan, coarse, plan_push
 from colablink.sync.records import Records
 from colablink.sync.remote import AgentClient, Header
 from colablink.sync.scan import Meta, local_meta, scan_local
@@ -199,7 +199,8 @@ class Pusher:
         items = [
             (rel, meta)
             for rel, meta in sorted(files.items())
-            if rel not in placed or not placed[rel].same_content_hint(meta)
+            # An event on a whole-second mtime may hide a same-size edit: send it anyway.
+            if rel not in placed or not placed[rel].same_content_hint(meta) or coarse(meta.mtime_ns)
         ]
         self.send(items, durable="file" if len(items) == 1 else "batch", summary=summary)
         return summary
