@@ -82,3 +82,28 @@ async def test_exec_status_and_cancel_go_through_a_running_agent(
     # The agent's connection is the only one: the helper holds none to the runtime.
     assert shared_runtime.port not in tcp_peer_ports(helper.pid)
     assert shared_runtime.port in tcp_peer_ports(agent.pid)
+
+
+async def test_the_window_takes_over_when_the_agent_stops(
+    agent: subprocess.Popen[bytes],
+    helper: HelperClient,
+    workspace: Workspace,
+    shared_runtime: RuntimeHandle,
+) -> None:
+    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
+    await helper.request(Method.CONNECT, params)
+    assert shared_runtime.port not in tcp_peer_ports(helper.pid)
+    agent.send_signal(signal.SIGINT)
+    agent.wait(timeout=10)
+
+    # The next command finds the agent gone, connects directly and still runs.
+    result = await helper.request(
+        Method.EXEC, {"profile": PROFILE, "execId": "t1", "argv": ["true"]}
+    )
+    assert result == {"exitCode": 0}
+    assert shared_runtime.port in tcp_peer_ports(helper.pid)
+    [status] = (await helper.request(Method.STATUS, {}))["profiles"]
+    assert status["state"] == "connected"
+    # Its own sync runs now: a flush goes through.
+    (workspace.project / f"after-agent-{workspace.base.name}.txt").write_text("mine\n")
+    await helper.request(Method.FLUSH, {"profile": PROFILE})

@@ -31,6 +31,10 @@ _READ_SIZE = 1 << 16
 _CANCEL_POLL_S = 0.05
 
 
+class AgentUnavailable(AgentGone):
+    """The agent's socket refused the connection: nothing was started, so retrying is safe."""
+
+
 class AgentLink:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -41,14 +45,14 @@ class AgentLink:
         link = cls(socket_path(profile_name))
         try:
             link.call({"op": "ping"})
-        except AgentGone:
+        except AgentUnavailable:
             return None
         return link
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         client = connect(str(self.path))
         if client is None:
-            raise AgentGone("the local agent stopped; reconnect to let this window take over.")
+            raise AgentUnavailable("the local agent stopped.")
         with client:
             return client.call(request)
 
@@ -65,7 +69,7 @@ class AgentLink:
             try:
                 sock.connect(str(self.path))
             except OSError:
-                raise AgentGone("the local agent stopped before the command started.") from None
+                raise AgentUnavailable("the local agent stopped.") from None
             sock.sendall(encode_control({"op": "exec", "command": command, "stdin": False}))
             return self._stream(sock, on_stdout, on_stderr, cancel)
         finally:

@@ -12,11 +12,11 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from colablink.agent.client import AgentGone
 from colablink.connection import Connection, Status
 from colablink.errors import ColabLinkError
-from colablink.helper.agent_link import AgentLink
+from colablink.helper.agent_link import AgentLink, AgentUnavailable
 from colablink.helper.notifier import Notifier
 from colablink.helper.settings import Settings
 from colablink.helper.syncing import HelperSync, protocol_state
@@ -61,9 +61,11 @@ class LiveProfile:
         self.agent = AgentLink.find(self.name)
         if self.agent is not None:
             log.info("Profile %s is held by its agent; using its socket", self.name)
-            self.refresh(raise_errors=True)
-            return
         self.refresh(raise_errors=True)
+        if self.agent is None:
+            self._start_sync()
+
+    def _start_sync(self) -> None:
         if self.sync is None:
             self.sync = HelperSync(
                 self.profile,
@@ -74,17 +76,20 @@ class LiveProfile:
             )
             self.sync.start()
 
-    def _probe(self) -> Status:
-        agent = self.agent
-        if agent is not None:
-            try:
-                return Status.from_dict(agent.call({"op": "status"}))
-            except AgentGone:
-                # The agent stopped: this window takes the profile over.
-                log.info("The agent for %s stopped; connecting directly", self.name)
-                self.agent = None
-                self.open()
+    def _take_over(self) -> None:
+        """The agent stopped: this window connects itself and syncs the profile."""
+        log.info("The agent for %s stopped; connecting directly", self.name)
+        self.agent = None
         _ = self.connection.session
+        self._start_sync()
+
+    def _probe(self) -> Status:
+        if self.agent is not None:
+            try:
+                return Status.from_dict(self.agent.call({"op": "status"}))
+            except AgentUnavailable:
+                self._take_over()
+        _ = self.connection.session  # connects, raising the one-sentence error if it cannot
         return self.connection.status()
 
     def exec(
@@ -96,26 +101,43 @@ class LiveProfile:
         cancel: threading.Event,
     ) -> int:
         if self.agent is not None:
-            return self.agent.exec(command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel)
+            try:
+                return self.agent.exec(
+                    command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel
+                )
+            except AgentUnavailable:
+                self._take_over()
         return self.connection.exec(
             command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel
         )
 
+    def _agent_call(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The agent's answer, or None when there is no agent (any more) and we work directly."""
+        if self.agent is None:
+            return None
+        try:
+            return self.agent.call(request)
+        except AgentUnavailable:
+            self._take_over()
+            return None
+
     def download(self, remote: str, local: Path) -> Path:
-        if self.agent is not None:
-            result = self.agent.call({"op": "download", "remote": remote, "local": str(local)})
+        result = self._agent_call({"op": "download", "remote": remote, "local": str(local)})
+        if result is not None:
             return Path(str(result["path"]))
         return self.connection.download(remote, local)
 
     def forward(self, remote_port: int, local_port: int) -> int:
-        if self.agent is not None:
-            request = {"op": "forward", "remote_port": remote_port, "local_port": local_port}
-            return int(self.agent.call(request)["local_port"])
+        request = {"op": "forward", "remote_port": remote_port, "local_port": local_port}
+        result = self._agent_call(request)
+        if result is not None:
+            return int(result["local_port"])
         return self.connection.forward(remote_port, local_port)
 
     def unforward(self, local_port: int) -> bool:
-        if self.agent is not None:
-            return bool(self.agent.call({"op": "unforward", "local_port": local_port})["stopped"])
+        result = self._agent_call({"op": "unforward", "local_port": local_port})
+        if result is not None:
+            return bool(result["stopped"])
         return self.connection.unforward(local_port)
 
     def _sync_state(self, state: EngineState) -> None:
