@@ -12,6 +12,7 @@ an existing file or directory there is replaced.
 
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
 import shlex
@@ -28,6 +29,8 @@ import paramiko
 
 from colablink.errors import RemoteError, UsageError
 from colablink.session import BULK_WINDOW, ConnectionLost, Session, send_all
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 # tarfile's stream buffer re-slices on every small read; keep it modest (see ssh-performance).
@@ -304,7 +307,12 @@ def _extract(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
             member.name = posixpath.join(_ENTRY, rest) if rest else _ENTRY
             if member.islnk():
                 member.linkname = posixpath.join(_ENTRY, member.linkname.partition("/")[2])
-            # The "data" filter refuses absolute paths and links that escape the destination.
-            tar.extract(member, into, filter="data")
+            try:
+                # The "data" filter refuses absolute paths, links that escape the copy, devices.
+                tar.extract(member, into, filter="data")
+            except tarfile.FilterError as exc:
+                # A virtualenv's absolute python symlink must not sink the whole download.
+                log.warning("Skipped %s: %s", rest or member.name, exc)
+                continue
             if member.isreg():
                 done["files"] += 1

@@ -120,3 +120,18 @@ def test_missing_paths_are_one_sentence_errors(
         transfer.download(session, "nope", tmp_path / "x", root=runtime.remote_root)
     assert "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_download_skips_links_that_leave_the_copy(
+    session: Session, runtime: RuntimeHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = (
+        "mkdir -p venv/bin && echo ok > venv/ok && ln -s /usr/bin/python3 venv/bin/python"
+        " && ln -s ../../.. venv/bin/up && ln -s ../ok venv/bin/inside"
+    )
+    assert session.run(script, cwd=runtime.remote_root).exit_code == 0
+    landed = transfer.download(session, "venv", tmp_path, root=runtime.remote_root)
+    assert (landed / "ok").read_text() == "ok\n"
+    assert os.readlink(landed / "bin" / "inside") == "../ok"
+    assert sorted(p.name for p in (landed / "bin").iterdir()) == ["inside"]
+    assert "Skipped bin/python" in caplog.text and "Skipped bin/up" in caplog.text
