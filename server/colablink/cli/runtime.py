@@ -29,6 +29,11 @@ from rich.console import Console
 from colablink.errors import UsageError
 
 DEFAULT_PORT = 2222
+DESCRIPTION = """\
+Make this machine a ColabLink runtime (for a Kaggle or cloud VM's shell, or any Linux box): set
+up sshd, the login user and the tunnel, print the connection info, keep alive until Ctrl+C, then
+tear down. The ngrok token comes from $NGROK_AUTHTOKEN or a hidden prompt.
+"""
 SELF_CHECK_PORT_ATTEMPTS = 5
 
 
@@ -36,10 +41,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "runtime",
         help="turn this machine into a ColabLink runtime (sshd, user, tunnel)",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--tunnel", choices=("ngrok", "none"), default="ngrok")
+    parser.add_argument(
+        "--tunnel",
+        choices=("ngrok", "none"),
+        default="ngrok",
+        help="how clients reach sshd: ngrok (default) or none (direct)",
+    )
     parser.add_argument("--port", type=int, default=None, help=f"default {DEFAULT_PORT}")
     parser.add_argument("--username", default="colablink", help="login user (root only)")
     parser.add_argument(
