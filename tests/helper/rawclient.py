@@ -26,15 +26,18 @@ def helper_env(base: Path) -> dict[str, str]:
 
 
 class RawClient:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            helper_command(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+    def __init__(self, env: dict[str, str], stderr: Path | None = None) -> None:
+        with open(stderr or os.devnull, "wb") as err:
+            self.proc = subprocess.Popen(
+                helper_command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=env,
+            )
         self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        # Notifications passed over while waiting for a response.
+        self.skipped: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def send_bytes(self, body: bytes) -> None:
@@ -75,6 +78,7 @@ class RawClient:
             message = self.next_message()
             if message.get("id") == msg_id and "method" not in message:
                 return message
+            self.skipped.append(message)
 
     def close(self) -> int:
         assert self.proc.stdin is not None

@@ -81,6 +81,7 @@ class Hub:
             self.live.pop(profile.name, None)
             await run_blocking(live.close)
             raise
+        log.info("Connected profile %s (%s:%d)", profile.name, profile.host, profile.port)
         return live.status()
 
     def _enroll(self, text: str, name: str | None, params: ConnectParams, root: Path) -> Profile:
