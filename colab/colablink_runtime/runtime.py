@@ -28,6 +28,14 @@ _SYSTEM_DIRS |= {"/usr", "/var", "/home", "/run", "/tmp"}  # noqa: S108 (refused
 
 
 class ColabRuntime:
+    """The runtime: ``setup()`` returns the connection info, ``keep_alive()`` blocks,
+    ``teardown()`` stops everything.
+
+    ``password`` (root mode only) defaults to a random one; ``authorized_keys`` are public key
+    lines allowed besides the user's own ``~/.ssh/authorized_keys``; ``tunnel`` is "ngrok" (needs
+    ``ngrok_token``) or "none"; ``state_dir`` holds sshd's config, host keys, pid file and log.
+    """
+
     def __init__(
         self,
         password: str | None = None,
