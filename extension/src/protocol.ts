@@ -64,10 +64,21 @@ export type ConnectionState = "connected" | "connecting" | "reconnecting" | "dis
 
 export type LogLevel = "error" | "warning" | "info" | "debug";
 
-/** initializationOptions and the colablink section of didChangeConfiguration. */
+export interface SyncSettings {
+  exclude?: string[];
+  debounceMs?: number;
+}
+
+/**
+ * initializationOptions and the colablink section of didChangeConfiguration.
+ * Sync settings apply to profiles connected after the change.
+ */
 export interface HelperSettings {
   logLevel?: LogLevel;
   codeLens?: boolean;
+  sync?: SyncSettings;
+  // The ssh config that connect writes the profile's Host block to; null: ~/.ssh/config.
+  sshConfigFile?: string | null;
 }
 
 export interface ConnectParams {

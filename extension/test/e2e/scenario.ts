@@ -89,6 +89,8 @@ function prepareDirs(): void {
         "terminal.integrated.gpuAcceleration": "off",
         "git.enabled": false,
         "workbench.secondarySideBar.defaultVisibility": "hidden",
+        // colablink.sshConfigFile is unset, so the Host block follows Remote-SSH's setting.
+        "remote.SSH.configFile": sshConfig,
       },
       null,
       2,
@@ -252,6 +254,8 @@ async function scenario(): Promise<void> {
       check(message.length > 0 && !message.includes("\n"), `not one line: ${JSON.stringify(message)}`);
       check(!/traceback|exception|error in server/i.test(message), `not a user sentence: ${message}`);
       check(/[.!?]$/.test(message), `not a sentence: ${message}`);
+      await toast(p, "ColabLink: connecting").waitFor({ state: "hidden" });
+      await p.waitForTimeout(500); // let the toast's slide-in animation finish for the screenshot
       await screenshot(p, "wrong-password-error");
       await errorToast.locator(".monaco-button", { hasText: "Show Logs" }).click();
       await waitFor("the ColabLink log to show the auth-failed code", async () => {
@@ -349,7 +353,7 @@ async function scenario(): Promise<void> {
         const texts = await terminalTexts(p);
         return texts[texts.length - 1]?.trim() ? true : undefined;
       });
-      await p.locator(".terminal .xterm-rows").last().click();
+      // The new terminal has the keyboard focus, as it would for a person.
       await p.keyboard.type("pwd");
       await p.keyboard.press("Enter");
       await waitFor(`a line saying ${info.remote_root}`, async () => {

@@ -31,7 +31,7 @@ export async function waitFor<T>(
 
 /** Runs a command from the palette (F1), choosing the row whose label is exactly `title`. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press("Escape");
+  await closeQuickInput(page);
   await page.keyboard.press("F1");
   const input = page.locator(`${QUICK_INPUT} .quick-input-box input`);
   await input.waitFor({ state: "visible" });
@@ -54,8 +54,15 @@ export async function answerInputBox(page: Page, prompt: string, text?: string):
   await input.press("Enter");
 }
 
+/** Escape only when a quick input is open: a finished run's terminal closes on any key. */
+async function closeQuickInput(page: Page): Promise<void> {
+  if (await page.locator(QUICK_INPUT).isVisible()) {
+    await page.keyboard.press("Escape");
+  }
+}
+
 export async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press("Escape");
+  await closeQuickInput(page);
   await page.keyboard.press("F1");
   const input = page.locator(`${QUICK_INPUT} .quick-input-box input`);
   await input.waitFor({ state: "visible" });
