@@ -16,14 +16,14 @@ STAND_IN = """#!/bin/sh
 case "$1" in
   --query-gpu=*) echo "Tesla T4, 15360"; exit 0 ;;
 esac
-echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-echo "NVIDIA_VISIBLE_DEVICES=$NVIDIA_VISIBLE_DEVICES"
-echo "CUDA_VERSION=$CUDA_VERSION"
+printf 'LD_LIBRARY_PATH=%s\n' "$LD_LIBRARY_PATH"
+printf 'NVIDIA_VISIBLE_DEVICES=%s\n' "$NVIDIA_VISIBLE_DEVICES"
+printf 'CUDA_VERSION=%s\n' "$CUDA_VERSION"
 """
 NOTEBOOK_ENV = {
     "LD_LIBRARY_PATH": "/usr/lib64-nvidia:/usr/local/cuda lib/with space",
     "NVIDIA_VISIBLE_DEVICES": "all",
-    "CUDA_VERSION": '12.2 "quoted"',
+    "CUDA_VERSION": '12.2 "quoted" back\\slash $HOME',
 }
 EXPECTED = [f"{name}={value}" for name, value in NOTEBOOK_ENV.items()]
 
