@@ -155,3 +155,26 @@ async def test_a_remote_output_is_announced_and_listed(
     listing = await helper.request(Method.OUTPUTS, {"profile": PROFILE})
     [entry] = [e for e in listing["entries"] if e["name"] == "metrics.txt"]
     assert entry["kind"] == "file" and entry["size"] == len("result\n")
+
+
+async def test_exec_runs_in_the_source_root_or_the_given_cwd(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    await connect(helper, workspace, shared_runtime)
+    sub = f"sub-{workspace.base.name}"
+    (Path(shared_runtime.remote_root) / sub).mkdir()
+    (Path(shared_runtime.remote_root) / sub).chmod(0o777)
+    for exec_id, extra, expected in (
+        ("root", {}, shared_runtime.remote_root),
+        ("cwd", {"cwd": sub}, f"{shared_runtime.remote_root}/{sub}"),
+    ):
+        params = {
+            "profile": PROFILE,
+            "execId": exec_id,
+            "commandLine": "pwd; echo $PYTHONUNBUFFERED",
+        }
+        assert await helper.request(Method.EXEC, {**params, **extra}) == {"exitCode": 0}
+        out = "".join(
+            p["data"] for p in helper.notes_of(Notification.EXEC_OUTPUT) if p["execId"] == exec_id
+        )
+        assert out == f"{expected}\n1\n"
