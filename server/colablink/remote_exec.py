@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import select
 import shlex
 import threading
 import time
@@ -100,6 +99,29 @@ def _drain(chan: paramiko.Channel, on_stdout: Callable[[bytes], object],
         on_stderr(chan.recv_stderr(_READ_SIZE))
 
 
+class _Wakeup:
+    """Set by paramiko when output arrives on either stream; cleared only by the reader.
+
+    paramiko clears a buffer's event when that buffer runs empty, which would swallow a wakeup
+    for the other stream if both shared a plain Event (and ``Channel.fileno`` costs a pipe).
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        """Ignored: see the class docstring."""
+
+    def arm(self) -> None:
+        self._event.clear()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
 def _has_status(chan: paramiko.Channel) -> bool:
     # paramiko also sets the status event when the connection dies, leaving exit_status at -1.
     return chan.exit_status_ready() and chan.exit_status != -1
@@ -131,8 +153,11 @@ def stream(
             ).start()
         interrupted_at: float | None = None
         killed = False
-        fd = chan.fileno()
+        wakeup = _Wakeup()
+        chan.in_buffer.set_event(wakeup)  # type: ignore[arg-type]  # duck-typed Event
+        chan.in_stderr_buffer.set_event(wakeup)  # type: ignore[arg-type]
         while True:
+            wakeup.arm()
             _drain(chan, on_stdout, on_stderr)
             if chan.eof_received and _has_status(chan):
                 break
@@ -152,10 +177,10 @@ def stream(
                 elif now - interrupted_at >= INTERRUPT_GRACE_S + _GIVE_UP_S:
                     return signal_exit_code("INT")
             if chan.eof_received:
-                # Output is done (the pipe stays readable now); only the exit status is awaited.
+                # Output is done; only the exit status is awaited.
                 chan.status_event.wait(_POLL_S)
             else:
-                select.select([fd], [], [], _POLL_S)
+                wakeup.wait(_POLL_S)
         code = chan.recv_exit_status()
         # A cancelled command that still exits 0 (its shell outlived the kill) was interrupted.
         return signal_exit_code("INT") if interrupted_at is not None and code == 0 else code
