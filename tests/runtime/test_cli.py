@@ -23,6 +23,7 @@ from support import (
 )
 
 from .sshclient import login_with_password
+from .test_ngrok import STAND_IN
 
 REPO = Path(__file__).resolve().parents[2]
 COLABLINK = [sys.executable, "-m", "colablink"]
@@ -154,3 +155,29 @@ def test_missing_ngrok_token_is_one_sentence() -> None:
     assert result.stderr == (
         "colablink: The ngrok tunnel needs a token: set NGROK_AUTHTOKEN, or use --tunnel none.\n"
     )
+
+
+def test_self_check_through_the_ngrok_provider() -> None:
+    work = public_tempdir("colablink-cli-ngrok-")
+    (work / "ngrok").symlink_to(STAND_IN)
+    env = {
+        **os.environ,
+        "PATH": f"{work}:{os.environ['PATH']}",
+        "NGROK_AUTHTOKEN": "tok-from-env",
+        "NGROK_STAND_IN_RECORD": str(work / "argv.jsonl"),
+    }
+    try:
+        result = subprocess.run(
+            [*COLABLINK, "runtime", "--tunnel", "ngrok", "--self-check"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        info = _check_printed(result.stdout)
+        assert (info["host"], info["port"]) == ("4.tcp.eu.ngrok.io", 17023)
+        assert "tok-from-env" not in (work / "argv.jsonl").read_text()
+    finally:
+        shutil.rmtree(work)
