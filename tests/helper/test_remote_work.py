@@ -138,6 +138,12 @@ async def test_sync_now_reports_progress(
     assert kinds[0] == "begin" and kinds[-1] == "end"
     assert "report" in kinds
 
+    # A token the client made itself is used as given.
+    helper.lsp.progress_reports.setdefault("client-token", [])
+    await helper.request(Method.SYNC_NOW, {"profile": PROFILE, "workDoneToken": "client-token"})
+    kinds = [step.kind for step in helper.lsp.progress_reports["client-token"]]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+
 
 async def test_a_remote_output_is_announced_and_listed(
     helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
