@@ -33,7 +33,7 @@ from colablink.sync.pull import Puller, PullSummary
 from colablink.sync.push import Pusher, PushSummary
 from colablink.sync.records import Records
 from colablink.sync.remote import AgentClient, ChannelDuplex, ConnectionLost, Header
-from colablink.sync.spec import SyncSpec
+from colablink.sync.spec import SyncSpec, spec_for
 from colablink.sync.wire import BOOTSTRAP
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,13 @@ class SyncEngine:
     ) -> None:
         if isinstance(profile_or_spec, SyncSpec):
             self.spec = profile_or_spec
-        else:
+        elif state_path is not None:
             self.spec = SyncSpec.from_profile(
                 profile_or_spec, excludes=tuple(excludes), state_path=state_path
             )
+        else:
+            # A stored profile: records in the config dir, other profiles' outputs left out.
+            self.spec = spec_for(profile_or_spec, excludes=tuple(excludes))
         self.connect = connect
         self.debounce = debounce
         self.interval = interval
@@ -145,6 +148,7 @@ class SyncEngine:
         self._completed = 0
         self._client: AgentClient | None = None
         self._reported: set[tuple[str, str]] = set()
+        self._progress: Progress | None = None
 
     # -- observation ----------------------------------------------------------------------
 
@@ -186,10 +190,14 @@ class SyncEngine:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start watching and syncing in the background; returns at once."""
+    def start(self, progress: Progress | None = None) -> None:
+        """Start watching and syncing in the background; returns at once.
+
+        ``progress`` hears the first full pass (files, bytes) after each (re)connect.
+        """
         if self._thread is not None:
             return
+        self._progress = progress
         self._stop.clear()
         self._watch.start()
         self._thread = threading.Thread(target=self._run, name="colablink-sync", daemon=True)
@@ -223,12 +231,13 @@ class SyncEngine:
             self._requested += 1
             target = self._requested
             self._cond.notify_all()
-            return (
-                self._cond.wait_for(
-                    lambda: self._completed >= target or self._stop.is_set(), timeout
-                )
-                and self._completed >= target
+            self._cond.wait_for(
+                lambda: (
+                    self._completed >= target or self._stop.is_set() or self._state.kind == "halted"
+                ),
+                timeout,
             )
+            return self._completed >= target
 
     def _project_rel(self, path: str | Path) -> str | None:
         candidate = Path(path)
@@ -244,7 +253,7 @@ class SyncEngine:
         if self._thread is not None and not dry_run:
             with self._cond:
                 self._rescan = True
-            if not self.flush(None, timeout=3600.0):
+            if not self.flush(None, timeout=600.0):
                 raise SyncHalted(f"sync did not complete ({self._state})")
             return SyncReport(problems=list(self.problems))
         client = self._open_agent()
@@ -384,7 +393,7 @@ class SyncEngine:
             self._remote_events.clear()
             self._rescan = False
             target = self._requested
-        self._full_pass(client)
+        self._full_pass(client, progress=self._progress)
         self._finish(target)
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
         puller = Puller(client, self.spec, self.records, self._report)
