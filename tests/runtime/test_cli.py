@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 from colablink_runtime import accounts, procs
@@ -67,7 +68,7 @@ def test_self_check_as_root_exits_0_and_removes_what_it_made() -> None:
 
 def test_self_check_in_user_mode_as_unprivileged_account() -> None:
     account = create_account("cltu")
-    site = next((REPO / ".venv" / "lib").glob("python3*/site-packages"))
+    site = sysconfig.get_paths()["purelib"]  # the test venv's packages (paramiko, rich, …)
     try:
         result = run_as(
             account,
