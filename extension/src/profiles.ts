@@ -6,6 +6,7 @@ import { Method, type ProfileStatus, type StatusResult } from "./protocol";
 
 export class ProfileStore implements vscode.Disposable {
   private readonly statuses = new Map<string, ProfileStatus>();
+  private readonly receivedAt = new Map<string, number>();
   private readonly subscriptions: vscode.Disposable[] = [];
   readonly onDidChange = new vscode.EventEmitter<void>();
   /** True while a Connect command runs, so the status bar can say "connecting…" at once. */
@@ -29,7 +30,13 @@ export class ProfileStore implements vscode.Disposable {
 
   put(status: ProfileStatus): void {
     this.statuses.set(status.profile, status);
+    this.receivedAt.set(status.profile, Date.now());
     this.onDidChange.fire();
+  }
+
+  /** Milliseconds since the helper last reported on `profile`, for counting retries down. */
+  ageMs(profile: string): number {
+    return Date.now() - (this.receivedAt.get(profile) ?? Date.now());
   }
 
   setConnecting(value: boolean): void {
@@ -43,6 +50,7 @@ export class ProfileStore implements vscode.Disposable {
       this.statuses.clear();
       for (const status of result.profiles) {
         this.statuses.set(status.profile, status);
+        this.receivedAt.set(status.profile, Date.now());
       }
       this.onDidChange.fire();
     } catch (error) {

@@ -3,13 +3,14 @@ import * as vscode from "vscode";
 import type { HelperClient } from "./helperClient";
 import type { ProfileStore } from "./profiles";
 import { defaultProfile } from "./settings";
-import { pickProfile, statusView } from "./statusText";
+import { countedDown, pickProfile, statusView } from "./statusText";
 
 export const STATUS_BAR_COMMAND = "colablink.statusMenu";
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem("colablink.status", vscode.StatusBarAlignment.Left, 50);
   private readonly subscription: vscode.Disposable;
+  private ticker: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly helper: HelperClient,
@@ -23,12 +24,14 @@ export class StatusBar implements vscode.Disposable {
   }
 
   render(): void {
+    const status = pickProfile(this.profiles.all(), defaultProfile());
     const view = statusView({
       helper: this.helper.state,
       helperError: this.helper.error,
       connecting: this.profiles.connecting,
-      status: pickProfile(this.profiles.all(), defaultProfile()),
+      status: status && countedDown(status, this.profiles.ageMs(status.profile)),
     });
+    this.scheduleTick(status?.retryInSeconds != null);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
     this.item.backgroundColor =
@@ -39,7 +42,20 @@ export class StatusBar implements vscode.Disposable {
           : undefined;
   }
 
+  /** While a retry is pending the countdown moves every second; otherwise nothing runs. */
+  private scheduleTick(counting: boolean): void {
+    if (counting && !this.ticker) {
+      this.ticker = setInterval(() => this.render(), 1000);
+    } else if (!counting && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+  }
+
   dispose(): void {
+    if (this.ticker) {
+      clearInterval(this.ticker);
+    }
     this.subscription.dispose();
     this.item.dispose();
   }

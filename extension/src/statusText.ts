@@ -87,6 +87,14 @@ function tooltipFor(status: ProfileStatus | undefined): string {
   return lines.join("\n");
 }
 
+/** The status as it stands `elapsedMs` after the helper sent it: the retry countdown has moved on. */
+export function countedDown(status: ProfileStatus, elapsedMs: number): ProfileStatus {
+  if (status.retryInSeconds === null) {
+    return status;
+  }
+  return { ...status, retryInSeconds: Math.max(0, status.retryInSeconds - elapsedMs / 1000) };
+}
+
 /** The profile the status bar speaks for: the configured default, else a live one, else any. */
 export function pickProfile(
   statuses: readonly ProfileStatus[],

@@ -213,6 +213,7 @@ async function scenario(): Promise<void> {
     });
     check(answer, "no runtime");
     const info = answer.info;
+    const runtimeUser = answer.username;
 
     await step("install the packaged VSIX into code-server", async () => {
       const listed = installExtension(vsix, dirs, env);
@@ -362,6 +363,21 @@ async function scenario(): Promise<void> {
         return lines.includes(info.remote_root) || undefined;
       });
       await screenshot(p, "shell-pwd");
+    });
+
+    await step("Ctrl+C in a run's terminal interrupts the remote process", async () => {
+      const remoteSleeps = (): string =>
+        spawnSync("pgrep", ["-u", runtimeUser, "-x", "sleep"], { encoding: "utf8" }).stdout.trim();
+      check(remoteSleeps() === "", "a remote sleep was already running");
+      await runCommand(p, "ColabLink: Run Command on Colab…");
+      await answerInputBox(p, "Command line to run on the runtime", "sleep 100");
+      await waitFor("the remote sleep to start", async () => remoteSleeps() || undefined);
+      await p.keyboard.press("Control+C");
+      await waitFor("the terminal to say interrupted", async () => {
+        const texts = await terminalTexts(p);
+        return (texts[texts.length - 1] ?? "").includes("ColabLink: interrupted") || undefined;
+      });
+      await waitFor("the remote sleep to be gone", async () => remoteSleeps() === "" || undefined, 5_000);
     });
 
     await step("Disconnect returns the status bar to disconnected", async () => {

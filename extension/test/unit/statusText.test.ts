@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pickProfile, statusView } from "../../src/statusText";
+import { countedDown, pickProfile, statusView } from "../../src/statusText";
 import { profileStatus } from "./fixtures";
 
 describe("statusView", () => {
@@ -86,5 +86,22 @@ describe("pickProfile", () => {
   it("falls back to any profile, or none", () => {
     expect(pickProfile([a], undefined)?.profile).toBe("a");
     expect(pickProfile([], undefined)).toBeUndefined();
+  });
+});
+
+describe("countedDown", () => {
+  it("moves the reconnect countdown on with the time since the report", () => {
+    const status = profileStatus({ state: "reconnecting", retryInSeconds: 10 });
+    const later = countedDown(status, 3_500);
+    expect(later.retryInSeconds).toBe(6.5);
+    expect(statusView({ helper: "running", connecting: false, status: later }).text).toBe(
+      "$(sync~spin) Colab · reconnecting in 7 s",
+    );
+    expect(countedDown(status, 60_000).retryInSeconds).toBe(0);
+  });
+
+  it("leaves a status without a pending retry alone", () => {
+    const status = profileStatus();
+    expect(countedDown(status, 5_000)).toBe(status);
   });
 });
