@@ -71,7 +71,7 @@ class LocalClient:
     @property
     def connection(self) -> Connection:
         if self._connection is None:
-            self._connection = Connection(self.profile)
+            self._connection = Connection(self.profile, long_lived=True)
         return self._connection
 
     # -- verbs -------------------------------------------------------------------------------

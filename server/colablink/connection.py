@@ -24,6 +24,7 @@ from .session import Session, SshTarget
 if TYPE_CHECKING:
     from paramiko import Channel
 
+    from .agent.runner import RemoteRunner
     from .forward import LocalForward
 
 OnOutput = Callable[[bytes], None]
@@ -91,12 +92,20 @@ def target_of(profile: Profile) -> SshTarget:
 class Connection:
     """One profile's SSH session and the forwards opened on it."""
 
-    def __init__(self, profile: Profile, *, connect_timeout: float = 15.0) -> None:
+    def __init__(
+        self, profile: Profile, *, connect_timeout: float = 15.0, long_lived: bool = False
+    ) -> None:
+        """``long_lived`` holders (the agent, ``LocalClient``) run commands through a runner
+        process on the runtime, started once, instead of a new SSH channel per command."""
         self.profile = profile
         self._connect_timeout = connect_timeout
         self._session: Session | None = None
         self._lock = threading.Lock()
         self._forwards: dict[int, LocalForward] = {}
+        self._use_runner = long_lived
+        self._runner: RemoteRunner | None = None
+        self._runner_session: Session | None = None
+        self._runner_lock = threading.Lock()
 
     # -- the session -------------------------------------------------------------------------
 
@@ -118,6 +127,10 @@ class Connection:
             forwards = list(self._forwards.values())
             self._forwards.clear()
             session, self._session = self._session, None
+        with self._runner_lock:
+            runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.close()
         for forward in forwards:
             forward.stop()
         if session is not None:
@@ -131,10 +144,15 @@ class Connection:
 
     # -- running commands --------------------------------------------------------------------
 
+    def environment(self) -> dict[str, str]:
+        """What every command gets on top of the login environment."""
+        return {"PYTHONUNBUFFERED": "1", "COLABLINK_OUTPUT_DIR": self.profile.remote_conn_dir}
+
     def command_line(self, command: Command) -> str:
         """``command`` as run remotely: in the source root, with the connection's environment."""
-        env = {"PYTHONUNBUFFERED": "1", "COLABLINK_OUTPUT_DIR": self.profile.remote_conn_dir}
-        return remote_exec.command_line(command, cwd=self.profile.remote_root, env=env)
+        return remote_exec.command_line(
+            command, cwd=self.profile.remote_root, env=self.environment()
+        )
 
     def exec(
         self,
@@ -146,14 +164,48 @@ class Connection:
         cancel: threading.Event | None = None,
     ) -> int:
         """Run ``command`` remotely, streaming output; return its exit code (128+n on a signal)."""
-        return remote_exec.stream(
-            self.session,
-            self.command_line(command),
+        line = self.command_line(command)  # validates, whichever way the command then runs
+        session = self.session
+        runner = self._runner_on(session) if self._use_runner else None
+        if runner is None:
+            return remote_exec.stream(
+                session, line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
+            )
+        if isinstance(command, str) or (len(command) == 1 and any(c.isspace() for c in command[0])):
+            return runner.run(
+                line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
+            )
+        return runner.run_argv(
+            command,
+            cwd=self.profile.remote_root,
+            env=self.environment(),
             on_stdout=on_stdout,
             on_stderr=on_stderr,
             stdin=stdin,
             cancel=cancel,
         )
+
+    def warm_up(self) -> None:
+        """Connect, and start the command runner now rather than on the first command."""
+        session = self.session
+        if self._use_runner:
+            self._runner_on(session)
+
+    def _runner_on(self, session: Session) -> RemoteRunner | None:
+        """The runner on this session, started if needed; None where it cannot run."""
+        from .agent.runner import RemoteRunner
+
+        with self._runner_lock:
+            if self._runner is not None and self._runner.alive and self._runner_session is session:
+                return self._runner
+            if self._runner is not None:
+                self._runner.close()
+            self._runner = RemoteRunner.start(session)
+            self._runner_session = session
+            if self._runner is None:
+                # No python3 on the runtime: plain channels from now on.
+                self._use_runner = False
+            return self._runner
 
     def run(self, command: Command, *, stdin: bytes | IO[bytes] | None = None) -> ExecResult:
         """Run ``command`` remotely and collect its output."""

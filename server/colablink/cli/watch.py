@@ -39,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from colablink.profiles import ProfileStore
 
     name = profile_name(getattr(args, "profile", None))
-    connection = Connection(ProfileStore().load(name))
+    connection = Connection(ProfileStore().load(name), long_lived=True)
     server = AgentServer(connection, socket_path(name), hosted_services(connection))
     # Claim the socket first (refusing if an agent is up), then connect, so a bad profile or an
     # unreachable runtime fails here, in one sentence, before anything is served.
     server.bind()
     try:
-        connection.session  # noqa: B018
+        connection.warm_up()
     except BaseException:
         server.release()
         raise

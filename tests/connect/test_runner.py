@@ -1,0 +1,106 @@
+"""Commands through the runner that long-lived connections keep on the runtime."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from colablink.connection import Connection
+from colablink.session import ConnectionLost
+from colablink_runtime import procs
+from support.system import pids_of_user, wait_for
+
+from .conftest import Setup
+
+
+def runner_pids(live: Setup) -> list[int]:
+    return [
+        pid
+        for pid in pids_of_user(live.runtime.username)
+        if procs.cmdline_of(pid)[:2] == ["python3", "-c"]
+    ]
+
+
+def remote_sleeps(live: Setup) -> bool:
+    found = subprocess.run(["pgrep", "-u", live.runtime.username, "-x", "sleep"])
+    return found.returncode == 0
+
+
+@pytest.fixture
+def warm(live: Setup) -> Iterator[Connection]:
+    connection = Connection(live.profile, long_lived=True)
+    connection.warm_up()
+    assert len(runner_pids(live)) == 1
+    yield connection
+    connection.close()
+    wait_for(lambda: not runner_pids(live), 10, "the runner to exit with its channel")
+
+
+def test_results_match_a_shell(warm: Connection, live: Setup) -> None:
+    assert warm.run(["sh", "-c", "exit 42"]).exit_code == 42
+    assert warm.run("kill -9 $$").exit_code == 137
+    missing = warm.run(["no-such-command-here"])
+    assert (missing.exit_code, missing.stderr) == (127, b"no-such-command-here: not found\n")
+    assert warm.run(["/etc/passwd"]).exit_code == 126
+    where = warm.run(["sh", "-c", 'pwd; echo "$COLABLINK_OUTPUT_DIR"'])
+    assert where.stdout.decode().split() == [live.profile.remote_root, live.profile.remote_conn_dir]
+    assert warm.run("echo a b | wc -w").stdout.strip() == b"2"
+    data = os.urandom(3_000_000)
+    assert warm.run(["cat"], stdin=data).stdout == data
+
+
+def test_concurrent_commands_share_it(warm: Connection) -> None:
+    results: dict[int, bytes] = {}
+
+    def one(i: int) -> None:
+        results[i] = warm.run(["sh", "-c", f"sleep 0.3; echo {i}"]).stdout
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started < 2.0
+    assert results == {i: f"{i}\n".encode() for i in range(8)}
+
+
+def test_cancel_ends_the_whole_process_group(warm: Connection, live: Setup) -> None:
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    code = warm.exec(
+        "sleep 100 & sleep 100; wait",
+        on_stdout=lambda _: None,
+        on_stderr=lambda _: None,
+        cancel=cancel,
+    )
+    assert time.monotonic() - started < 2.5
+    assert code == 130
+    wait_for(lambda: not remote_sleeps(live), 5, "every remote sleep to end")
+
+
+def test_a_lost_runner_fails_its_command_and_is_replaced(warm: Connection, live: Setup) -> None:
+    failure: list[BaseException] = []
+
+    def long_command() -> None:
+        try:
+            warm.run(["sleep", "30"])
+        except ConnectionLost as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=long_command)
+    thread.start()
+    wait_for(lambda: remote_sleeps(live), 10, "the remote sleep")
+    (pid,) = runner_pids(live)
+    os.kill(pid, signal.SIGKILL)
+    thread.join(10)
+    assert failure and isinstance(failure[0], ConnectionLost)
+    assert warm.run(["true"]).exit_code == 0
+    assert len(runner_pids(live)) == 1
+    subprocess.run(["pkill", "-u", live.runtime.username, "-x", "sleep"])
