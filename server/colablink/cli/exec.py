@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 
 from colablink.errors import UsageError
@@ -65,7 +64,8 @@ def run_direct(name: str, command: list[str] | str, with_stdin: bool) -> int:
                 command,
                 on_stdout=lambda data: write(1, data),
                 on_stderr=lambda data: write(2, data),
-                stdin=sys.stdin.buffer if with_stdin else None,
+                # Unbuffered: a daemon thread still inside a buffered read at exit aborts Python.
+                stdin=open(0, "rb", buffering=0, closefd=False) if with_stdin else None,
                 cancel=cancel,
             )
     finally:

@@ -81,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     relayed = _warm_path(sys.argv[1:] if argv is None else argv)
     if relayed is not None:
         return relayed
+    _skip_unused_imports()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
@@ -111,3 +112,13 @@ def _warm_path(argv: Sequence[str]) -> int | None:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _skip_unused_imports() -> None:
+    """In the CLI's own process, keep paramiko from importing invoke.
+
+    paramiko loads invoke (and, through it, yaml and unittest.mock) at import time, only to
+    evaluate ssh_config ``Match exec`` lines, which ColabLink never parses; that import is a
+    large share of a cold ``colablink exec``.
+    """
+    sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
