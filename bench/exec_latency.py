@@ -190,8 +190,12 @@ def measure(
     return rows
 
 
-def report(rows: list[Row]) -> None:
-    print(f"\n{'measurement':<26}{'ColabLink':>11}{'reference':>11}  {'ratio':>6}  target")
+def report(rows: list[Row], floor_ms: float) -> None:
+    print(
+        f"\nPython start-up floor (`python -c 'import re'`, what the installed command does "
+        f"before any ColabLink code): {floor_ms:.1f} ms"
+    )
+    print(f"{'measurement':<26}{'ColabLink':>11}{'reference':>11}  {'ratio':>6}  target")
     for row in rows:
         if row.theirs is None:
             goal = "(a round trip is the floor)"
@@ -218,6 +222,10 @@ def main() -> int:
         public = keys.generate_keypair(key, "colablink-bench")
         with runtime(base, public) as info:
             port = int(str(info["port"]))
+            floor = median_ms(
+                lambda: run_quiet([sys.executable, "-c", "import re"], dict(os.environ)),
+                args.runs * 2,
+            )
             rows = measure("loopback", base, info, port, key, args.runs)
             proxy = DelayProxy("127.0.0.1", port, delay=RTT_DELAY_S)
             proxy.start()
@@ -225,7 +233,7 @@ def main() -> int:
                 rows += measure("40 ms RTT", base, info, proxy.port, key, args.runs)
             finally:
                 proxy.stop()
-        report(rows)
+        report(rows, floor)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0
