@@ -9,7 +9,7 @@ import threading
 import paramiko
 
 from colablink.errors import UsageError
-from colablink.session import ConnectionLost, Session, send_all
+from colablink.session import ConnectionLost, Session, close_channel, send_all
 
 _CHUNK = 256 * 1024
 
@@ -86,7 +86,7 @@ class LocalForward:
             with self._lock:
                 if self._stopping.is_set():
                     client.close()
-                    chan.close()
+                    close_channel(chan)
                     return
                 self._pairs.add(pair)
                 self._threads = [t for t in self._threads if t.is_alive()]
@@ -118,7 +118,7 @@ class LocalForward:
         client, chan = pair
         with self._lock:
             self._pairs.discard(pair)
-        chan.close()
+        close_channel(chan)
         with contextlib.suppress(OSError):
             client.shutdown(socket.SHUT_RDWR)
         client.close()

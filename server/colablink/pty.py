@@ -6,7 +6,7 @@ import shlex
 
 import paramiko
 
-from colablink.session import ConnectionLost, Session
+from colablink.session import ConnectionLost, Session, close_channel
 
 DEFAULT_TERM = "xterm-256color"
 
@@ -26,7 +26,7 @@ def open_shell(
         chan.get_pty(term=term, width=cols, height=rows)
         chan.exec_command(shell_command(cwd))
     except (paramiko.SSHException, EOFError, OSError):
-        chan.close()
+        close_channel(chan)
         raise ConnectionLost("The runtime refused to open a terminal; reconnect.") from None
     return chan
 

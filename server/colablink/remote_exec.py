@@ -17,7 +17,14 @@ from typing import IO
 import paramiko
 
 from colablink.errors import UsageError
-from colablink.session import ConnectionLost, Session, send_all, send_signal, signal_exit_code
+from colablink.session import (
+    ConnectionLost,
+    Session,
+    close_channel,
+    send_all,
+    send_signal,
+    signal_exit_code,
+)
 
 # Every streamed command carries this variable, so a cancel can find all of its processes.
 RUN_ID_VAR = "COLABLINK_RUN_ID"
@@ -185,4 +192,4 @@ def stream(
         # A cancelled command that still exits 0 (its shell outlived the kill) was interrupted.
         return signal_exit_code("INT") if interrupted_at is not None and code == 0 else code
     finally:
-        chan.close()
+        close_channel(chan)

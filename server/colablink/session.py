@@ -7,6 +7,7 @@ transfers, and ``exit-signal`` being ignored.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -303,7 +304,7 @@ class Session:
         try:
             chan.exec_command(command)
         except (paramiko.SSHException, EOFError, OSError):
-            chan.close()
+            close_channel(chan)
             raise ConnectionLost("The runtime refused to start a command; reconnect.") from None
         return chan
 
@@ -352,6 +353,12 @@ def send_all(chan: paramiko.Channel, data: bytes | bytearray | memoryview) -> No
         if sent == 0:
             raise ConnectionLost("The runtime closed the channel while data was being sent.")
         view = view[sent:]
+
+
+def close_channel(chan: paramiko.Channel) -> None:
+    """Close a channel; on a connection that already died, paramiko's close raises instead."""
+    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+        chan.close()
 
 
 def send_signal(chan: paramiko.Channel, name: str) -> None:

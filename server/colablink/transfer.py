@@ -28,7 +28,7 @@ from typing import IO
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
-from colablink.session import BULK_WINDOW, ConnectionLost, Session, send_all
+from colablink.session import BULK_WINDOW, ConnectionLost, Session, close_channel, send_all
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ def upload(
             raise UsageError(f"Cannot read {exc.filename} ({exc.strerror}).") from None
         raise ConnectionLost(f"The connection dropped while uploading to {dest}.") from None
     finally:
-        chan.close()
+        close_channel(chan)
 
 
 def _remote_pack_script(src: str) -> str:
@@ -262,10 +262,17 @@ def download(
     dest = Path(local)
     ends_with_sep = str(local).endswith(("/", os.sep))
     target = dest / name if ends_with_sep or dest.is_dir() else dest
-    target.parent.mkdir(parents=True, exist_ok=True)
-    chan = session.open_exec(_remote_pack_script(src), window_size=BULK_WINDOW)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".colablink-down.", dir=target.parent))
+    except OSError as exc:
+        raise UsageError(f"Cannot write under {target.parent} ({exc.strerror or exc}).") from None
+    try:
+        chan = session.open_exec(_remote_pack_script(src), window_size=BULK_WINDOW)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     chan.shutdown_write()
-    tmp = Path(tempfile.mkdtemp(prefix=".colablink-down.", dir=target.parent))
     try:
         done = {"bytes": 0, "files": 0}
         totals = [0, 0]
@@ -294,8 +301,10 @@ def download(
         return target
     except (EOFError, paramiko.SSHException, tarfile.ReadError) as exc:
         raise ConnectionLost(f"The connection dropped while downloading {src} ({exc}).") from None
+    except OSError as exc:
+        raise UsageError(f"Cannot write under {target.parent} ({exc.strerror or exc}).") from None
     finally:
-        chan.close()
+        close_channel(chan)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
