@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
+import pytest
 from colablink import LocalClient
+from support.runtimes import RuntimeHandle
 
 from .conftest import Setup
 
@@ -59,3 +62,31 @@ def test_local_client_runs_and_moves_files(live: Setup, tmp_path: Path) -> None:
         session = client.connection.session
         assert session.is_active()
     assert not session.is_active()
+
+
+def test_local_client_initialize_enrolls_like_init(
+    runtime: RuntimeHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLABLINK_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("COLABLINK_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("COLABLINK_SSH_CONFIG", str(tmp_path / "ssh_config"))
+    project = tmp_path / "project"
+    project.mkdir()
+    with LocalClient(profile="api") as client:
+        profile = client.initialize(
+            json.dumps(runtime.info),
+            remote_dir="outputs",
+            local_dir="results",
+            project_root=project,
+        )
+        assert (profile.name, profile.remote_dir) == ("api", "outputs")
+        assert (project / "results").is_dir()
+        result = client.execute(["sh", "-c", 'echo made > "$COLABLINK_OUTPUT_DIR/f.txt"'])
+        assert result.ok
+        assert client.download("outputs/f.txt", project / "results").read_text() == "made\n"
+    stored = (tmp_path / "config").rglob("*")
+    assert not any(
+        runtime.password and runtime.password in p.read_text(errors="replace")
+        for p in stored
+        if p.is_file()
+    )
