@@ -6,6 +6,7 @@ There is no runtime to print host keys here, so the key must already be trusted 
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 from pathlib import Path
@@ -32,6 +33,12 @@ _PROBE_TYPES = (
 )
 
 
+# A probe for a key type the server lacks fails by design; paramiko would print a traceback.
+_PROBE_LOG = logging.getLogger("colablink.sshbox.probe")
+_PROBE_LOG.addHandler(logging.NullHandler())
+_PROBE_LOG.propagate = False
+
+
 def parse_spec(spec: str) -> tuple[str, str, int]:
     """``USER@HOST[:PORT]`` → (user, host, port)."""
     match = _SPEC.match(spec)
@@ -47,6 +54,7 @@ def _probe_key(host: str, port: int, key_type: str, timeout: float) -> str | Non
     except OSError as exc:
         raise Unreachable(f"Cannot connect to {host}:{port} ({exc.strerror or exc}).") from None
     transport = paramiko.Transport(sock)
+    transport.set_log_channel(_PROBE_LOG.name)
     try:
         transport.get_security_options().key_types = [key_type]
         transport.start_client(timeout=timeout)

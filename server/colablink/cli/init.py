@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
+PROMPT = "Paste the connection info (input is hidden): "
 HISTORY_WARNING = (
     "colablink: warning: the password is now in your shell history; next time run "
     "`colablink init` and paste the connection info at the hidden prompt, or pipe it in."
@@ -55,20 +57,47 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
+def _complete(lines: list[str]) -> bool:
+    """Whether the lines read so far are a whole answer: a token, or JSON that parses."""
+    if not lines[0].lstrip().startswith("{"):
+        return True
+    try:
+        json.loads("".join(lines))
+    except ValueError:
+        return False
+    return True
+
+
 def _prompt() -> str:
-    """Read the info at a hidden prompt; pasted multi-line JSON arrives line by line."""
-    lines = [getpass.getpass("Paste the connection info (input is hidden): ")]
-    while lines[0].lstrip().startswith("{"):
-        try:
-            json.loads("\n".join(lines))
-        except ValueError:
-            more = getpass.getpass("")
-            if not more:
+    """Read the info at a hidden prompt; pasted multi-line JSON is read until it parses.
+
+    ``getpass`` flushes pending input each time it turns echo off, which would drop the rest of
+    a multi-line paste, so echo is turned off once for the whole read.
+    """
+    try:
+        import termios
+
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except (ImportError, OSError):
+        return getpass.getpass(PROMPT)
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO
+    lines: list[str] = []
+    try:
+        termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+        os.write(fd, PROMPT.encode())
+        # The terminal is in canonical mode: each read returns at most one line.
+        while not lines or not _complete(lines):
+            line = os.read(fd, 65536).decode("utf-8", "replace")
+            if not line.strip():
                 break
-            lines.append(more)
-        else:
-            break
-    return "\n".join(lines)
+            lines.append(line)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        os.write(fd, b"\n")
+        os.close(fd)
+    return "".join(lines)
 
 
 def read_source(source: str | None) -> tuple[str, bool]:
