@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import hashlib
 import json
 import os
@@ -401,6 +402,7 @@ class Watcher(threading.Thread):
             except OSError:
                 self.inotify = None
         self.mode = "inotify" if self.inotify else "poll"
+        self.snapshot: dict[str, tuple[Any, ...]] = {}
 
     def emit(self, rels: list[str]) -> None:
         entries: list[Entry] = []
@@ -438,8 +440,18 @@ class Watcher(threading.Thread):
             # The channel is gone: leave no temp file behind, exactly as a stdin EOF would.
             self.on_lost()
 
+    def prepare(self) -> None:
+        """Establish the watches (or the first snapshot) before the watch request is answered,
+        so nothing created right after the answer goes unseen."""
+        if self.inotify is not None:
+            self.inotify.add_tree("")
+        else:
+            self.snapshot = self.poll_snapshot()
+
+    def poll_snapshot(self) -> dict[str, tuple[Any, ...]]:
+        return {e[0]: tuple(e[1:]) for e in scan_tree(self.root, set(), set())}
+
     def run_inotify(self, inotify: Inotify) -> None:
-        inotify.add_tree("")
         pending: dict[str, float] = {}
         while True:
             timeout = self.settle / 2 if pending else 1.0
@@ -477,14 +489,11 @@ class Watcher(threading.Thread):
                 self.emit(ready)
 
     def run_poll(self) -> None:
-        def snapshot() -> dict[str, tuple[Any, ...]]:
-            return {e[0]: tuple(e[1:]) for e in scan_tree(self.root, set(), set())}
-
-        reported = snapshot()
+        reported = self.snapshot
         previous = reported
         while True:
             time.sleep(self.interval)
-            current = snapshot()
+            current = self.poll_snapshot()
             settled = [
                 rel
                 for rel, meta in current.items()
@@ -664,13 +673,18 @@ class Agent:
         for rel, kind in sorted(header["paths"], key=lambda p: -p[0].count("/")):
             try:
                 full = inside(root, rel)
-                if kind == "d":
+                if kind in ("d", "e"):
                     os.rmdir(full)
                 else:
                     os.unlink(full)
             except FileNotFoundError:
                 continue
-            except (OSError, ProtocolError) as exc:
+            except OSError as exc:
+                # "e": a directory that only held our files; anything else in it keeps it.
+                if kind == "e" and exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    continue
+                errors.append([rel, describe(exc)])
+            except ProtocolError as exc:
                 errors.append([rel, describe(exc)])
         self.ok(header, errors=errors)
 
@@ -746,6 +760,7 @@ class Agent:
             self.shutdown,
         )
         self.watchers.append(watcher)
+        watcher.prepare()
         watcher.start()
         self.ok(header, mode=watcher.mode)
 

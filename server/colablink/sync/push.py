@@ -189,10 +189,15 @@ class Pusher:
             placed = dict(self.records.placed)
         deletes: list[tuple[str, str]] = []
         for rel in gone:
+            prefix = rel + "/"
+            children = [(p, m.kind) for p, m in placed.items() if p.startswith(prefix)]
             if rel in placed:
-                prefix = rel + "/"
-                deletes.extend((p, m.kind) for p, m in placed.items() if p.startswith(prefix))
+                deletes.extend(children)
                 deletes.append((rel, placed[rel].kind))
+            elif children:
+                # A directory push never recorded (it came with its files): remove it if empty.
+                deletes.extend(children)
+                deletes.append((rel, "e"))
         self._delete(deletes, summary)
         new_dirs = [(rel, m.mode) for rel, m in sorted(dirs.items()) if rel not in placed]
         self._mkdirs(new_dirs, dirs, summary)
@@ -209,14 +214,18 @@ class Pusher:
         """A rename of something push placed becomes a remote rename, not a re-send."""
         with self.records.lock:
             placed = self.records.placed.get(src)
+            owns_contents = any(rel.startswith(src + "/") for rel in self.records.placed)
         dst_meta = local_meta(self.root / dst)
         if (
-            placed is None
-            or dst_meta is None
+            dst_meta is None
             or local_meta(self.root / src) is not None
             or self.rules.ignored(dst, dst_meta.kind == "d")
-            or (dst_meta.kind == "f" and not placed.same_content_hint(dst_meta))
         ):
+            return
+        if dst_meta.kind == "f":
+            if placed is None or not placed.same_content_hint(dst_meta):
+                return
+        elif placed is None and not owns_contents:
             return
         try:
             self.client.call(
