@@ -16,3 +16,9 @@ npm run --silent lint
 
 echo "==> pytest"
 pytest -p no:cacheprovider
+
+echo "==> extension unit tests (vitest)"
+npm test --silent
+
+echo "==> extension end-to-end (code-server + Chromium)"
+extension/test/e2e/run.sh
