@@ -49,8 +49,13 @@ def forward_stdin() -> bool:
     return not os.isatty(0)
 
 
-def _take_options(words: list[str], stop_at_command: bool) -> tuple[str | None, list[str]] | None:
-    """Consume leading ``--profile`` options; None if anything else option-like shows up."""
+def take_profile_options(
+    words: list[str], stop_at_command: bool
+) -> tuple[str | None, list[str]] | None:
+    """Consume leading ``--profile`` options; None if anything else option-like shows up.
+
+    Returns the profile named (if any) and the words after the options.
+    """
     profile: str | None = None
     while words:
         word = words[0]
@@ -69,12 +74,12 @@ def _take_options(words: list[str], stop_at_command: bool) -> tuple[str | None, 
 
 def fast_main(argv: Sequence[str]) -> int | None:
     """Run ``exec``/``status`` through a running agent; None to fall back to the full CLI."""
-    leading = _take_options(list(argv), stop_at_command=False)
+    leading = take_profile_options(list(argv), stop_at_command=False)
     if leading is None or not leading[1] or leading[1][0] not in ("exec", "status"):
         return None
     profile, words = leading
     verb = words[0]
-    trailing = _take_options(words[1:], stop_at_command=verb == "exec")
+    trailing = take_profile_options(words[1:], stop_at_command=verb == "exec")
     if trailing is None:
         return None
     profile, rest = trailing[0] or profile, trailing[1]

@@ -59,7 +59,8 @@ def add_profile_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or (``only``) one with just that subcommand, which loads faster."""
     import argparse
     import importlib
 
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"colablink {__version__}")
     add_profile_option(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         module: CommandModule = importlib.import_module(f"colablink.cli.{name}")
         module.register(subparsers)
     return parser
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if relayed is not None:
         return relayed
     _skip_unused_imports()
-    parser = build_parser()
+    parser = build_parser(_named_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
         parser.print_help()
@@ -122,3 +123,13 @@ def _skip_unused_imports() -> None:
     large share of a cold ``colablink exec``.
     """
     sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, if it is a known one; then only its module is loaded."""
+    from colablink.agent.relay import take_profile_options
+
+    leading = take_profile_options(list(argv), stop_at_command=False)
+    if leading is None or not leading[1] or leading[1][0] not in COMMAND_MODULES:
+        return None
+    return leading[1][0]
