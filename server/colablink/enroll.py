@@ -341,7 +341,6 @@ def forget(profile: Profile, *, warn: Warn = _ignore) -> None:
     """
     owned = profile.key_path.parent == paths.keys_dir()
     if owned and profile.key_path.is_file():
-        blob = keys.public_line(profile.key_path).split()[1]
         target = SshTarget(
             profile.host,
             profile.port,
@@ -350,6 +349,7 @@ def forget(profile: Profile, *, warn: Warn = _ignore) -> None:
             key_path=profile.key_path,
         )
         try:
+            blob = keys.public_line(profile.key_path).split()[1]
             with Session.connect(target, timeout=10.0) as session:
                 _unauthorize(session, blob)
         except ColabLinkError as exc:

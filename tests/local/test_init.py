@@ -194,19 +194,37 @@ def test_reinit_with_new_runtime_updates_in_place(
 
 
 def test_replaced_host_key_is_refused_and_nothing_changes(
-    runtime: RuntimeHandle, local: Local
+    runtime: RuntimeHandle, runtime_factory, local: Local
 ) -> None:
     assert local.cli("init", input=json.dumps(runtime.info)).returncode == 0
     before = local.files()
     authorized_before = remote_authorized_keys(runtime.username)
-    # What a replaced host key looks like from here: the server presents a key not pinned.
-    impostor = dict(runtime.info)
-    impostor["host_keys"] = [keys.generate_keypair(local.base / "other", "x").rsplit(" ", 1)[0]]
-    result = local.cli("init", input=json.dumps(impostor))
+    # Another sshd, with other host keys, now answers at the address: a replaced host key.
+    impostor = runtime_factory()
+    moved = dict(runtime.info, port=impostor.port)
+    result = local.cli("init", input=json.dumps(moved))
     assert_one_sentence_error(result, "host key")
+    assert "nothing was sent" in result.stderr
     assert local.files() == before
     assert remote_authorized_keys(runtime.username) == authorized_before
+    assert remote_authorized_keys(impostor.username) == ""
     assert local.ssh("colablink-default").returncode == 0
+
+
+def test_forget_when_the_runtime_is_gone_still_cleans_up_locally(
+    runtime: RuntimeHandle, local: Local
+) -> None:
+    assert local.cli("init", input=json.dumps(runtime.info)).returncode == 0
+    profile_file = local.config_dir / "profiles" / "default.json"
+    profile = json.loads(profile_file.read_text())
+    profile["port"] = free_port()
+    profile_file.write_text(json.dumps(profile))
+    result = local.cli("disconnect", "--forget")
+    assert result.returncode == 0, result.stderr
+    assert not profile_file.exists()
+    assert not (local.config_dir / "keys" / "default").exists()
+    assert "colablink-default" not in local.ssh_config.read_text()
+    assert "colablink-default" not in (local.config_dir / "known_hosts").read_text()
 
 
 def test_wrong_password_bad_json_unreachable_write_nothing(
