@@ -77,6 +77,15 @@ def test_init_from_stdin_gives_a_working_openssh_alias(
     assert re.search(row, listing.stdout, re.M)
     assert remote_dir in listing.stdout
 
+    # Running it again changes nothing: same key, one authorized_keys line, one block.
+    before = local.files()
+    again = local.cli("--profile", "gpu", "init", input=json.dumps(runtime.info))
+    assert again.returncode == 0, again.stderr
+    assert remote_authorized_keys(runtime.username).count(blob) == 1
+    after = local.files()
+    backup = str(local.ssh_config) + ".bak"
+    assert {k: v for k, v in after.items() if k != backup} == before
+
 
 def _argv_scanner(needle: bytes, seen: list[bytes], stop: threading.Event) -> None:
     """Read every process's argv on the machine, over and over, until told to stop."""
