@@ -6,7 +6,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import type { Locator, Page } from "playwright-core";
-import { installExtension, openWorkbench, startCodeServer, type Dirs, type RunningCodeServer } from "./codeServer.ts";
+import {
+  freePort,
+  installExtension,
+  openWorkbench,
+  startCodeServer,
+  type Dirs,
+  type RunningCodeServer,
+} from "./codeServer.ts";
 import {
   answerInputBox,
   clearNotifications,
@@ -14,6 +21,7 @@ import {
   runCommand,
   statusBarItem,
   statusBarText,
+  terminalFocus,
   terminalTexts,
   toast,
   waitFor,
@@ -26,6 +34,7 @@ const SCENARIO_TIMEOUT_MS = 8 * 60_000;
 const HELPER_INSTALL_TIMEOUT_MS = 4 * 60_000;
 const RUN_LINE = "hello from the runtime";
 const RUN_EXIT_CODE = 3;
+const OUT_TEXT = "written on the runtime\n";
 
 interface RuntimeAnswer {
   info: { host: string; port: number; username: string; password: string; remote_root: string };
@@ -45,6 +54,8 @@ const dirs: Dirs = {
 const colablinkConfig = path.join(work, "colablink-config");
 const sshConfig = path.join(work, "ssh", "config");
 const openFolderLog = path.join(work, "open-folder.jsonl");
+// Connect's default local directory, inside the workspace.
+const localOut = path.join(dirs.workspace, "colab_outputs", "out.txt");
 
 const results: { name: string; ok: boolean; detail?: string }[] = [];
 
@@ -104,7 +115,7 @@ function prepareDirs(): void {
       "import sys",
       "",
       'out = pathlib.Path(os.environ["COLABLINK_OUTPUT_DIR"]) / "out.txt"',
-      'out.write_text("written on the runtime\\n")',
+      `out.write_text(${JSON.stringify(OUT_TEXT)})`,
       `print("${RUN_LINE}")`,
       `sys.exit(${RUN_EXIT_CODE})`,
       "",
@@ -266,6 +277,7 @@ async function scenario(): Promise<void> {
       check(listFiles(path.join(colablinkConfig, "profiles")).length === 0, "a profile was left behind");
       check(listFiles(path.join(colablinkConfig, "keys")).length === 0, "a key was left behind");
       check(!(readIfExists(sshConfig) ?? "").includes("colablink-"), "an ssh config block was left behind");
+      check(!(readIfExists(path.join(colablinkConfig, "known_hosts")) ?? "").trim(), "a known_hosts line was left behind");
       check(readIfExists(answer?.authorizedKeys ?? "") === authorizedBefore, "the runtime's authorized_keys changed");
       check((await statusBarText(p)).includes("disconnected"), "the status bar left the disconnected state");
       await clearNotifications(p);
@@ -343,7 +355,45 @@ async function scenario(): Promise<void> {
     await step("out.txt appears in the open ColabLink Outputs tree, pushed by outputsChanged", async () => {
       const row = outputsView(p).locator(".monaco-list-row", { hasText: "out.txt" }).first();
       await row.waitFor({ state: "visible", timeout: 60_000 });
+      check(readIfExists(localOut) === OUT_TEXT, `${localOut} does not hold what the run wrote`);
       await screenshot(p, "outputs-tree");
+    });
+
+    await step("Download Again from the tree's context menu fetches the file anew", async () => {
+      fs.writeFileSync(localOut, "stale\n");
+      await outputsView(p).locator(".monaco-list-row", { hasText: "out.txt" }).first().click({ button: "right" });
+      await p.locator(".context-view .action-label", { hasText: "Download Again" }).first().click();
+      await p.locator(".statusbar", { hasText: "ColabLink: downloaded" }).waitFor({ state: "visible" });
+      check(readIfExists(localOut) === OUT_TEXT, "out.txt was not downloaded again");
+    });
+
+    await step("Sync Now reports what it moved", async () => {
+      await runCommand(p, "ColabLink: Sync Now");
+      await p.locator(".statusbar", { hasText: /ColabLink: synced, \d+ up, \d+ down/ }).waitFor({ state: "visible" });
+    });
+
+    await step("Forward Port makes a runtime port reachable on localhost", async () => {
+      const remotePort = await freePort();
+      await runCommand(p, "ColabLink: Run Command on Colab…");
+      await answerInputBox(p, "Command line to run on the runtime", `python3 -m http.server ${remotePort} --bind 127.0.0.1`);
+      await waitFor("the remote web server to listen", async () => {
+        const texts = await terminalTexts(p);
+        return (texts[texts.length - 1] ?? "").includes(`port ${remotePort}`) || undefined;
+      });
+      await runCommand(p, "ColabLink: Forward Port…");
+      await answerInputBox(p, "Port on the runtime to reach from this machine", String(remotePort));
+      const note = toast(p, `Runtime port ${remotePort} is now localhost:`);
+      await note.waitFor({ state: "visible" });
+      const localPort = Number(/localhost:(\d+)/.exec(await note.innerText())?.[1]);
+      const response = await fetch(`http://127.0.0.1:${localPort}/`);
+      check(response.status === 200 && (await response.text()).includes("Directory listing"), "no page through the forward");
+      await clearNotifications(p);
+      await terminalFocus(p);
+      await p.keyboard.press("Control+C");
+      await waitFor("the web server to stop", async () => {
+        const texts = await terminalTexts(p);
+        return (texts[texts.length - 1] ?? "").includes("ColabLink: interrupted") || undefined;
+      });
     });
 
     await step("Open Shell on Colab runs pwd and shows the source root", async () => {
@@ -372,6 +422,7 @@ async function scenario(): Promise<void> {
       await runCommand(p, "ColabLink: Run Command on Colab…");
       await answerInputBox(p, "Command line to run on the runtime", "sleep 100");
       await waitFor("the remote sleep to start", async () => remoteSleeps() || undefined);
+      await terminalFocus(p);
       await p.keyboard.press("Control+C");
       await waitFor("the terminal to say interrupted", async () => {
         const texts = await terminalTexts(p);

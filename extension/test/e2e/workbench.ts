@@ -92,3 +92,8 @@ export async function clearNotifications(page: Page): Promise<void> {
 export async function terminalTexts(page: Page): Promise<string[]> {
   return page.locator(".terminal .xterm-rows").allInnerTexts();
 }
+
+/** Gives the keyboard to the terminal panel's active terminal. */
+export async function terminalFocus(page: Page): Promise<void> {
+  await runCommand(page, "Terminal: Focus Terminal");
+}
