@@ -15,8 +15,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data``; the file gets ``mode`` from its first byte on."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
+            Path(tmp).chmod(mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

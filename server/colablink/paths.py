@@ -73,7 +73,8 @@ def ensure_private_dir(path: Path) -> Path:
     info = path.lstat()
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise ColabLinkError(f"{path} should be a directory but is not; move it out of the way.")
-    if info.st_uid != os.getuid():
+    # Windows has no uids; there the user profile directory is private already.
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise ColabLinkError(f"{path} belongs to another user; ColabLink keeps it private to you.")
     if stat.S_IMODE(info.st_mode) != 0o700:
         path.chmod(0o700)

@@ -145,7 +145,7 @@ def _replace(path: Path, old: bytes | None, new: bytes) -> None:
     mode = stat.S_IMODE(info.st_mode)
     write_atomic(path.with_name(path.name + ".bak"), old, mode=mode)
     write_atomic(path, new, mode=mode)
-    if os.geteuid() == 0 and (info.st_uid, info.st_gid) != (0, 0):
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and (info.st_uid, info.st_gid) != (0, 0):
         # Root editing someone's config must leave it theirs, or their ssh refuses it.
         os.chown(path, info.st_uid, info.st_gid)
         os.chown(path.with_name(path.name + ".bak"), info.st_uid, info.st_gid)
