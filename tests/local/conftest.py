@@ -23,6 +23,11 @@ class Local:
         return Path(self.env["COLABLINK_CONFIG_DIR"])
 
     @property
+    def ssh_escaped_config_dir(self) -> str:
+        """The config dir as the ssh config spells it (the test path holds a literal %)."""
+        return str(self.config_dir).replace("%", "%%")
+
+    @property
     def ssh_config(self) -> Path:
         return Path(self.env["COLABLINK_SSH_CONFIG"])
 
@@ -68,7 +73,7 @@ def local(tmp_path: Path) -> Iterator[Local]:
     env = {
         **os.environ,
         "HOME": str(tmp_path / "home"),
-        "COLABLINK_CONFIG_DIR": str(tmp_path / "config dir"),
+        "COLABLINK_CONFIG_DIR": str(tmp_path / "config dir 100%"),
         "COLABLINK_RUNTIME_DIR": str(tmp_path / "run"),
         "COLABLINK_SSH_CONFIG": str(tmp_path / "dot ssh" / "config"),
     }

@@ -45,7 +45,7 @@ def test_init_from_stdin_gives_a_working_openssh_alias(
 
     config = local.ssh_config.read_text()
     assert "~" not in config
-    assert f'IdentityFile "{local.config_dir}/keys/gpu"' in config
+    assert f'IdentityFile "{local.ssh_escaped_config_dir}/keys/gpu"' in config
     profile = json.loads((local.config_dir / "profiles" / "gpu.json").read_text())
     assert profile["host_keys"] == runtime.info["host_keys"]
     remote_dir = f"{runtime.remote_root}/{profile['remote_dir']}"

@@ -101,7 +101,8 @@ def test_key_only_runtime_needs_identity(user_runtime: RuntimeHandle, local: Loc
     assert result.returncode == 0, result.stderr
     assert local.ssh("colablink-default").returncode == 0
     # ColabLink's own key, not the identity, is what the alias uses.
-    assert f'IdentityFile "{local.config_dir}/keys/default"' in local.ssh_config.read_text()
+    written = local.ssh_config.read_text()
+    assert f'IdentityFile "{local.ssh_escaped_config_dir}/keys/default"' in written
     forgot = local.cli("disconnect", "--forget")
     assert forgot.returncode == 0, forgot.stderr
     assert "colablink-default" not in remote_authorized_keys(user_runtime.username)
