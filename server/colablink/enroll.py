@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import keys, knownhosts, paths, sshconfig
 from .connection_info import ConnectionInfo
-from .errors import BadConnectionInfo, ColabLinkError, RemoteError, UsageError
+from .errors import AuthFailed, BadConnectionInfo, ColabLinkError, RemoteError, UsageError
 from .profiles import Profile, ProfileStore, check_profile_name
 from .session import Session, SshTarget
 
@@ -210,15 +210,12 @@ def enroll(
     )
     undo = _Undo()
     # The first session stays open until the end: undoing the remote steps needs it.
-    session = Session.connect(login)
+    session = _first_login(login)
     try:
         public = _ensure_key(key_path, profile, undo)
         _authorize(session, public, undo)
         _make_remote_dir(session, candidate.remote_conn_dir, undo)
-        # Prove the new key alone gets in before anything local points at it.
-        Session.connect(
-            SshTarget(info.host, info.port, info.username, info.host_keys, key_path=key_path)
-        ).close()
+        _check_key_login(info, key_path)
         _make_local_dir(candidate.local_conn_dir, undo)
         _write_local(candidate, previous, store, undo, warn)
     except BaseException:
@@ -231,11 +228,37 @@ def enroll(
     return candidate
 
 
+def _first_login(target: SshTarget) -> Session:
+    who = f"{target.username}@{target.host}:{target.port}"
+    try:
+        return Session.connect(target)
+    except AuthFailed:
+        if target.password is not None:
+            raise AuthFailed(
+                f"The runtime refused the password for {who}; copy its connection info again "
+                "(a restarted runtime has a new password)."
+            ) from None
+        raise AuthFailed(f"{who} refused the key {target.key_path}.") from None
+
+
+def _check_key_login(info: ConnectionInfo, key_path: Path) -> None:
+    """Prove the new key alone gets in, before anything local points at it."""
+    target = SshTarget(info.host, info.port, info.username, info.host_keys, key_path=key_path)
+    try:
+        Session.connect(target).close()
+    except AuthFailed:
+        raise RemoteError(
+            f"The runtime does not accept the key just installed for {info.username}; check "
+            "that its home and ~/.ssh are not writable by others (sshd's StrictModes)."
+        ) from None
+
+
 def _login_target(info: ConnectionInfo, key_path: Path, identity: Path | None) -> SshTarget:
     if identity is not None:
         identity = identity.expanduser().absolute()
         if not identity.is_file():
             raise UsageError(f"--identity {identity} does not exist.")
+        keys.public_line(identity)  # an unreadable or encrypted key fails here, in a sentence
         key: Path | None = identity
     elif info.password is not None:
         key = None

@@ -94,6 +94,14 @@ def test_key_only_runtime_needs_identity(user_runtime: RuntimeHandle, local: Loc
     assert user_runtime.info["password"] is None
     result = local.cli("init", input=json.dumps(user_runtime.info))
     assert_one_sentence_error(result, "--identity")
+    bogus = local.base / "not-a-key"
+    bogus.write_text("hello")
+    result = local.cli("init", "--identity", str(bogus), input=json.dumps(user_runtime.info))
+    assert_one_sentence_error(result, "not an unencrypted SSH private key")
+    stranger = local.base / "stranger"
+    keys.generate_keypair(stranger, "not authorized")
+    result = local.cli("init", "--identity", str(stranger), input=json.dumps(user_runtime.info))
+    assert_one_sentence_error(result, "refused the key")
     assert local.files() == {}
     result = local.cli(
         "init", "--identity", str(user_runtime.client_key), input=json.dumps(user_runtime.info)
