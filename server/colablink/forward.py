@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 
 import paramiko
 
 from colablink.errors import UsageError
-from colablink.session import ConnectionLost, Session, close_channel, send_all
+from colablink.session import ConnectionLost, Session, close_channel, send_all, shutdown_write
 
 _CHUNK = 256 * 1024
 
@@ -74,33 +75,44 @@ class LocalForward:
             except OSError:
                 return  # listener closed by stop()
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                chan = self.session.transport.open_channel(
-                    "direct-tcpip", (self.remote_host, self.remote_port), peer[:2], timeout=15.0
-                )
-            except (paramiko.SSHException, OSError, EOFError):
-                # Nothing listens on the remote port (or the connection is gone): refuse this one.
-                client.close()
-                continue
-            pair = (client, chan)
-            with self._lock:
-                if self._stopping.is_set():
-                    client.close()
-                    close_channel(chan)
-                    return
+            # Opening the channel takes a round trip: do it off the accept loop, so clients
+            # arriving together are not served one round trip after another.
+            self._spawn(self._serve, client, peer[:2])
+
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def _serve(self, client: socket.socket, peer: tuple[str, int]) -> None:
+        try:
+            chan = self.session.transport.open_channel(
+                "direct-tcpip", (self.remote_host, self.remote_port), peer, timeout=15.0
+            )
+        except (paramiko.SSHException, OSError, EOFError):
+            # Nothing listens on the remote port (or the connection is gone): refuse this one.
+            client.close()
+            return
+        pair = (client, chan)
+        with self._lock:
+            stopping = self._stopping.is_set()
+            if not stopping:
                 self._pairs.add(pair)
-                self._threads = [t for t in self._threads if t.is_alive()]
-                for target in (self._client_to_remote, self._remote_to_client):
-                    thread = threading.Thread(target=target, args=(pair,), daemon=True)
-                    self._threads.append(thread)
-                    thread.start()
+        if stopping:
+            client.close()
+            close_channel(chan)
+            return
+        self._spawn(self._client_to_remote, pair)
+        self._remote_to_client(pair)
 
     def _client_to_remote(self, pair: tuple[socket.socket, paramiko.Channel]) -> None:
         client, chan = pair
         try:
             while data := client.recv(_CHUNK):
                 send_all(chan, data)
-            chan.shutdown_write()
+            shutdown_write(chan)
         except (OSError, EOFError, ConnectionLost, paramiko.SSHException):
             self._close(pair)
 

@@ -23,6 +23,7 @@ from colablink.session import (
     close_channel,
     send_all,
     send_signal,
+    shutdown_write,
     signal_exit_code,
 )
 
@@ -92,7 +93,7 @@ def _pump_stdin(chan: paramiko.Channel, stdin: bytes | IO[bytes]) -> None:
             read = getattr(stdin, "read1", stdin.read)
             while chunk := read(_READ_SIZE):
                 send_all(chan, chunk)
-        chan.shutdown_write()
+        shutdown_write(chan)
     except (OSError, EOFError, ConnectionLost, paramiko.SSHException):
         # The command ended (or the channel closed) before reading all its input: like a pipe.
         pass
@@ -153,7 +154,7 @@ def stream(
     chan = session.open_exec(f"export {RUN_ID_VAR}={run_id}; {command}")
     try:
         if stdin is None:
-            chan.shutdown_write()
+            shutdown_write(chan)
         else:
             threading.Thread(
                 target=_pump_stdin, args=(chan, stdin), name="colablink-stdin", daemon=True

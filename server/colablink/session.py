@@ -11,6 +11,7 @@ import contextlib
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import IO
 
 import paramiko
 from paramiko.common import (
+    MSG_CHANNEL_CLOSE,
     MSG_CHANNEL_REQUEST,
     cMSG_CHANNEL_REQUEST,
     cMSG_GLOBAL_REQUEST,
@@ -96,6 +98,30 @@ def _handle_channel_request(chan: paramiko.Channel, m: Message) -> None:
     paramiko.Channel._handle_request(chan, m)  # type: ignore[attr-defined]
 
 
+# paramiko builds a channel message under the channel's lock but transmits it after releasing
+# it, so a message of ours can leave after the CLOSE paramiko sends in reply to the runtime's.
+# sshd has freed the channel by then and drops the whole connection ("packet referred to
+# nonexistent channel"). Everything we send on a channel, and paramiko's reply to a CLOSE, holds
+# this per-channel lock from check to transmission.
+_send_locks: weakref.WeakKeyDictionary[paramiko.Channel, threading.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+_send_locks_guard = threading.Lock()
+
+
+def _send_lock(chan: paramiko.Channel) -> threading.Lock:
+    with _send_locks_guard:
+        lock = _send_locks.get(chan)
+        if lock is None:
+            lock = _send_locks[chan] = threading.Lock()
+        return lock
+
+
+def _handle_channel_close(chan: paramiko.Channel, m: Message) -> None:
+    with _send_lock(chan):
+        paramiko.Channel._handle_close(chan, m)  # type: ignore[attr-defined]
+
+
 class _Transport(paramiko.Transport):
     def _parse_debug(self, m: Message) -> None:
         super()._parse_debug(m)  # type: ignore[misc]
@@ -110,6 +136,7 @@ class _Transport(paramiko.Transport):
     _channel_handler_table = {  # noqa: RUF012 - paramiko's own class-level table, extended
         **paramiko.Transport._channel_handler_table,  # type: ignore[attr-defined]
         MSG_CHANNEL_REQUEST: _handle_channel_request,
+        MSG_CHANNEL_CLOSE: _handle_channel_close,
     }
 
 
@@ -345,19 +372,40 @@ class Session:
         self.close()
 
 
+def _wait_for_window(chan: paramiko.Channel) -> None:
+    """Wait, without our send lock, until the runtime lets us send (or the channel ends)."""
+    with chan.out_buffer_cv:
+        while not (chan.closed or chan.eof_sent or chan.out_window_size > 0):
+            chan.out_buffer_cv.wait(1.0)
+
+
 def send_all(chan: paramiko.Channel, data: bytes | bytearray | memoryview) -> None:
     """Send everything; ``Channel.sendall`` re-slices the buffer per packet (quadratic)."""
     view = memoryview(data).cast("B")
+    lock = _send_lock(chan)
     while view:
-        sent = chan.send(view)  # type: ignore[arg-type]
+        _wait_for_window(chan)
+        with lock:
+            if chan.closed or chan.eof_sent:
+                raise ConnectionLost("The runtime closed the channel while data was being sent.")
+            if not chan.send_ready():
+                continue
+            sent = chan.send(view)  # type: ignore[arg-type]
         if sent == 0:
             raise ConnectionLost("The runtime closed the channel while data was being sent.")
         view = view[sent:]
 
 
+def shutdown_write(chan: paramiko.Channel) -> None:
+    """Send EOF, unless the channel is already closed (see ``_send_locks``)."""
+    with _send_lock(chan):
+        if not chan.closed:
+            chan.shutdown_write()
+
+
 def close_channel(chan: paramiko.Channel) -> None:
     """Close a channel; on a connection that already died, paramiko's close raises instead."""
-    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+    with _send_lock(chan), contextlib.suppress(OSError, EOFError, paramiko.SSHException):
         chan.close()
 
 
@@ -369,4 +417,6 @@ def send_signal(chan: paramiko.Channel, name: str) -> None:
     m.add_string("signal")
     m.add_boolean(False)
     m.add_string(name)
-    chan.transport._send_user_message(m)  # type: ignore[union-attr]
+    with _send_lock(chan):
+        if not chan.closed:
+            chan.transport._send_user_message(m)  # type: ignore[union-attr]

@@ -28,7 +28,14 @@ from typing import IO
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
-from colablink.session import BULK_WINDOW, ConnectionLost, Session, close_channel, send_all
+from colablink.session import (
+    BULK_WINDOW,
+    ConnectionLost,
+    Session,
+    close_channel,
+    send_all,
+    shutdown_write,
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +223,7 @@ def upload(
                 else:
                     tar.addfile(info)
         writer.flush()
-        chan.shutdown_write()
+        shutdown_write(chan)
         _finish(chan, f"write {dest}")
         report()
     except (OSError, EOFError, paramiko.SSHException) as exc:
@@ -272,7 +279,7 @@ def download(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    chan.shutdown_write()
+    shutdown_write(chan)
     try:
         done = {"bytes": 0, "files": 0}
         totals = [0, 0]
