@@ -7,6 +7,7 @@ There is no runtime to print host keys here, so the key must already be trusted 
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 import socket
 from pathlib import Path
@@ -90,19 +91,30 @@ def host_keys_for(
 
 
 def connection_info(
-    spec: str, identity: Path, fingerprint: str | None, timeout: float = 15.0
+    spec: str,
+    identity: Path,
+    fingerprint: str | None,
+    remote_root: str | None = None,
+    timeout: float = 15.0,
 ) -> ConnectionInfo:
-    """Resolve the pinned keys and the remote home (the remote root) for an SSH machine."""
+    """Resolve the pinned keys and the remote root for an SSH machine.
+
+    The root defaults to ``~/colablink`` rather than the home itself: sync mirrors the project
+    into the root, and a home directory holds much else.
+    """
     user, host, port = parse_spec(spec)
     identity = identity.expanduser().absolute()
     if not identity.is_file():
         raise UsageError(f"--identity {identity} does not exist.")
+    if remote_root is not None and (not remote_root.strip() or "\0" in remote_root):
+        raise UsageError("--remote-root must be a directory path.")
     host_keys = host_keys_for(host, port, fingerprint, timeout)
     target = SshTarget(host, port, user, host_keys, key_path=identity)
     with Session.connect(target, timeout=timeout) as session:
         home = session.run('printf %s "$HOME"').stdout.decode("utf-8", "replace")
     if not home.startswith("/"):
         raise RemoteError(f"{user}@{host} has no usable home directory to work in.")
+    root = posixpath.normpath(posixpath.join(home, remote_root or "colablink"))
     return ConnectionInfo(
-        host=host, port=port, username=user, remote_root=home, host_keys=host_keys
+        host=host, port=port, username=user, remote_root=root, host_keys=host_keys
     )

@@ -136,7 +136,7 @@ def test_any_ssh_box_by_fingerprint(runtime: RuntimeHandle, local: Local) -> Non
     result = local.cli("init", "--ssh", spec, "--identity", identity, "--host-key", ecdsa)
     assert result.returncode == 0, result.stderr
     profile = json.loads((local.config_dir / "profiles" / "default.json").read_text())
-    assert profile["remote_root"] == f"/home/{runtime.username}"
+    assert profile["remote_root"] == f"/home/{runtime.username}/colablink"
     assert [keys.fingerprint(key) for key in profile["host_keys"]] == [ecdsa]
     assert local.ssh("colablink-default").returncode == 0
 
@@ -147,7 +147,11 @@ def test_any_ssh_box_from_known_hosts(runtime: RuntimeHandle, local: Local) -> N
     ed25519 = next(key for key in runtime.host_keys if key.startswith("ssh-ed25519"))
     known.write_text(f"[127.0.0.1]:{runtime.port} {ed25519}\n")
     spec = f"{runtime.username}@127.0.0.1:{runtime.port}"
-    result = local.cli("-p", "box", "init", "--ssh", spec, "--identity", str(runtime.client_key))
+    result = local.cli(
+        *("-p", "box", "init", "--ssh", spec, "--identity", str(runtime.client_key)),
+        *("--remote-root", "projects", "--remote-dir", "run1"),
+    )
     assert result.returncode == 0, result.stderr
-    assert local.ssh("colablink-box").returncode == 0
+    where = f"/home/{runtime.username}/projects/run1"
+    assert local.ssh("colablink-box", f"test -d {where}").returncode == 0
     assert known.read_text() == f"[127.0.0.1]:{runtime.port} {ed25519}\n", "never written"

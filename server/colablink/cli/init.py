@@ -47,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--ssh", metavar="USER@HOST[:PORT]", help="enroll any SSH machine instead of a runtime"
     )
     parser.add_argument(
+        "--remote-root",
+        metavar="PATH",
+        help="with --ssh: where the project goes on that machine (default: ~/colablink)",
+    )
+    parser.add_argument(
         "--identity", type=Path, metavar="KEY", help="a private key the remote already authorizes"
     )
     parser.add_argument(
@@ -144,11 +149,12 @@ def run(args: argparse.Namespace) -> int:
         if args.identity is None:
             raise UsageError("--ssh needs --identity KEY, a private key that machine authorizes.")
         with err.status(f"Checking {args.ssh}…"):
-            info = sshbox.connection_info(args.ssh, args.identity, args.host_key)
+            info = sshbox.connection_info(args.ssh, args.identity, args.host_key, args.remote_root)
     else:
-        if args.host_key is not None:
+        if args.host_key is not None or args.remote_root is not None:
             raise UsageError(
-                "--host-key goes with --ssh; a runtime's connection info pins its own."
+                "--host-key and --remote-root go with --ssh; a runtime's connection info "
+                "has its own."
             )
         text, on_command_line = read_source(args.source)
         info = parse_connection_info(text)
