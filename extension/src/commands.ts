@@ -51,7 +51,7 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
       vscode.commands.executeCommand("revealInExplorer", vscode.Uri.file(node.localPath)),
     "colablink.outputs.downloadAgain": (node: EntryNode) => downloadAgain(helper, node),
     "colablink.outputs.copyRemotePath": (node: EntryNode) => vscode.env.clipboard.writeText(node.remotePath),
-    [STATUS_BAR_COMMAND]: () => statusMenu(profiles),
+    [STATUS_BAR_COMMAND]: () => statusMenu(helper, profiles),
   };
   return Object.entries(table).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: never[]) => {
@@ -201,23 +201,8 @@ async function downloadAgain(helper: HelperClient, node: EntryNode): Promise<voi
   vscode.window.setStatusBarMessage(`ColabLink: downloaded ${result.bytes} bytes to ${result.localPath}`, 5000);
 }
 
-async function statusMenu(profiles: ProfileStore): Promise<void> {
-  const connected = profiles.all().some((s) => s.state !== "disconnected");
-  const entries: [string, string][] = connected
-    ? [
-        ["colablink.runFile", "Run Current File on Colab"],
-        ["colablink.runCommand", "Run Command on Colab…"],
-        ["colablink.openShell", "Open Shell on Colab"],
-        ["colablink.syncNow", "Sync Now"],
-        ["colablink.forwardPort", "Forward Port…"],
-        ["colablink.openInRemoteSsh", "Open in Remote-SSH"],
-        ["colablink.disconnect", "Disconnect"],
-        ["colablink.showLogs", "Show Logs"],
-      ]
-    : [
-        ["colablink.connect", "Connect"],
-        ["colablink.showLogs", "Show Logs"],
-      ];
+async function statusMenu(helper: HelperClient, profiles: ProfileStore): Promise<void> {
+  const entries = menuEntries(helper, profiles);
   const picked = await vscode.window.showQuickPick(
     entries.map(([command, label]) => ({ label, command })),
     { title: "ColabLink" },
@@ -225,4 +210,30 @@ async function statusMenu(profiles: ProfileStore): Promise<void> {
   if (picked) {
     await vscode.commands.executeCommand(picked.command);
   }
+}
+
+/** The commands that make sense right now, for the status bar's menu. */
+function menuEntries(helper: HelperClient, profiles: ProfileStore): [string, string][] {
+  if (helper.state === "failed") {
+    return [
+      ["colablink.restartHelper", "Restart Helper"],
+      ["colablink.showLogs", "Show Logs"],
+    ];
+  }
+  if (!profiles.all().some((s) => s.state !== "disconnected")) {
+    return [
+      ["colablink.connect", "Connect"],
+      ["colablink.showLogs", "Show Logs"],
+    ];
+  }
+  return [
+    ["colablink.runFile", "Run Current File on Colab"],
+    ["colablink.runCommand", "Run Command on Colab…"],
+    ["colablink.openShell", "Open Shell on Colab"],
+    ["colablink.syncNow", "Sync Now"],
+    ["colablink.forwardPort", "Forward Port…"],
+    ["colablink.openInRemoteSsh", "Open in Remote-SSH"],
+    ["colablink.disconnect", "Disconnect"],
+    ["colablink.showLogs", "Show Logs"],
+  ];
 }

@@ -5,6 +5,7 @@ import {
   CloseAction,
   ErrorAction,
   LanguageClient,
+  LSPErrorCodes,
   ResponseError,
   RevealOutputChannelOn,
   State,
@@ -82,7 +83,11 @@ export class HelperClient implements vscode.Disposable {
       return token ? await client.sendRequest<R>(method, params, token) : await client.sendRequest<R>(method, params);
     } catch (error) {
       if (error instanceof ResponseError) {
-        log().error(`${method} failed (${error.code}): ${error.message}`);
+        if (error.code === LSPErrorCodes.RequestCancelled) {
+          log().info(`${method} cancelled`);
+        } else {
+          log().error(`${method} failed (${error.code}): ${error.message}`);
+        }
         throw new HelperError(error.message, error.code);
       }
       throw error;

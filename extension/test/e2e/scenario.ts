@@ -301,6 +301,14 @@ async function scenario(): Promise<void> {
       const profiles = listFiles(path.join(colablinkConfig, "profiles"));
       check(profiles.length === 1, `expected one profile, found ${profiles.join(", ")}`);
       profile = path.parse(profiles[0]).name;
+      await statusBarItem(p).hover();
+      const hover = p.locator(".workbench-hover, .monaco-hover", { hasText: `Host: ${info.host}:${info.port}` }).first();
+      await hover.waitFor({ state: "visible" });
+      const tooltip = await hover.innerText();
+      check(tooltip.includes(`Profile: ${profile}`) && /Latency: \d+ ms/.test(tooltip), `tooltip: ${tooltip}`);
+      await statusBarItem(p).click();
+      await p.locator(".quick-input-widget .monaco-list-row", { hasText: "Open Shell on Colab" }).waitFor({ state: "visible" });
+      await p.keyboard.press("Escape");
     });
 
     await step("Open in Remote-SSH opens vscode-remote://ssh-remote+colablink-<profile><remote_root>", async () => {
@@ -475,6 +483,10 @@ scenario()
     clearTimeout(watchdog);
     const passed = results.filter((r) => r.ok).length;
     const failed = results.length - passed;
+    if (failed === 0) {
+      // The scratch folder (VS Code profile, helper venv) only matters when something failed.
+      fs.rmSync(work, { recursive: true, force: true });
+    }
     console.log(`e2e: ${passed} passed, ${failed} failed`);
     process.exit(failed === 0 && passed > 0 ? 0 : 1);
   });
