@@ -6,7 +6,7 @@ import shlex
 
 import paramiko
 
-from colablink.session import ConnectionLost, Session, close_channel
+from colablink.session import ConnectionLost, Session, close_channel, if_open
 
 DEFAULT_TERM = "xterm-256color"
 
@@ -32,5 +32,5 @@ def open_shell(
 
 
 def resize(chan: paramiko.Channel, cols: int, rows: int) -> None:
-    """Tell the remote terminal its new size (sends SIGWINCH to the foreground program)."""
-    chan.resize_pty(width=cols, height=rows)
+    """Tell the remote terminal its new size (SIGWINCH there); ignored once the shell ended."""
+    if_open(chan, lambda: chan.resize_pty(width=cols, height=rows))

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -398,9 +398,19 @@ def send_all(chan: paramiko.Channel, data: bytes | bytearray | memoryview) -> No
 
 def shutdown_write(chan: paramiko.Channel) -> None:
     """Send EOF, unless the channel is already closed (see ``_send_locks``)."""
+    if_open(chan, chan.shutdown_write)
+
+
+def if_open(chan: paramiko.Channel, send: Callable[[], object]) -> bool:
+    """Run ``send`` (which sends on ``chan``) only while the channel is open; say if it ran.
+
+    For anything else sent on a channel (``resize_pty``, a request): see ``_send_locks``.
+    """
     with _send_lock(chan):
-        if not chan.closed:
-            chan.shutdown_write()
+        if chan.closed:
+            return False
+        send()
+        return True
 
 
 def close_channel(chan: paramiko.Channel) -> None:
@@ -417,6 +427,4 @@ def send_signal(chan: paramiko.Channel, name: str) -> None:
     m.add_string("signal")
     m.add_boolean(False)
     m.add_string(name)
-    with _send_lock(chan):
-        if not chan.closed:
-            chan.transport._send_user_message(m)  # type: ignore[union-attr]
+    if_open(chan, lambda: chan.transport._send_user_message(m))  # type: ignore[union-attr]
