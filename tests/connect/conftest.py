@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,7 @@ def agent(live: Setup) -> Iterator[subprocess.Popen[bytes]]:
         assert process.stdout is not None
         assert b"is up" in process.stdout.readline(), "the agent did not start"
         assert live.socket.exists()
+        drain(process)
         yield process
     finally:
         if process.poll() is None:
@@ -116,6 +118,14 @@ def agent(live: Setup) -> Iterator[subprocess.Popen[bytes]]:
             process.kill()
             process.wait()
         assert not live.socket.exists()
+
+
+def drain(process: subprocess.Popen[bytes]) -> threading.Thread:
+    """Keep reading the agent's reports so a full pipe never blocks it."""
+    assert process.stdout is not None
+    reader = threading.Thread(target=process.stdout.read, daemon=True)
+    reader.start()
+    return reader
 
 
 @pytest.fixture(params=["direct", "agent"])

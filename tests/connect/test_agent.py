@@ -93,3 +93,18 @@ def test_second_agent_is_refused(live: Setup, agent: subprocess.Popen[bytes]) ->
     assert b"already running" in result.stderr
     assert b"Traceback" not in result.stderr
     assert agent.poll() is None
+
+
+def test_watch_syncs_sources_up_and_outputs_back(
+    live: Setup, agent: subprocess.Popen[bytes]
+) -> None:
+    source = live.profile.project_root / "watched_source.py"
+    source.write_text("print('hi')\n")
+    remote_copy = Path(live.profile.remote_root) / "watched_source.py"
+    wait_for(remote_copy.exists, 15, "the source to reach the runtime")
+    assert remote_copy.read_text() == "print('hi')\n"
+    made = live.cli("exec", "sh", "-c", 'echo result > "$COLABLINK_OUTPUT_DIR/watched.txt"')
+    assert made.returncode == 0, made.stderr
+    landed = live.profile.local_conn_dir / "watched.txt"
+    wait_for(landed.exists, 15, "the output to arrive locally")
+    assert landed.read_text() == "result\n"

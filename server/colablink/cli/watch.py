@@ -1,7 +1,8 @@
-"""``colablink watch``: run the profile's agent in the foreground until Ctrl+C or disconnect.
+"""``colablink watch``: the profile's agent and its sync, in the foreground until Ctrl+C.
 
-The agent holds the one warm SSH connection; other commands reach it through its socket. The
-services it hosts beside the socket come from ``hosted_services``.
+The agent holds the one warm SSH connection; other commands reach it through its socket. Beside
+the socket it hosts the services from ``hosted_services``: the sync engine (sources up, outputs
+back), which shares the same connection.
 """
 
 from __future__ import annotations
@@ -23,12 +24,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "watch", help="run the agent: one warm connection that other commands share"
     )
     add_profile_option(parser)
+    parser.add_argument(
+        "--debounce",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="wait this long after a local change before sending (default: 0.2)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="how often the runtime checks for outputs when it cannot watch them (default: 0.5)",
+    )
+    parser.add_argument("--no-sync", action="store_true", help="serve the connection only")
     parser.set_defaults(run=run)
 
 
-def hosted_services(connection: Connection) -> list[Service]:
-    """What the agent runs besides its socket; the sync engine joins here."""
-    return []
+def hosted_services(connection: Connection, args: argparse.Namespace) -> list[Service]:
+    """What the agent runs besides its socket: the sync engine, on the agent's connection."""
+    if args.no_sync:
+        return []
+    from colablink.sync.engine import SyncEngine
+    from colablink.sync.spec import spec_for
+
+    engine = SyncEngine(
+        spec_for(connection.profile),
+        lambda: connection.session,
+        debounce=args.debounce,
+        interval=args.interval,
+    )
+    engine.on_state(lambda state: print(f"sync: {state}", flush=True))
+    engine.on_outputs(
+        lambda paths: print(f"sync: {len(paths)} output(s) arrived locally", flush=True)
+    )
+    engine.on_problem(lambda path, why: print(f"sync: skipped {path}: {why}", flush=True))
+    return [engine]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     name = profile_name(getattr(args, "profile", None))
     connection = Connection(ProfileStore().load(name), long_lived=True)
-    server = AgentServer(connection, socket_path(name), hosted_services(connection))
+    server = AgentServer(connection, socket_path(name), hosted_services(connection, args))
     # Claim the socket first (refusing if an agent is up), then connect, so a bad profile or an
     # unreachable runtime fails here, in one sentence, before anything is served.
     server.bind()
