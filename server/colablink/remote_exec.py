@@ -6,6 +6,7 @@ argument is quoted exactly once, here.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import shlex
@@ -193,4 +194,9 @@ def stream(
         # A cancelled command that still exits 0 (its shell outlived the kill) was interrupted.
         return signal_exit_code("INT") if interrupted_at is not None and code == 0 else code
     finally:
+        if not _has_status(chan):
+            # Leaving early (a callback raised, KeyboardInterrupt): closing the channel alone
+            # would leave a non-PTY command running, so end its process group first.
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                send_signal(chan, "KILL")
         close_channel(chan)

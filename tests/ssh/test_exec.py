@@ -130,3 +130,20 @@ def test_channels_run_concurrently_on_one_session(session: Session) -> None:
         t.join()
     assert sorted(results) == list(range(8))
     assert time.monotonic() - start < 3
+
+
+def test_leaving_early_kills_the_remote_command(session: Session, runtime: RuntimeHandle) -> None:
+    class Stop(Exception):
+        pass
+
+    def on_stdout(_: bytes) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        remote_exec.stream(
+            session,
+            remote_exec.command_line("echo started; sleep 100"),
+            on_stdout=on_stdout,
+            on_stderr=lambda _: None,
+        )
+    assert gone_within(runtime.username, "sleep", 1.0)
