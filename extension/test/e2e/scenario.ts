@@ -123,6 +123,13 @@ function prepareDirs(): void {
   );
 }
 
+function writeCellsFile(): void {
+  fs.writeFileSync(
+    path.join(dirs.workspace, "cells.py"),
+    ["# %%", 'print("first cell ran")', "", "# %%", 'print("second cell ran")', ""].join("\n"),
+  );
+}
+
 function codeServerEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -210,6 +217,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 
 async function scenario(): Promise<void> {
   prepareDirs();
+  writeCellsFile();
   const env = codeServerEnv();
   let runtime: ChildProcessWithoutNullStreams | undefined;
   let server: RunningCodeServer | undefined;
@@ -358,6 +366,19 @@ async function scenario(): Promise<void> {
       );
       check(text.indexOf(RUN_LINE) < text.indexOf(`exit code ${RUN_EXIT_CODE}`), "the exit code came before the output");
       await screenshot(p, "run-terminal");
+    });
+
+    await step("Run cell on Colab runs only that # %% cell", async () => {
+      await openFile(p, "cells.py");
+      const lenses = p.locator(".codelens-decoration a", { hasText: "Run cell on Colab" });
+      await waitFor("two cell lenses", async () => (await lenses.count()) === 2 || undefined);
+      await lenses.nth(1).click();
+      const text = await waitFor("the second cell's output", async () => {
+        const texts = await terminalTexts(p);
+        const last = texts[texts.length - 1] ?? "";
+        return last.includes("exit code 0") ? last : undefined;
+      });
+      check(text.includes("second cell ran") && !text.includes("first cell ran"), `cell output: ${text}`);
     });
 
     await step("out.txt appears in the open ColabLink Outputs tree, pushed by outputsChanged", async () => {
