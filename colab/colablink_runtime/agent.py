@@ -211,9 +211,11 @@ class Writer:
     def __init__(self) -> None:
         self.counter = 0
         self.open_temps: set[str] = set()
+        self.umask = os.umask(0o022)
+        os.umask(self.umask)
         self.streams: dict[int, tuple[int, str, str, int, int]] = {}
 
-    def _temp(self, final: str, made: set[str] | None = None) -> tuple[int, str]:
+    def _temp(self, final: str, made: set[str] | None = None, mode: int = 0o600) -> tuple[int, str]:
         directory, name = os.path.split(final)
         if made is None or directory not in made:
             os.makedirs(directory, exist_ok=True)
@@ -221,13 +223,15 @@ class Writer:
                 made.add(directory)
         self.counter += 1
         temp = temp_name(directory, name, self.counter)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode & 0o777)
         self.open_temps.add(temp)
         return fd, temp
 
     def _finish(self, fd: int, temp: str, final: str, mtime_ns: int, mode: int, sync: bool) -> None:
         try:
-            os.fchmod(fd, mode & 0o7777)
+            # Created with the final mode; only bits the umask took (or special bits) need a chmod.
+            if mode & 0o7777 != mode & 0o777 & ~self.umask:
+                os.fchmod(fd, mode & 0o7777)
             os.utime(fd, ns=(mtime_ns, mtime_ns))
             if sync:
                 os.fsync(fd)
@@ -249,7 +253,7 @@ class Writer:
         sync: bool,
         made: set[str] | None = None,
     ) -> None:
-        fd, temp = self._temp(final, made)
+        fd, temp = self._temp(final, made, mode)
         try:
             view = data
             while view:
@@ -261,7 +265,7 @@ class Writer:
         self._finish(fd, temp, final, mtime_ns, mode, sync)
 
     def begin(self, fid: int, final: str, mtime_ns: int, mode: int) -> None:
-        fd, temp = self._temp(final)
+        fd, temp = self._temp(final, None, mode)
         self.streams[fid] = (fd, temp, final, mtime_ns, mode)
 
     def chunk(self, fid: int, data: memoryview) -> None:

@@ -13,6 +13,8 @@ from colablink.errors import RemoteError
 from colablink.sync.remote import AgentClient, PipeDuplex
 from colablink.sync.wire import BOOTSTRAP, agent_source
 
+NS = 1_700_000_000_000_000_001
+
 
 def spawn() -> subprocess.Popen[bytes]:
     return subprocess.Popen(
@@ -54,6 +56,10 @@ def test_batched_puts_are_atomic_and_keep_mode_and_mtime(agent, tmp_path: Path) 
     assert (tmp_path / "a" / "b.txt").read_bytes() == b"hello"
     assert (st.st_mtime_ns, st.st_mode & 0o7777) == (1_700_000_000_123_456_789, 0o640)
     assert (tmp_path / "c").stat().st_mode & 0o777 == 0o755
+    modes = [0o666, 0o400, 0o4755, 0o600]
+    files = [[f"m{m:o}", 1, NS, m] for m in modes]
+    client.call({"op": "put", "root": str(tmp_path), "files": files}, b"x" * len(modes))
+    assert [(tmp_path / f"m{m:o}").stat().st_mode & 0o7777 for m in modes] == modes
     assert not [p for p in tmp_path.rglob(".clk~*")]
 
 

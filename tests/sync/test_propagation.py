@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from colablink.sync.engine import SyncEngine
@@ -182,3 +183,21 @@ def test_ignored_paths_never_reach_the_runtime(bed: SyncBed) -> None:
         "data",
     ):
         assert rel not in remote
+
+
+def test_deletes_follow_only_files_push_placed_even_across_runs(bed: SyncBed) -> None:
+    (bed.project / "a.py").write_text("a")
+    (bed.project / "b.py").write_text("b")
+    bed.engine().sync_once()
+    (bed.remote / "theirs.csv").write_text("made on the runtime")
+    (bed.project / "a.py").unlink()
+    bed.engine().sync_once()  # a new engine: what was placed comes from the saved records
+    assert not (bed.remote / "a.py").exists()
+    assert (bed.remote / "theirs.csv").exists() and (bed.remote / "b.py").exists()
+
+    # The same records file for another project: its placements do not apply there.
+    other = bed.project.parent / "other"
+    other.mkdir()
+    spec = replace(bed.spec, local_root=other, local_conn_dir=other / "outputs")
+    bed.engine(spec=spec).sync_once()
+    assert (bed.remote / "b.py").exists()

@@ -130,7 +130,7 @@ class SyncEngine:
             ignored_dirs=self.spec.ignored_dirs(),
             excludes=(*self.spec.excludes, *excludes),
         )
-        self.records = Records(self.spec.state_path)
+        self.records = Records(self.spec.state_path, self.spec.key)
         self.problems: list[tuple[str, str]] = []
         self._state = SyncState("stopped")
         self._state_listeners: list[Callable[[SyncState], None]] = []

@@ -13,8 +13,11 @@ from colablink.sync.scan import Meta
 
 
 class Records:
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, key: str = "") -> None:
         self.path = path
+        # Records belong to one pair of trees: a profile re-pointed elsewhere starts afresh,
+        # so it never deletes files that another project placed.
+        self.key = key
         # remote-relative path (under the remote root) -> local meta when push sent it
         self.placed: dict[str, Meta] = {}
         # conn-dir-relative path -> (remote meta it came from, local meta after writing)
@@ -31,6 +34,8 @@ class Records:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
+        if data.get("key", "") != self.key:
+            return
         self.placed = {k: Meta(*v) for k, v in data.get("placed", {}).items()}
         self.pulled = {k: (Meta(*r), Meta(*loc)) for k, (r, loc) in data.get("pulled", {}).items()}
 
@@ -45,6 +50,7 @@ class Records:
             return
         with self.lock:
             data = {
+                "key": self.key,
                 "placed": {k: list(v) for k, v in self.placed.items()},
                 "pulled": {k: [list(r), list(loc)] for k, (r, loc) in self.pulled.items()},
             }

@@ -21,6 +21,13 @@ class SyncSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def key(self) -> str:
+        """Which pair of trees this is; records kept for another pair do not apply."""
+        return "\n".join(
+            (str(self.local_root), self.remote_root, str(self.local_conn_dir), self.remote_conn_dir)
+        )
+
+    @property
     def local_conn_rel(self) -> str | None:
         try:
             rel = self.local_conn_dir.resolve().relative_to(self.local_root.resolve())
