@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from colablink import remote_exec
 from colablink.session import Session
+from paramiko.common import MSG_KEXINIT
 
 SIZE = 600 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -38,6 +39,12 @@ def timed(work: Callable[[], int]) -> tuple[int, float]:
 
 
 def test_600_mib_down_and_up_on_one_connection(session: Session) -> None:
+    # Count the runtime's key re-exchanges (its sshd rekeys every 256 MiB): the transfers must
+    # run through several of them, which is where paramiko used to stall.
+    kexinits: list[float] = []
+    table = session.transport._handler_table  # type: ignore[attr-defined]
+    negotiate = table[MSG_KEXINIT]
+    table[MSG_KEXINIT] = lambda m: (kexinits.append(time.monotonic()), negotiate(m))
     received = [0]
 
     def down() -> int:
@@ -61,8 +68,9 @@ def test_600_mib_down_and_up_on_one_connection(session: Session) -> None:
     code, up_s = timed(up)
     assert code == 0 and int(b"".join(out)) == SIZE
     assert session.run(["true"]).exit_code == 0, "the connection still works afterwards"
+    assert len(kexinits) >= 4, f"only {len(kexinits)} key re-exchanges during 1.2 GiB"
     mib = SIZE / 2**20
     print(
         f"\n600 MiB down {down_s:.2f} s ({mib / down_s:.0f} MiB/s), "
-        f"up {up_s:.2f} s ({mib / up_s:.0f} MiB/s)"
+        f"up {up_s:.2f} s ({mib / up_s:.0f} MiB/s), {len(kexinits)} rekeys on the way"
     )
