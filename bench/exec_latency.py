@@ -113,6 +113,18 @@ def free_port() -> int:
         return port
 
 
+def installed_python_env(base: Path) -> dict[str, str]:
+    """The environment with bytecode caching on, as an installed ColabLink has it.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (as in some sandboxes), every run would recompile
+    ColabLink's modules from source; a pip-installed wheel ships with its ``.pyc`` files. The
+    cache goes to a private prefix so the source tree stays untouched.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(base / "pycache")
+    return env
+
+
 def write_ssh_config(base: Path, info: dict[str, object], port: int, key: Path) -> Path:
     known = base / f"known_hosts_{port}"
     host_keys = [str(line) for line in info["host_keys"]]  # type: ignore[attr-defined]
@@ -133,11 +145,13 @@ def measure(
 ) -> list[Row]:
     name = f"bench{port}"
     env = {
-        **os.environ,
+        **installed_python_env(base),
         "COLABLINK_CONFIG_DIR": str(base / "config"),
         "COLABLINK_RUNTIME_DIR": str(base / "run"),
     }
     os.environ.update({k: env[k] for k in ("COLABLINK_CONFIG_DIR", "COLABLINK_RUNTIME_DIR")})
+    project = base / f"project-{port}"
+    project.mkdir()
     ProfileStore().save(
         Profile(
             name=name,
@@ -147,7 +161,8 @@ def measure(
             remote_root=str(info["remote_root"]),
             remote_dir="connection_bench",
             local_dir="connection_bench",
-            project_root=base,
+            # An empty project: the agent's sync stays idle, as it is between saves.
+            project_root=project,
             key_path=key,
             host_keys=[str(k) for k in info["host_keys"]],  # type: ignore[attr-defined]
         )
@@ -223,7 +238,7 @@ def main() -> int:
         with runtime(base, public) as info:
             port = int(str(info["port"]))
             floor = median_ms(
-                lambda: run_quiet([sys.executable, "-c", "import re"], dict(os.environ)),
+                lambda: run_quiet([sys.executable, "-c", "import re"], installed_python_env(base)),
                 args.runs * 2,
             )
             rows = measure("loopback", base, info, port, key, args.runs)
