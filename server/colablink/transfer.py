@@ -196,7 +196,7 @@ def upload(
     bytes_total, files_total = _local_totals(members)
     done = {"bytes": 0, "files": 0}
 
-    def report(_: int = 0) -> None:
+    def report() -> None:
         if progress is not None:
             progress(
                 TransferProgress(
