@@ -100,8 +100,11 @@ def _pump_stdin(chan: paramiko.Channel, stdin: bytes | IO[bytes]) -> None:
         pass
 
 
-def _drain(chan: paramiko.Channel, on_stdout: Callable[[bytes], object],
-           on_stderr: Callable[[bytes], object]) -> None:  # fmt: skip
+def _drain(
+    chan: paramiko.Channel,
+    on_stdout: Callable[[bytes], object],
+    on_stderr: Callable[[bytes], object],
+) -> None:
     while chan.recv_ready():
         on_stdout(chan.recv(_READ_SIZE))
     while chan.recv_stderr_ready():
