@@ -1,8 +1,9 @@
 """One authenticated SSH connection to a runtime, tuned for ColabLink's traffic.
 
-Everything that talks SSH goes through ``Session``. It fixes paramiko's defaults that cost us the
-most: Nagle on the socket, a slow default cipher, a client-started rekey that deadlocks long
-transfers, and ``exit-signal`` being ignored.
+Everything that talks SSH goes through ``Session``. It fixes what cost us the most with paramiko:
+Nagle on the socket, a slow default cipher, a client-started rekey that deadlocks long transfers,
+``exit-signal`` being ignored, a first channel stalled 45 ms by a delayed ACK, and messages that
+could leave after a channel's CLOSE (sshd then drops the whole connection).
 """
 
 from __future__ import annotations
