@@ -391,7 +391,11 @@ async function scenario(): Promise<void> {
     await step("Download Again from the tree's context menu fetches the file anew", async () => {
       fs.writeFileSync(localOut, "stale\n");
       await outputsView(p).locator(".monaco-list-row", { hasText: "out.txt" }).first().click({ button: "right" });
-      await p.locator(".context-view .action-label", { hasText: "Download Again" }).first().click();
+      // Point at the menu item and press Enter: a click can land while the menu is still opening.
+      const item = p.locator(".context-view .action-menu-item", { hasText: "Download Again" }).first();
+      await item.waitFor({ state: "visible" });
+      await item.hover();
+      await p.keyboard.press("Enter");
       await p.locator(".statusbar", { hasText: "ColabLink: downloaded" }).waitFor({ state: "visible" });
       check(readIfExists(localOut) === OUT_TEXT, "out.txt was not downloaded again");
     });
