@@ -56,6 +56,21 @@ class Row:
     target: float | None
 
 
+def paired_ms(
+    ours: Callable[[], object], theirs: Callable[[], object], runs: int
+) -> tuple[float, float]:
+    """Medians of both, run alternately so that both meet the same machine load."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for action in (ours, theirs, ours, theirs):  # warm-up
+        action()
+    for _ in range(runs):
+        for action, into in ((ours, times[0]), (theirs, times[1])):
+            started = time.perf_counter()
+            action()
+            into.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def median_ms(action: Callable[[], object], runs: int, warmup: int = 2) -> float:
     for _ in range(warmup):
         action()
@@ -172,8 +187,7 @@ def measure(
     ours = [*COLABLINK, "--profile", name, "exec", "true"]
     rows: list[Row] = []
 
-    cold_ssh = median_ms(lambda: run_quiet(ssh, env), runs)
-    cold_ours = median_ms(lambda: run_quiet(ours, env), runs)
+    cold_ours, cold_ssh = paired_ms(lambda: run_quiet(ours, env), lambda: run_quiet(ssh, env), runs)
     rows.append(Row(f"{label} cold", cold_ours, cold_ssh, "ssh host true", 1.2))
 
     control = base / f"cm-{port}"
@@ -189,8 +203,11 @@ def measure(
             if time.monotonic() > deadline or agent.poll() is not None:
                 raise SystemExit("the agent did not start")
             time.sleep(0.05)
-        warm_cm = median_ms(lambda: run_quiet([*master, ALIAS, "true"], env), runs * 2)
-        warm_ours = median_ms(lambda: run_quiet(ours, env), runs * 2)
+        warm_ours, warm_cm = paired_ms(
+            lambda: run_quiet(ours, env),
+            lambda: run_quiet([*master, ALIAS, "true"], env),
+            runs * 2,
+        )
         rows.append(Row(f"{label} warm", warm_ours, warm_cm, "ssh ControlMaster", 3.0))
     finally:
         agent.send_signal(signal.SIGINT)
