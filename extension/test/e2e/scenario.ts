@@ -53,6 +53,8 @@ const dirs: Dirs = {
 };
 const colablinkConfig = path.join(work, "colablink-config");
 const sshConfig = path.join(work, "ssh", "config");
+// Where the helper would write without the remote.SSH.configFile setting; must stay absent.
+const fallbackSshConfig = path.join(work, "ssh", "fallback-config");
 const openFolderLog = path.join(work, "open-folder.jsonl");
 // Connect's default local directory, inside the workspace.
 const localOut = path.join(dirs.workspace, "colab_outputs", "out.txt");
@@ -139,7 +141,7 @@ function codeServerEnv(): NodeJS.ProcessEnv {
     TMPDIR: path.join(work, "tmp"),
     COLABLINK_CONFIG_DIR: colablinkConfig,
     COLABLINK_RUNTIME_DIR: path.join(work, "colablink-run"),
-    COLABLINK_SSH_CONFIG: sshConfig,
+    COLABLINK_SSH_CONFIG: fallbackSshConfig,
     COLABLINK_TEST_OPEN_FOLDER_LOG: openFolderLog,
   };
   // The helper venv's packages come from PyPI; a persistent download cache keeps reruns quick.
@@ -284,7 +286,9 @@ async function scenario(): Promise<void> {
       });
       check(listFiles(path.join(colablinkConfig, "profiles")).length === 0, "a profile was left behind");
       check(listFiles(path.join(colablinkConfig, "keys")).length === 0, "a key was left behind");
-      check(!(readIfExists(sshConfig) ?? "").includes("colablink-"), "an ssh config block was left behind");
+      for (const file of [sshConfig, fallbackSshConfig]) {
+        check(!(readIfExists(file) ?? "").includes("colablink-"), "an ssh config block was left behind");
+      }
       check(!(readIfExists(path.join(colablinkConfig, "known_hosts")) ?? "").trim(), "a known_hosts line was left behind");
       check(readIfExists(answer?.authorizedKeys ?? "") === authorizedBefore, "the runtime's authorized_keys changed");
       check((await statusBarText(p)).includes("disconnected"), "the status bar left the disconnected state");
@@ -309,6 +313,8 @@ async function scenario(): Promise<void> {
       const profiles = listFiles(path.join(colablinkConfig, "profiles"));
       check(profiles.length === 1, `expected one profile, found ${profiles.join(", ")}`);
       profile = path.parse(profiles[0]).name;
+      check((readIfExists(sshConfig) ?? "").includes(`colablink-${profile}`), "no Host block in remote.SSH.configFile");
+      check(!fs.existsSync(fallbackSshConfig), "the Host block went elsewhere than remote.SSH.configFile");
       await statusBarItem(p).hover();
       const hover = p.locator(".workbench-hover, .monaco-hover", { hasText: `Host: ${info.host}:${info.port}` }).first();
       await hover.waitFor({ state: "visible" });
