@@ -14,12 +14,17 @@ from .conftest import Setup
 
 
 def sshd_sessions(live: Setup) -> set[int]:
-    """The runtime user's per-connection sshd processes ("sshd: user@notty")."""
-    return {
+    """The runtime user's per-connection sshd processes ("sshd: user@notty").
+
+    A process sshd forks to start a command carries the same title until it execs; it is a child
+    of the per-connection one, so only sshd processes whose parent is not the user's are counted.
+    """
+    user_sshd = {
         pid
         for pid in pids_of_user(live.runtime.username)
         if " ".join(procs.cmdline_of(pid)).startswith("sshd:")
     }
+    return {pid for pid in user_sshd if procs.parent_of(pid) not in user_sshd}
 
 
 def logins(live: Setup) -> int:
