@@ -23,6 +23,7 @@ import errno
 import hashlib
 import json
 import os
+import queue
 import select
 import signal
 import stat
@@ -41,6 +42,8 @@ TEMP_PREFIX = ".clk~"
 # A changed file up to this size travels inside the change event, saving the read round trip.
 INLINE_LIMIT = 256 * 1024
 READ_CHUNK = 1024 * 1024
+# Frames read ahead of the one being written to disk (a few MiB each).
+READ_AHEAD = 8
 
 IN_MODIFY = 0x2
 IN_ATTRIB = 0x4
@@ -563,18 +566,34 @@ class Agent:
             return None
         return data
 
+    def receive(self, frames: queue.Queue[tuple[bytes, bytes] | None]) -> None:
+        """Read frames ahead while the main thread writes files, so the link never idles."""
+        try:
+            while True:
+                head = self.read_exact(FRAME_HEADER.size)
+                if head is None:
+                    return
+                head_len, body_len = FRAME_HEADER.unpack(head)
+                if head_len > MAX_HEADER or body_len > MAX_BODY:
+                    return
+                raw = self.read_exact(head_len)
+                body = self.read_exact(body_len) if body_len else b""
+                if raw is None or body is None:
+                    return
+                frames.put((raw, body))
+        except OSError:
+            return
+        finally:
+            frames.put(None)
+
     def serve(self) -> None:
+        frames: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=READ_AHEAD)
+        threading.Thread(target=self.receive, args=(frames,), daemon=True).start()
         while True:
-            head = self.read_exact(FRAME_HEADER.size)
-            if head is None:
+            item = frames.get()
+            if item is None:
                 return
-            head_len, body_len = FRAME_HEADER.unpack(head)
-            if head_len > MAX_HEADER or body_len > MAX_BODY:
-                raise ProtocolError("frame too large")
-            raw = self.read_exact(head_len)
-            body = self.read_exact(body_len) if body_len else b""
-            if raw is None or body is None:
-                return
+            raw, body = item
             header = json.loads(raw)
             op = header.get("op")
             handler = self.handlers.get(op) if isinstance(op, str) else None
