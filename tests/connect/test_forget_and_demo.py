@@ -12,7 +12,7 @@ from colablink import enroll, keys
 from colablink.connection_info import connection_info_from_dict
 from support.accounts import create_account, remove_account
 from support.runtimes import RuntimeHandle
-from support.system import run_as
+from support.system import foreign_pythonpath, run_as
 
 
 def remote_authorized_keys(username: str) -> str:
@@ -107,15 +107,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
 def test_demo_as_an_unprivileged_user() -> None:
     """Without root the demo runs a key-only runtime as the user itself."""
-    root = Path(__file__).resolve().parents[2]
-    site = next((root / ".venv" / "lib").glob("python3*/site-packages"))
     user = create_account("cltd")
     try:
-        pythonpath = f"{root / 'server'}:{root / 'colab'}:{site}"
         result = run_as(
             user,
             ["/usr/bin/python3", "-m", "colablink", "demo"],
-            {"PYTHONPATH": pythonpath},
+            {"PYTHONPATH": foreign_pythonpath()},
             timeout=240,
         )
         out = result.stdout.decode()

@@ -15,16 +15,13 @@ from pathlib import Path
 from colablink import keys
 from support.accounts import create_account, remove_account
 from support.runtimes import RuntimeHandle
-from support.system import run_as
+from support.system import foreign_pythonpath, run_as
 
 from .conftest import Local
 from .test_init import assert_one_sentence_error, remote_authorized_keys
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def test_cli_as_another_local_user_writes_into_its_passwd_home(runtime: RuntimeHandle) -> None:
-    site = next((REPO / ".venv" / "lib").glob("python3*/site-packages"))
     user = create_account("clti")
     try:
         home = Path(pwd.getpwnam(user).pw_dir)
@@ -33,7 +30,7 @@ def test_cli_as_another_local_user_writes_into_its_passwd_home(runtime: RuntimeH
         result = run_as(
             user,
             ["/usr/bin/python3", "-m", "colablink", "init"],
-            {"PYTHONPATH": f"{REPO / 'server'}:{REPO / 'colab'}:{site}"},
+            {"PYTHONPATH": foreign_pythonpath()},
             input=json.dumps(runtime.info).encode(),
         )
         assert result.returncode == 0, result.stderr.decode()

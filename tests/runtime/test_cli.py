@@ -8,13 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 from colablink_runtime import accounts, procs
 from colablink_runtime.info import decode_token
 from support import (
     create_account,
+    foreign_pythonpath,
     free_port,
     pids_of_user,
     public_tempdir,
@@ -26,7 +26,6 @@ from support import (
 from .sshclient import login_with_password
 from .test_ngrok import STAND_IN
 
-REPO = Path(__file__).resolve().parents[2]
 COLABLINK = [sys.executable, "-m", "colablink"]
 
 
@@ -68,12 +67,11 @@ def test_self_check_as_root_exits_0_and_removes_what_it_made() -> None:
 
 def test_self_check_in_user_mode_as_unprivileged_account() -> None:
     account = create_account("cltu")
-    site = sysconfig.get_paths()["purelib"]  # the test venv's packages (paramiko, rich, …)
     try:
         result = run_as(
             account,
             ["/usr/bin/python3", "-m", "colablink", "runtime", "--tunnel", "none", "--self-check"],
-            {"PYTHONPATH": f"{REPO / 'server'}:{REPO / 'colab'}:{site}"},
+            {"PYTHONPATH": foreign_pythonpath()},
             timeout=120,
         )
         stdout = result.stdout.decode()

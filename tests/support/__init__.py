@@ -3,11 +3,21 @@
 from .accounts import create_account, remove_account, unique_name
 from .keys import make_client_key
 from .runtimes import RuntimeHandle, start_root_runtime, start_user_runtime
-from .system import free_port, pids_of_user, public_tempdir, run_as, spawn_as, user_env, wait_for
+from .system import (
+    foreign_pythonpath,
+    free_port,
+    pids_of_user,
+    public_tempdir,
+    run_as,
+    spawn_as,
+    user_env,
+    wait_for,
+)
 
 __all__ = [
     "RuntimeHandle",
     "create_account",
+    "foreign_pythonpath",
     "free_port",
     "make_client_key",
     "pids_of_user",

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import pwd
+import shutil
 import socket
+import stat
 import subprocess
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +61,42 @@ def public_tempdir(prefix: str = "colablink-test-") -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     path.chmod(0o755)
     return path
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _world_readable(path: Path) -> bool:
+    """Whether any account can read ``path``: every ancestor traversable, the path readable."""
+    mode = path.stat().st_mode
+    if not mode & stat.S_IROTH or not mode & stat.S_IXOTH:
+        return False
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
+
+
+@functools.cache
+def foreign_pythonpath() -> str:
+    """A PYTHONPATH with the project's sources and the test venv's packages that any account reads.
+
+    A checkout under a 0700 directory (``mktemp -d``, /root) is out of a test account's reach; then
+    the code is copied once per session into a public directory, removed when the session ends.
+    """
+    sources = [REPO / "server", REPO / "colab"]
+    site = Path(sysconfig.get_paths()["purelib"])
+    if all(_world_readable(path) for path in [*sources, site]):
+        return ":".join(str(path) for path in [*sources, site])
+    copy = public_tempdir("colablink-pythonpath-")
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "server" / "colablink", copy / "src" / "colablink", ignore=ignore)
+    shutil.copytree(
+        REPO / "colab" / "colablink_runtime", copy / "src" / "colablink_runtime", ignore=ignore
+    )
+    shutil.copytree(site, copy / "site", symlinks=True, ignore=ignore)
+    for directory in copy.rglob("*"):
+        if directory.is_dir() and not directory.is_symlink():
+            directory.chmod(0o755)
+    return f"{copy / 'src'}:{copy / 'site'}"
 
 
 def user_env(username: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
