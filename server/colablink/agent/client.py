@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # no stubs; same API as signal
 import _socket
+import contextlib
 import os
 import select
 from collections.abc import Callable
@@ -133,6 +134,14 @@ class AgentClient:
             os.close(wake_read)
             os.close(wake_write)
 
+    def _send_while_running(self, frame: bytes) -> None:
+        """Send input for a command that may have just ended: the agent then closes its side first.
+
+        A closed socket here is no error; the exit status (or the agent's loss) is read next.
+        """
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._sock.sendall(frame)
+
     def _exec_loop(self, wake_read: int, forward_stdin: bool) -> int:
         sock_fd = self._sock.fileno()
         poller = select.poll()
@@ -147,14 +156,14 @@ class AgentClient:
             for fd, _ in poller.poll():
                 if fd == wake_read:
                     os.read(wake_read, 512)
-                    self._sock.sendall(encode_control({"op": "interrupt"}))
+                    self._send_while_running(encode_control({"op": "interrupt"}))
                 elif fd == 0:
                     data = os.read(0, CHUNK)
                     if data:
-                        self._sock.sendall(encode(STDIN, data))
+                        self._send_while_running(encode(STDIN, data))
                     else:
                         poller.unregister(0)
-                        self._sock.sendall(encode_control({"op": "eof"}))
+                        self._send_while_running(encode_control({"op": "eof"}))
                 else:
                     data = self._sock.recv(CHUNK)
                     if not data:
@@ -171,7 +180,7 @@ class AgentClient:
                             except BrokenPipeError:
                                 # Our reader went away (`| head`): stop the remote side as ssh does.
                                 broken.add(kind)
-                                self._sock.sendall(encode_control({"op": "interrupt"}))
+                                self._send_while_running(encode_control({"op": "interrupt"}))
 
 
 def write_all(fd: int, data: bytes) -> None:
