@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # no stubs; same API as signal
 import _socket
-import contextlib
 import os
 import select
 from collections.abc import Callable
@@ -139,8 +138,10 @@ class AgentClient:
 
         A closed socket here is no error; the exit status (or the agent's loss) is read next.
         """
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        try:  # noqa: SIM105 (contextlib costs the warm path 3.7 ms of imports)
             self._sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _exec_loop(self, wake_read: int, forward_stdin: bool) -> int:
         sock_fd = self._sock.fileno()
