@@ -104,6 +104,7 @@ export class HelperClient implements vscode.Disposable {
 
   async sendSettings(): Promise<void> {
     if (this.client?.state === State.Running) {
+      log().info("Settings changed; sending them to the helper.");
       await this.client.sendNotification("workspace/didChangeConfiguration", { settings: { colablink: extensionSettings() } });
     }
   }

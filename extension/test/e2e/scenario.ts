@@ -82,6 +82,7 @@ function check(condition: unknown, message: string): asserts condition {
 
 function prepareDirs(): void {
   fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(artifacts, { recursive: true, force: true });
   for (const dir of [...Object.values(dirs), colablinkConfig, path.dirname(sshConfig), artifacts]) {
     fs.mkdirSync(dir, { recursive: true });
   }
@@ -385,6 +386,28 @@ async function scenario(): Promise<void> {
         return last.includes("exit code 0") ? last : undefined;
       });
       check(text.includes("second cell ran") && !text.includes("first cell ran"), `cell output: ${text}`);
+    });
+
+    await step("a settings change reaches the helper: colablink.codeLens false hides the lenses", async () => {
+      // As a person would: edit the user settings.json in the editor and save it.
+      await runCommand(p, "Preferences: Open User Settings (JSON)");
+      // It opens as a modal editor in this VS Code; its first key line shows when it is ready.
+      await p.locator(".view-line", { hasText: "workbench.startupEditor" }).waitFor({ state: "visible" });
+      await p.keyboard.press("Control+Home");
+      await p.keyboard.press("End");
+      await p.keyboard.press("Enter");
+      await p.keyboard.insertText('"colablink.codeLens": false,');
+      await p.keyboard.press("Control+S");
+      await waitFor("the settings to be saved", async () =>
+        fs.readFileSync(path.join(dirs.userData, "User", "settings.json"), "utf8").includes('"colablink.codeLens": false') || undefined,
+      );
+      await p.keyboard.press("Escape");
+      await p.locator(".tabs-container .tab", { hasText: "cells.py" }).click();
+      await p.locator(".editor-instance .view-line").last().click();
+      await p.keyboard.press("End");
+      await p.keyboard.type(" "); // an edit makes VS Code ask the helper for lenses again
+      const lenses = p.locator(".codelens-decoration a", { hasText: "on Colab" });
+      await waitFor("the lenses to go", async () => (await lenses.count()) === 0 || undefined, 15_000);
     });
 
     await step("out.txt appears in the open ColabLink Outputs tree, pushed by outputsChanged", async () => {
