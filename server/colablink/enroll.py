@@ -21,6 +21,7 @@ from .connection_info import ConnectionInfo
 from .errors import AuthFailed, BadConnectionInfo, ColabLinkError, RemoteError, UsageError
 from .profiles import Profile, ProfileStore, check_profile_name
 from .session import Session, SshTarget
+from .sync.spec import spec_for
 
 Warn = Callable[[str], None]
 
@@ -357,7 +358,8 @@ def _write_local(
 
 
 def forget(profile: Profile, *, warn: Warn = _ignore) -> None:
-    """Remove every trace of ``profile``: remote authorization (if reachable), then local files.
+    """Remove every trace of ``profile``: remote authorization (if reachable), then local files
+    (its key, ssh config block, known_hosts lines, sync records and the profile itself).
 
     Only a key ColabLink made (under its keys dir) is deauthorized and deleted; a key the user
     brought stays where it is and stays authorized.
@@ -381,4 +383,8 @@ def forget(profile: Profile, *, warn: Warn = _ignore) -> None:
     knownhosts.remove(profile.ssh_alias)
     if owned:
         keys.delete_keypair(profile.key_path)
+    # What sync remembered about this profile's files goes with it.
+    sync_records = spec_for(profile).state_path
+    if sync_records is not None:
+        sync_records.unlink(missing_ok=True)
     ProfileStore().delete(profile.name)

@@ -36,17 +36,11 @@ def run(args: argparse.Namespace) -> int:
     if args.forget:
         from colablink import enroll
         from colablink.profiles import ProfileStore
-        from colablink.sync.spec import spec_for
 
-        profile = ProfileStore().load(name)
-        sync_records = spec_for(profile).state_path
         enroll.forget(
-            profile,
+            ProfileStore().load(name),
             warn=lambda message: print(f"colablink: warning: {message}", file=sys.stderr),
         )
-        # What the agent's sync remembered about this profile's files goes with it.
-        if sync_records is not None:
-            sync_records.unlink(missing_ok=True)
         print(f"Forgot profile {name!r}.")
     return 0
 

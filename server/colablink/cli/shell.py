@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from colablink.agent.relay import profile_name
     from colablink.connection import Connection
     from colablink.profiles import ProfileStore
+    from colablink.session import close_channel
 
     profile = ProfileStore().load(profile_name(getattr(args, "profile", None)))
     with Connection(profile) as connection:
@@ -50,11 +51,17 @@ def run(args: argparse.Namespace) -> int:
             return relay(chan)
         finally:
             signal.signal(signal.SIGWINCH, previous)
-            chan.close()
+            close_channel(chan)
 
 
 def relay(chan: Channel) -> int:
-    """Copy stdin to the channel and the channel to stdout until the remote shell exits."""
+    """Copy stdin to the channel and the channel to stdout until the remote shell exits.
+
+    Sends go through ``session``'s helpers: a send racing the runtime's close of the channel
+    would otherwise make sshd drop the whole connection.
+    """
+    from colablink.session import ConnectionLost, send_all, shutdown_write
+
     stdin_fd = sys.stdin.fileno()
     saved = termios.tcgetattr(stdin_fd) if os.isatty(stdin_fd) else None
     if saved is not None:
@@ -71,11 +78,15 @@ def relay(chan: Channel) -> int:
                 write_stdout(data)
             if stdin_fd in ready:
                 data = os.read(stdin_fd, CHUNK)
-                if data:
-                    chan.sendall(data)
-                else:
+                if not data:
                     reading_stdin = False
-                    chan.shutdown_write()
+                    shutdown_write(chan)
+                    continue
+                try:
+                    send_all(chan, data)
+                except ConnectionLost:
+                    # The shell ended as we typed; its output and status are still to be read.
+                    reading_stdin = False
     finally:
         if saved is not None:
             termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
