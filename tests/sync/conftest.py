@@ -69,7 +69,8 @@ class SyncBed:
         """Write a file on the runtime as its user would (owned by the runtime account)."""
         path = self.remote_out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(path.name + ".writing")
+        # Written beside the outputs dir and renamed in, so the watch sees one finished file.
+        temp = self.remote / f".writing-{os.getpid()}-{path.name}"
         temp.write_bytes(data)
         uid, gid = owner(self.remote)
         os.chown(temp, uid, gid)

@@ -97,3 +97,37 @@ def test_crafted_agent_messages_cannot_escape(bed: SyncBed, tmp_path: Path) -> N
     reported = {path for path, _ in engine.problems}
     for rel in ("../x", "/tmp/colablink-evil-abs", "a/../../y", "ok/../../../z"):
         assert rel in reported
+
+
+# Appended to the real agent: the first inotify read after the watch starts reports a queue
+# overflow, as a burst of more events than the kernel queue holds would.
+OVERFLOW = b"""
+
+_real_read = Inotify.read
+_overflowed = []
+
+
+def _read_overflowing_once(self, timeout):
+    events = _real_read(self, timeout)
+    if events and not _overflowed:
+        _overflowed.append(True)
+        return None
+    return events
+
+
+Inotify.read = _read_overflowing_once
+"""
+
+
+def test_an_inotify_overflow_triggers_a_rescan_that_misses_nothing(bed: SyncBed) -> None:
+    engine = bed.engine(agent_source=agent_source() + OVERFLOW)
+    engine.start()
+    wait_for(lambda: str(engine.state) == "idle", 30, "the first pass")
+    states: list[str] = []
+    engine.on_state(lambda s: states.append(str(s)))
+    bed.remote_write("a.txt", b"first")  # its event is swallowed by the overflow
+    wait_for(lambda: (bed.outputs / "a.txt").exists(), 10, "the file found by the rescan")
+    assert (bed.outputs / "a.txt").read_bytes() == b"first"
+    assert "scanning" in states
+    bed.remote_write("b.txt", b"second")  # events flow normally again
+    wait_for(lambda: (bed.outputs / "b.txt").exists(), 10, "the next file")
