@@ -16,7 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+import paramiko
+
 from colablink.errors import RemoteError
+from colablink.session import ConnectionLost as SessionConnectionLost
+from colablink.session import close_channel, send_all
 from colablink.sync.wire import (
     FRAME_HEADER,
     MAX_BODY,
@@ -43,33 +47,23 @@ class Duplex(Protocol):
     def close(self) -> None: ...
 
 
-class Channel(Protocol):
-    """What we use of ``paramiko.Channel``."""
-
-    def send(self, data: bytes | memoryview) -> int: ...
-    def recv(self, nbytes: int) -> bytes: ...
-    def close(self) -> None: ...
-
-
 class ChannelDuplex:
-    """An SSH exec channel; sends advance a memoryview (``sendall`` re-slices, quadratically)."""
+    """An SSH exec channel, sent to through the session's ordered, memoryview-based ``send_all``."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: paramiko.Channel) -> None:
         self.channel = channel
 
     def write(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            sent = self.channel.send(view)
-            if sent <= 0:
-                raise ConnectionLost("the SSH channel closed")
-            view = view[sent:]
+        try:
+            send_all(self.channel, data)
+        except SessionConnectionLost as exc:
+            raise ConnectionLost("the SSH channel closed") from exc
 
     def read(self, size: int) -> bytes:
         return self.channel.recv(size)
 
     def close(self) -> None:
-        self.channel.close()
+        close_channel(self.channel)
 
 
 class PipeDuplex:
