@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from colablink.protocol import Method, Notification
@@ -107,3 +108,100 @@ async def test_the_window_takes_over_when_the_agent_stops(
     # Its own sync runs now: a flush goes through.
     (workspace.project / f"after-agent-{workspace.base.name}.txt").write_text("mine\n")
     await helper.request(Method.FLUSH, {"profile": PROFILE})
+
+
+async def test_sync_and_terminals_use_the_agent_and_its_engine(
+    agent: subprocess.Popen[bytes],
+    helper: HelperClient,
+    workspace: Workspace,
+    shared_runtime: RuntimeHandle,
+) -> None:
+    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
+    await helper.request(Method.CONNECT, params)
+
+    # The sync state is the agent engine's, not "disconnected".
+    async def sync_state() -> str:
+        [status] = (await helper.request(Method.STATUS, {}))["profiles"]
+        return str(status["syncState"])
+
+    deadline = time.monotonic() + 15
+    while await sync_state() != "idle":
+        assert time.monotonic() < deadline, "the agent's sync never showed as idle"
+        await asyncio.sleep(0.1)
+
+    # flush resolves only once the agent's engine has put the file on the runtime.
+    name = f"flushed-{workspace.base.name}.bin"
+    local = workspace.project / name
+    remote = Path(shared_runtime.remote_root) / name
+    for round_ in range(3):
+        content = bytes([round_ + 1]) * (4 << 20)
+        local.write_bytes(content)
+        await helper.request(Method.FLUSH, {"profile": PROFILE, "paths": [str(local)]})
+        assert remote.read_bytes() == content
+
+    # syncNow runs a pass on the agent's engine, with begin/report/end progress.
+    (workspace.project / f"new-{workspace.base.name}.py").write_text("print('hi')\n")
+    helper.lsp.progress_reports.setdefault("agent-pass", [])
+    result = await helper.request(
+        Method.SYNC_NOW, {"profile": PROFILE, "workDoneToken": "agent-pass"}
+    )
+    assert set(result) == {"pushed", "pulled"}
+    kinds = [step.kind for step in helper.lsp.progress_reports["agent-pass"]]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+    assert (Path(shared_runtime.remote_root) / f"new-{workspace.base.name}.py").exists()
+
+    # A file written remotely in the connection directory is announced when the agent pulls it.
+    line = 'mkdir -p "$COLABLINK_OUTPUT_DIR" && echo via-agent > "$COLABLINK_OUTPUT_DIR/landed.txt"'
+    done = await helper.request(
+        Method.EXEC, {"profile": PROFILE, "execId": "o1", "commandLine": line}
+    )
+    assert done == {"exitCode": 0}
+    changed = await helper.wait_note(
+        Notification.OUTPUTS_CHANGED, lambda p: "landed.txt" in p["paths"], timeout=20
+    )
+    assert changed["profile"] == PROFILE
+    assert (workspace.project / "colab_outputs" / "landed.txt").read_text() == "via-agent\n"
+
+    # A terminal through the agent: its size, a resize, and its exit status.
+    opened = await helper.request(Method.PTY_OPEN, {"profile": PROFILE, "cols": 83, "rows": 27})
+    pty_id = opened["ptyId"]
+
+    def screen() -> str:
+        return "".join(
+            p["data"] for p in helper.notes_of(Notification.PTY_OUTPUT) if p["ptyId"] == pty_id
+        )
+
+    await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size; pwd\n"})
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "27 83" in screen())
+    assert shared_runtime.remote_root in screen()
+    await helper.request(Method.PTY_RESIZE, {"ptyId": pty_id, "cols": 101, "rows": 33})
+    await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size; exit 5\n"})
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "33 101" in screen())
+    ended = await helper.wait_note(Notification.PTY_EXIT, lambda p: p["ptyId"] == pty_id)
+    assert ended["exitCode"] == 5
+
+    # All of it ran on the agent's one connection: the helper never reached the runtime itself.
+    assert shared_runtime.port not in tcp_peer_ports(helper.pid)
+    assert shared_runtime.port in tcp_peer_ports(agent.pid)
+
+
+async def test_closing_a_terminal_ends_the_agents_shell(
+    agent: subprocess.Popen[bytes],
+    helper: HelperClient,
+    workspace: Workspace,
+    shared_runtime: RuntimeHandle,
+) -> None:
+    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
+    await helper.request(Method.CONNECT, params)
+    opened = await helper.request(Method.PTY_OPEN, {"profile": PROFILE, "cols": 80, "rows": 24})
+    pty_id = opened["ptyId"]
+    await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "sleep 100\n"})
+    await asyncio.to_thread(
+        wait_for, lambda: remote_sleeps(shared_runtime.username), 15, "the shell's sleep"
+    )
+    await helper.request(Method.PTY_CLOSE, {"ptyId": pty_id})
+    await helper.wait_note(Notification.PTY_EXIT, lambda p: p["ptyId"] == pty_id)
+    await asyncio.to_thread(
+        wait_for, lambda: not remote_sleeps(shared_runtime.username), 5, "the shell to end"
+    )
+    assert shared_runtime.port not in tcp_peer_ports(helper.pid)

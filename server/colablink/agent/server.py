@@ -1,9 +1,11 @@
 """The local agent: holds a profile's ``Connection`` and serves it on a private unix socket.
 
 Every request is one socket connection. A request is a JSON control frame; the answer is either
-one control frame (``ok`` or ``error``), progress frames then the answer, or, for ``exec``, output
-frames then ``exit``. Services such as the sync engine run in the same process and share the
-connection; the agent only starts and stops them.
+one control frame (``ok`` or ``error``), progress or event frames then the answer, or, for
+``exec``, output frames then ``exit``. ``sync_events`` answers at once and then streams the sync
+engine's events; ``pty`` answers at once, then carries the terminal's output and input as raw
+frames and ends with ``exit``. Services such as the sync engine run in the same process and share
+the connection; the agent only starts and stops them, and relays requests to the engine.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
+from colablink import pty
 from colablink.connection import Connection
-from colablink.errors import ColabLinkError
+from colablink.errors import ColabLinkError, SyncHalted, UsageError
+from colablink.session import ConnectionLost, close_channel, send_all
 
+from .sync_feed import Event, SyncFeed
 from .wire import (
     CONTROL,
     STDERR,
@@ -34,6 +39,11 @@ from .wire import (
     encode_control,
     read_frame,
 )
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from colablink.sync.engine import SyncEngine
 
 
 class Service(Protocol):
@@ -96,11 +106,17 @@ class Reply:
 
 class AgentServer:
     def __init__(
-        self, connection: Connection, socket_path: Path, services: Sequence[Service] = ()
+        self,
+        connection: Connection,
+        socket_path: Path,
+        services: Sequence[Service] = (),
+        sync: SyncEngine | None = None,
     ) -> None:
+        """``sync`` is the hosted sync engine (also one of ``services``), if this agent syncs."""
         self.connection = connection
         self.socket_path = socket_path
         self.services = list(services)
+        self._sync = None if sync is None else SyncFeed(sync)
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
         self._ops: dict[str, Callable[[dict[str, Any], socket.socket, Reply], None]] = {
@@ -111,6 +127,10 @@ class AgentServer:
             "forward": self._forward,
             "unforward": self._unforward,
             "forwards": self._list_forwards,
+            "flush": self._flush,
+            "sync_now": self._sync_now,
+            "sync_events": self._sync_events,
+            "pty": self._pty,
             "ping": self._ping,
             "shutdown": self._shutdown,
         }
@@ -284,6 +304,88 @@ class AgentServer:
     def _list_forwards(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         forwards = self.connection.forwards()
         reply.control({"ok": {"forwards": {str(k): v for k, v in forwards.items()}}})
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def _feed(self) -> SyncFeed:
+        if self._sync is None:
+            raise UsageError(
+                f"The agent for profile {self.connection.profile.name!r} is not syncing "
+                "(it runs with --no-sync)."
+            )
+        return self._sync
+
+    def _flush(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        feed = self._feed()
+        paths = request.get("paths")
+        if paths is not None and not (
+            isinstance(paths, list) and all(isinstance(p, str) for p in paths)
+        ):
+            raise ColabLinkError("the paths to flush must be a list of strings.")
+        if not feed.engine.flush(paths, timeout=float(request.get("timeout", 120.0))):
+            raise SyncHalted(f"Pending changes did not reach the runtime ({feed.engine.state}).")
+        reply.control({"ok": {}})
+
+    def _sync_now(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        """One full pass both ways; the engine's events during it go to the requester."""
+        feed = self._feed()
+        with feed.subscribed(lambda event: reply.control({"event": event})):
+            feed.engine.sync_once()
+        reply.control({"ok": {}})
+
+    def _sync_events(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        """The current state, then every event until the requester disconnects."""
+        feed = self._feed()
+
+        def send(event: Event) -> None:
+            reply.control({"event": event})
+
+        with feed.subscribed(send):
+            reply.control({"ok": feed.current_state()})
+            with contextlib.suppress(ConnectionClosed, OSError):
+                while not self._stop.is_set():
+                    read_frame(client)
+
+    # -- terminals ---------------------------------------------------------------------------
+
+    def _pty(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        """A login shell on a PTY for as long as the requester stays connected."""
+        cols, rows = int(request["cols"]), int(request["rows"])
+        cwd = request.get("cwd")
+        directory = cwd if isinstance(cwd, str) else self.connection.profile.remote_root
+        channel = pty.open_shell(self.connection.session, directory, cols, rows)
+        reply.control({"ok": {}})
+        threading.Thread(
+            target=self._pty_output, args=(channel, client, reply), daemon=True
+        ).start()
+        try:
+            while True:
+                kind, payload = read_frame(client)
+                if kind == STDIN:
+                    with contextlib.suppress(ConnectionLost):
+                        send_all(channel, payload)
+                elif kind == CONTROL:
+                    message = decode_control(payload)
+                    if message.get("op") == "resize":
+                        pty.resize(channel, int(message["cols"]), int(message["rows"]))
+        except (ConnectionClosed, OSError, ValueError):
+            pass
+        finally:
+            close_channel(channel)
+
+    @staticmethod
+    def _pty_output(channel: paramiko.Channel, client: socket.socket, reply: Reply) -> None:
+        """Relay the shell's output, then its status; ending the connection tells the client."""
+        try:
+            while chunk := channel.recv(1 << 16):
+                reply.send(encode(STDOUT, chunk))
+            # -1 when the channel closed without a status (the requester left, or the link dropped).
+            code = channel.recv_exit_status()
+        except OSError:
+            code = -1
+        reply.control({"exit": code})
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
 
     def _ping(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         reply.control({"ok": {"pid": os.getpid(), "profile": self.connection.profile.name}})

@@ -1,8 +1,9 @@
 """``colablink watch``: the profile's agent and its sync, in the foreground until Ctrl+C.
 
 The agent holds the one warm SSH connection; other commands reach it through its socket. Beside
-the socket it hosts the services from ``hosted_services``: the sync engine (sources up, outputs
-back), which shares the same connection.
+the socket it hosts the sync engine from ``sync_engine`` (sources up, outputs back), which shares
+the same connection; the socket's clients (the editor helper) flush it, run passes and follow
+its events through the agent.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from colablink.agent.server import Service
     from colablink.connection import Connection
+    from colablink.sync.engine import SyncEngine
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def hosted_services(connection: Connection, args: argparse.Namespace) -> list[Service]:
-    """What the agent runs besides its socket: the sync engine, on the agent's connection."""
+def sync_engine(connection: Connection, args: argparse.Namespace) -> SyncEngine | None:
+    """The sync engine the agent runs beside its socket, on its connection (None: --no-sync)."""
     if args.no_sync:
-        return []
+        return None
     from colablink.sync.engine import SyncEngine
     from colablink.sync.spec import spec_for
 
@@ -60,7 +61,7 @@ def hosted_services(connection: Connection, args: argparse.Namespace) -> list[Se
         lambda paths: print(f"sync: {len(paths)} output(s) arrived locally", flush=True)
     )
     engine.on_problem(lambda path, why: print(f"sync: skipped {path}: {why}", flush=True))
-    return [engine]
+    return engine
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
     name = profile_name(getattr(args, "profile", None))
     connection = Connection(ProfileStore().load(name), long_lived=True)
-    server = AgentServer(connection, socket_path(name), hosted_services(connection, args))
+    engine = sync_engine(connection, args)
+    services = [] if engine is None else [engine]
+    server = AgentServer(connection, socket_path(name), services, sync=engine)
     # Claim the socket first (refusing if an agent is up), then connect, so a bad profile or an
     # unreachable runtime fails here, in one sentence, before anything is served.
     server.bind()

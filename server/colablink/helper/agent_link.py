@@ -1,8 +1,9 @@
 """Talking to a ``colablink watch`` agent that already holds a profile, over its unix socket.
 
 Then the helper opens no second SSH connection (and runs no second sync) for exec, status,
-download and forwards: the agent does them on its connection. Output arrives as frames and goes
-to callbacks, never to this process's stdout (which carries JSON-RPC).
+download, forwards, terminals, flush and sync passes: the agent does them on its connection and
+with its sync engine, whose events the helper follows. Output arrives as frames and goes to
+callbacks, never to this process's stdout (which carries JSON-RPC).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from colablink.agent.address import socket_path
-from colablink.agent.client import AgentGone, connect, raise_remote_error
+from colablink.agent.client import (
+    AgentClient,
+    AgentGone,
+    AgentPty,
+    OnEvent,
+    connect,
+    raise_remote_error,
+)
 from colablink.agent.wire import (
     CONTROL,
     STDERR,
@@ -49,12 +57,35 @@ class AgentLink:
             return None
         return link
 
-    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _connect(self) -> AgentClient:
         client = connect(str(self.path))
         if client is None:
             raise AgentUnavailable("the local agent stopped.")
-        with client:
-            return client.call(request)
+        return client
+
+    def call(self, request: dict[str, Any], on_event: OnEvent | None = None) -> dict[str, Any]:
+        with self._connect() as client:
+            return client.call(request, on_event=on_event)
+
+    def follow_sync(self) -> tuple[AgentClient, dict[str, Any]]:
+        """A connection streaming the agent's sync events, and the sync's current state event.
+
+        Read the events with ``client.events()``; ``client.close()`` ends the stream.
+        """
+        client = self._connect()
+        try:
+            return client, client.call({"op": "sync_events"})
+        except BaseException:
+            client.close()
+            raise
+
+    def open_pty(self, cols: int, rows: int, cwd: str | None) -> AgentPty:
+        client = self._connect()
+        try:
+            return client.open_pty(cols, rows, cwd)
+        except BaseException:
+            client.close()
+            raise
 
     def exec(
         self,

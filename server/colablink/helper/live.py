@@ -1,9 +1,11 @@
 """One profile the helper holds: its connection, what is known about it, and its status shape.
 
 The remote work goes either through the helper's own ``Connection`` (and its own sync engine),
-or, when a ``colablink watch`` agent already holds the profile, through that agent's socket.
-State changes are pushed to the client as ``colablink/statusChanged`` from whichever thread
-notices them.
+or, when a ``colablink watch`` agent already holds the profile, through that agent's socket:
+then flush and syncNow run on the agent's engine, whose state and landed outputs a follower
+thread turns into status and ``outputsChanged`` like the helper's own engine. When the agent
+stops, the window connects and syncs itself. State changes are pushed to the client as
+``colablink/statusChanged`` from whichever thread notices them.
 """
 
 from __future__ import annotations
@@ -14,12 +16,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from colablink import pty
+from colablink.agent.client import AgentClient
 from colablink.connection import Connection, Status
-from colablink.errors import ColabLinkError
+from colablink.errors import ColabLinkError, UsageError
 from colablink.helper.agent_link import AgentLink, AgentUnavailable
 from colablink.helper.notifier import Notifier
 from colablink.helper.settings import Settings
-from colablink.helper.syncing import HelperSync, protocol_state
+from colablink.helper.syncing import (
+    FLUSH_TIMEOUT_S,
+    HelperSync,
+    PassObserver,
+    engine_state,
+    outputs_changed,
+    protocol_state,
+)
+from colablink.helper.terminals import ChannelTerminal, Terminal
 from colablink.profiles import Profile
 from colablink.protocol import (
     ConnectionState,
@@ -38,7 +50,8 @@ class LiveProfile:
     def __init__(self, profile: Profile, notifier: Notifier, settings: Settings) -> None:
         self.profile = profile
         self._settings = settings
-        self.connection = Connection(profile)
+        # Long-lived: commands go through one runner process on the runtime, not a channel each.
+        self.connection = Connection(profile, long_lived=True)
         self._notifier = notifier
         self._lock = threading.Lock()
         self.state: ConnectionState = "disconnected"
@@ -50,6 +63,10 @@ class LiveProfile:
         self.retry_in: float | None = None
         self.sync: HelperSync | None = None
         self.agent: AgentLink | None = None
+        # The agent's sync events, while an agent holds the profile.
+        self._follower: AgentClient | None = None
+        self._closed = False
+        self._take_over_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -64,9 +81,13 @@ class LiveProfile:
         self.refresh(raise_errors=True)
         if self.agent is None:
             self._start_sync()
+        else:
+            self._follow_agent_sync(self.agent)
 
     def _start_sync(self) -> None:
-        if self.sync is None:
+        with self._take_over_lock:
+            if self.sync is not None or self._closed:
+                return
             self.sync = HelperSync(
                 self.profile,
                 lambda: self.connection.session,
@@ -74,14 +95,52 @@ class LiveProfile:
                 self._sync_state,
                 self._settings,
             )
-            self.sync.start()
+        self.sync.start()
 
     def _take_over(self) -> None:
         """The agent stopped: this window connects itself and syncs the profile."""
-        log.info("The agent for %s stopped; connecting directly", self.name)
-        self.agent = None
+        with self._take_over_lock:
+            if self.agent is not None:
+                log.info("The agent for %s stopped; connecting directly", self.name)
+            self.agent = None
         _ = self.connection.session
         self._start_sync()
+
+    def _follow_agent_sync(self, agent: AgentLink) -> None:
+        """Mirror the agent's sync state and landed outputs, as if this window synced."""
+        try:
+            follower, current = agent.follow_sync()
+        except ColabLinkError as exc:
+            # An agent started with --no-sync: nobody syncs this profile.
+            log.info("The agent for %s does not sync: %s", self.name, exc.message)
+            return
+        self._follower = follower
+        self._agent_event(current)
+        threading.Thread(
+            target=self._agent_events,
+            args=(follower,),
+            name=f"colablink-agent-sync-{self.name}",
+            daemon=True,
+        ).start()
+
+    def _agent_events(self, follower: AgentClient) -> None:
+        for event in follower.events():
+            self._agent_event(event)
+        if self._closed or self._follower is not follower:
+            return
+        # The agent stopped (its stream ended): this window takes the profile over.
+        try:
+            self._take_over()
+        except ColabLinkError as exc:
+            self._set(state="error", last_error=exc.message, sync_state="disconnected")
+
+    def _agent_event(self, event: dict[str, Any]) -> None:
+        if isinstance(event.get("state"), dict):
+            self._sync_state(engine_state(event["state"]))
+        landed = event.get("outputs")
+        if isinstance(landed, list) and landed:
+            paths = [Path(str(p)) for p in landed]
+            self._notifier.send(Notification.OUTPUTS_CHANGED, outputs_changed(self.profile, paths))
 
     def _probe(self) -> Status:
         if self.agent is not None:
@@ -120,6 +179,37 @@ class LiveProfile:
         except AgentUnavailable:
             self._take_over()
             return None
+
+    def flush(self, paths: list[str] | None) -> None:
+        """Block until pending pushes (of ``paths``) landed on the runtime, whoever syncs."""
+        request = {"op": "flush", "paths": paths, "timeout": FLUSH_TIMEOUT_S}
+        if self._agent_call(request) is None:
+            self._own_sync().flush(paths)
+
+    def sync_now(self, report: Callable[[str], None]) -> tuple[int, int]:
+        """One full pass both ways (blocking); ``report`` hears each step. (pushed, pulled)."""
+        if self.agent is not None:
+            observer = PassObserver(report)
+            try:
+                self.agent.call({"op": "sync_now"}, on_event=observer.on_agent_event)
+                return observer.pushed, observer.pulled
+            except AgentUnavailable:
+                self._take_over()
+        return self._own_sync().sync_now(report)
+
+    def _own_sync(self) -> HelperSync:
+        if self.sync is None:
+            raise UsageError(f"Profile {self.name!r} is not syncing in this window.")
+        return self.sync
+
+    def open_terminal(self, cols: int, rows: int, directory: str) -> Terminal:
+        """A login shell on a PTY in ``directory``: the agent's if it holds the profile."""
+        if self.agent is not None:
+            try:
+                return self.agent.open_pty(cols, rows, directory)
+            except AgentUnavailable:
+                self._take_over()
+        return ChannelTerminal(pty.open_shell(self.connection.session, directory, cols, rows))
 
     def download(self, remote: str, local: Path) -> Path:
         result = self._agent_call({"op": "download", "remote": remote, "local": str(local)})
@@ -179,6 +269,10 @@ class LiveProfile:
             self.sync.flush()
 
     def close(self) -> None:
+        self._closed = True
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.close()
         sync, self.sync = self.sync, None
         if sync is not None:
             sync.stop()

@@ -1,6 +1,7 @@
-"""Interactive shells for the editor's terminals: one SSH PTY channel each.
+"""Interactive shells for the editor's terminals: one PTY each, on the helper's connection or
+held by the profile's agent (see ``terminals.py``).
 
-A reader thread per shell turns channel output into ``colablink/pty/output`` notifications and,
+A reader thread per shell turns terminal output into ``colablink/pty/output`` notifications and,
 when the shell ends, sends ``colablink/pty/exit`` with its status.
 """
 
@@ -16,22 +17,21 @@ from collections.abc import Callable
 
 import paramiko
 
-from colablink import pty
-from colablink.errors import UsageError
+from colablink.errors import ColabLinkError, UsageError
 from colablink.helper.live import LiveProfile
 from colablink.helper.notifier import Notifier
+from colablink.helper.terminals import Terminal
 from colablink.protocol import Notification, PtyExitParams, PtyOutputParams
 
 log = logging.getLogger(__name__)
-_READ_SIZE = 1 << 16
 
 
 class Shell:
     """One terminal; keystrokes and resizes go through one queue so they keep their order."""
 
-    def __init__(self, pty_id: str, channel: paramiko.Channel) -> None:
+    def __init__(self, pty_id: str, terminal: Terminal) -> None:
         self.pty_id = pty_id
-        self.channel = channel
+        self.terminal = terminal
         self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         threading.Thread(target=self._feed, name=f"colablink-pty-in-{pty_id}", daemon=True).start()
 
@@ -40,13 +40,13 @@ class Shell:
 
     def close(self) -> None:
         self._inbox.put(None)
-        self.channel.close()
+        self.terminal.close()
 
     def _feed(self) -> None:
         while (action := self._inbox.get()) is not None:
             try:
                 action()
-            except (OSError, EOFError, paramiko.SSHException) as exc:
+            except (OSError, EOFError, paramiko.SSHException, ColabLinkError) as exc:
                 log.info("Terminal %s stopped taking input: %s", self.pty_id, exc)
                 return
 
@@ -62,8 +62,7 @@ class PtyRegistry:
         """Open a shell (blocking) and start relaying its output; return its id."""
         root = live.profile.remote_root
         directory = root if cwd is None else posixpath.join(root, cwd)
-        channel = pty.open_shell(live.connection.session, directory, cols, rows)
-        shell = Shell(f"{live.name}-{next(self._ids)}", channel)
+        shell = Shell(f"{live.name}-{next(self._ids)}", live.open_terminal(cols, rows, directory))
         with self._lock:
             self._shells[shell.pty_id] = shell
         threading.Thread(
@@ -81,11 +80,11 @@ class PtyRegistry:
     def write(self, pty_id: str, data: str) -> None:
         shell = self._get(pty_id)
         payload = data.encode()
-        shell.submit(lambda: shell.channel.sendall(payload))
+        shell.submit(lambda: shell.terminal.write(payload))
 
     def resize(self, pty_id: str, cols: int, rows: int) -> None:
         shell = self._get(pty_id)
-        shell.submit(lambda: pty.resize(shell.channel, cols, rows))
+        shell.submit(lambda: shell.terminal.resize(cols, rows))
 
     def close(self, pty_id: str) -> None:
         self._get(pty_id).close()
@@ -98,14 +97,13 @@ class PtyRegistry:
 
     def _relay(self, shell: Shell) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        channel = shell.channel
+        terminal = shell.terminal
         try:
-            # A blocking recv costs nothing while the terminal is idle; b"" means EOF or closed.
-            while chunk := channel.recv(_READ_SIZE):
+            while chunk := terminal.read():
                 self._output(shell.pty_id, decoder.decode(chunk))
             self._output(shell.pty_id, decoder.decode(b"", final=True))
-            # -1 when the channel closed without a status (we closed it, or the link dropped).
-            code = channel.recv_exit_status()
+            # -1 when the shell ended without a status (we closed it, or the link dropped).
+            code = terminal.exit_status()
         except OSError as exc:
             log.info("Terminal %s ended: %s", shell.pty_id, exc)
             code = -1

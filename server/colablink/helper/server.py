@@ -12,21 +12,18 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from colablink.errors import UsageError
 from colablink.helper import logs
 from colablink.helper.blocking import run_blocking
 from colablink.helper.code_lens import code_lenses
 from colablink.helper.execs import ExecRunner
 from colablink.helper.hub import Hub
 from colablink.helper.lifecycle import Lifecycle
-from colablink.helper.live import LiveProfile
 from colablink.helper.outputs import list_outputs
 from colablink.helper.params import require, validate
 from colablink.helper.ptys import PtyRegistry
 from colablink.helper.rpc_errors import to_rpc_error
 from colablink.helper.rpc_server import HelperServer
 from colablink.helper.settings import Settings
-from colablink.helper.syncing import HelperSync
 from colablink.protocol import (
     ConnectParams,
     DisconnectParams,
@@ -200,12 +197,12 @@ def register(helper: Helper) -> None:
         helper.ptys.close(params["ptyId"])
 
     async def flush(params: FlushParams) -> None:
-        sync = _sync_of(await hub.held(params["profile"]))
+        live = await hub.held(params["profile"])
         paths = params.get("paths")
-        await run_blocking(lambda: sync.flush(paths))
+        await run_blocking(lambda: live.flush(paths))
 
     async def sync_now(params: SyncNowParams) -> SyncNowResult:
-        sync = _sync_of(await hub.held(params["profile"]))
+        live = await hub.held(params["profile"])
         token = params.get("workDoneToken")
         if token is None:
             token = await helper.create_progress_token()
@@ -214,7 +211,7 @@ def register(helper: Helper) -> None:
             title = f"ColabLink: syncing {params['profile']}"
             hub.notifier.progress(token, types.WorkDoneProgressBegin(title=title))
         try:
-            pushed, pulled = await run_blocking(lambda: sync.sync_now(report))
+            pushed, pulled = await run_blocking(lambda: live.sync_now(report))
         finally:
             if token is not None:
                 hub.notifier.progress(token, types.WorkDoneProgressEnd(message="done"))
@@ -271,12 +268,6 @@ def register(helper: Helper) -> None:
     _request(server, Method.FORWARD, ForwardParams, forward)
     _request(server, Method.UNFORWARD, UnforwardParams, unforward)
     _request(server, Method.SSH_HOST, SshHostParams, ssh_host)
-
-
-def _sync_of(live: LiveProfile) -> HelperSync:
-    if live.sync is None:
-        raise UsageError(f"Profile {live.name!r} is not syncing in this window.")
-    return live.sync
 
 
 def _tree_size(path: Path) -> int:

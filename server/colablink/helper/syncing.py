@@ -2,12 +2,15 @@
 
 The engine's own vocabulary (``retrying in N s``, ``pushing N``) maps onto the protocol's
 ``syncState`` plus a count; a link the engine is re-establishing shows as ``reconnecting``.
+The same mapping serves an engine the helper runs itself and one a ``colablink watch`` agent
+runs, whose events arrive over the agent's socket (``agent/sync_feed.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from colablink.errors import SyncHalted
 from colablink.helper.notifier import Notifier
@@ -35,6 +38,27 @@ def protocol_state(state: EngineState) -> SyncState:
     return _KINDS.get(state.kind, "disconnected")
 
 
+def engine_state(event: dict[str, Any]) -> EngineState:
+    """The engine state carried by an agent's ``{"kind", "count", "detail"}``."""
+    return EngineState(
+        str(event.get("kind", "disconnected")),
+        int(event.get("count", 0)),
+        str(event.get("detail", "")),
+    )
+
+
+def outputs_changed(profile: Profile, paths: list[Path]) -> OutputsChangedParams:
+    """The notification for outputs that landed, with paths relative to the connection dir."""
+    base = profile.local_conn_dir.resolve()
+    relative: list[str] = []
+    for path in paths:
+        try:
+            relative.append(path.resolve().relative_to(base).as_posix())
+        except ValueError:
+            relative.append(str(path))
+    return {"profile": profile.name, "paths": relative}
+
+
 class HelperSync:
     """One profile's engine, started when the profile connects and stopped when it closes."""
 
@@ -57,7 +81,7 @@ class HelperSync:
         self._on_state = on_state
         # The engine's listener lists only grow; one permanent listener each fans out to the
         # observers of the syncNow currently running.
-        self._observers: list[_PassObserver] = []
+        self._observers: list[PassObserver] = []
         self.engine.on_state(self._state_changed)
         self.engine.on_outputs(self._outputs_landed)
         self.engine.on_pushed(self._pushed)
@@ -72,15 +96,7 @@ class HelperSync:
             observer.pushed += len(paths)
 
     def _outputs_landed(self, paths: list[Path]) -> None:
-        base = self.profile.local_conn_dir.resolve()
-        relative: list[str] = []
-        for path in paths:
-            try:
-                relative.append(path.resolve().relative_to(base).as_posix())
-            except ValueError:
-                relative.append(str(path))
-        params: OutputsChangedParams = {"profile": self.profile.name, "paths": relative}
-        self._notifier.send(Notification.OUTPUTS_CHANGED, params)
+        self._notifier.send(Notification.OUTPUTS_CHANGED, outputs_changed(self.profile, paths))
         for observer in list(self._observers):
             observer.pulled += len(paths)
 
@@ -97,7 +113,7 @@ class HelperSync:
 
     def sync_now(self, report: Callable[[str], None]) -> tuple[int, int]:
         """One full pass both ways (blocking); ``report`` hears each step. (pushed, pulled)."""
-        observer = _PassObserver(report)
+        observer = PassObserver(report)
         self._observers.append(observer)
         try:
             self.engine.sync_once()
@@ -106,8 +122,17 @@ class HelperSync:
         return observer.pushed, observer.pulled
 
 
-class _PassObserver:
+class PassObserver:
+    """One syncNow: its steps go to ``report``; what it pushed and pulled is counted."""
+
     def __init__(self, report: Callable[[str], None]) -> None:
         self.report = report
         self.pushed = 0
         self.pulled = 0
+
+    def on_agent_event(self, event: dict[str, Any]) -> None:
+        """The same, for the events of a pass the agent runs."""
+        if isinstance(event.get("state"), dict):
+            self.report(str(engine_state(event["state"])))
+        self.pushed += len(event.get("pushed", []))
+        self.pulled += len(event.get("outputs", []))
