@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from colablink.protocol import ErrorCode, Method
@@ -41,8 +42,18 @@ async def test_connect_with_the_runtime_json_then_status_is_connected(
     assert "Host colablink-fromjson" in config
     assert host["configFile"] == str(workspace.base / "ssh_config")
 
+    # Stopping the window's sync leaves its records; forgetting the profile removes them too.
+    await helper.request(Method.DISCONNECT, {"profile": "fromjson"})
+    config_dir = Path(workspace.env["COLABLINK_CONFIG_DIR"])
+    assert (config_dir / "sync" / "fromjson.json").is_file()
     await helper.request(Method.DISCONNECT, {"profile": "fromjson", "forget": True})
     assert (await helper.request(Method.STATUS, {}))["profiles"] == []
+    traces = [
+        path
+        for path in config_dir.rglob("*")
+        if path.is_file() and "fromjson" in f"{path.name}\n{path.read_text(errors='replace')}"
+    ]
+    assert traces == []
 
 
 async def test_a_wrong_password_gives_its_error_code(

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from colablink.protocol import Method, Notification
+from colablink_runtime import procs
 from lsprotocol import types
 from support.runtimes import RuntimeHandle
 from support.system import wait_for
@@ -184,3 +185,21 @@ async def test_exec_runs_in_the_source_root_or_the_given_cwd(
             p["data"] for p in helper.notes_of(Notification.EXEC_OUTPUT) if p["execId"] == exec_id
         )
         assert out == f"{expected}\n1\n"
+
+
+async def test_execs_share_one_long_lived_runner_on_the_runtime(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    await connect(helper, workspace, shared_runtime)
+    parents: list[int] = []
+    for exec_id in ("p1", "p2"):
+        params = {"profile": PROFILE, "execId": exec_id, "commandLine": "echo $PPID"}
+        assert await helper.request(Method.EXEC, params) == {"exitCode": 0}
+        out = "".join(
+            p["data"] for p in helper.notes_of(Notification.EXEC_OUTPUT) if p["execId"] == exec_id
+        )
+        parents.append(int(out))
+    # One process started each command (a new SSH channel would give each its own sshd child),
+    # and it is the runner: python3 running the source it was sent.
+    assert parents[0] == parents[1]
+    assert procs.cmdline_of(parents[0])[:2] == ["python3", "-c"]
