@@ -97,7 +97,14 @@ async def test_the_window_takes_over_when_the_agent_stops(
     agent.send_signal(signal.SIGINT)
     agent.wait(timeout=10)
 
-    # The next command finds the agent gone, connects directly and still runs.
+    # The end of the agent's event stream is enough: the window connects and syncs on its own.
+    await asyncio.to_thread(
+        wait_for,
+        lambda: shared_runtime.port in tcp_peer_ports(helper.pid),
+        10,
+        "the window's own connection",
+    )
+    # The next command runs on that connection.
     result = await helper.request(
         Method.EXEC, {"profile": PROFILE, "execId": "t1", "argv": ["true"]}
     )

@@ -103,6 +103,8 @@ class LiveProfile:
             if self.agent is not None:
                 log.info("The agent for %s stopped; connecting directly", self.name)
             self.agent = None
+            if self._closed:
+                return
         _ = self.connection.session
         self._start_sync()
 
@@ -110,6 +112,9 @@ class LiveProfile:
         """Mirror the agent's sync state and landed outputs, as if this window synced."""
         try:
             follower, current = agent.follow_sync()
+        except AgentUnavailable:
+            self._take_over()
+            return
         except ColabLinkError as exc:
             # An agent started with --no-sync: nobody syncs this profile.
             log.info("The agent for %s does not sync: %s", self.name, exc.message)
