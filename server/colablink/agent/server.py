@@ -334,17 +334,26 @@ class AgentServer:
         reply.control({"ok": {}})
 
     def _sync_events(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
-        """The current state, then every event until the requester disconnects."""
+        """The current state, then every event until the requester disconnects.
+
+        Events are queued and sent from this thread, so a requester that stops reading holds up
+        only its own stream, never the engine that publishes them.
+        """
         feed = self._feed()
-
-        def send(event: Event) -> None:
-            reply.control({"event": event})
-
-        with feed.subscribed(send):
+        pending: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        threading.Thread(target=self._until_closed, args=(client, pending), daemon=True).start()
+        with feed.subscribed(pending.put):
             reply.control({"ok": feed.current_state()})
-            with contextlib.suppress(ConnectionClosed, OSError):
-                while not self._stop.is_set():
-                    read_frame(client)
+            while (event := pending.get()) is not None and not reply.gone.is_set():
+                reply.control({"event": event})
+
+    @staticmethod
+    def _until_closed(client: socket.socket, pending: queue.SimpleQueue[Event | None]) -> None:
+        """Wait for the requester to close its end, then end its event stream."""
+        with contextlib.suppress(ConnectionClosed, OSError, ValueError):
+            while True:
+                read_frame(client)
+        pending.put(None)
 
     # -- terminals ---------------------------------------------------------------------------
 
