@@ -3,7 +3,9 @@
 The CLI (when no agent is up), the local agent, ``LocalClient`` and the editor helper all hold a
 ``Connection``; none of them talks to paramiko directly. The session is opened on first use and
 reopened if it dropped, so a long-lived holder (the agent) survives a runtime that went away and
-came back.
+came back. A runtime restarted on Colab comes back as a fresh machine (new address, new host keys);
+once `colablink init` stored its connection info in the same profile, the reopened session goes
+there.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from . import remote_exec
 from .errors import ColabLinkError, UsageError
-from .profiles import Profile
+from .profiles import Profile, ProfileStore
 from .session import Session, SshTarget
 
 if TYPE_CHECKING:
@@ -98,6 +100,10 @@ class Connection:
         """``long_lived`` holders (the agent, ``LocalClient``) run commands through a runner
         process on the runtime, started once, instead of a new SSH channel per command."""
         self.profile = profile
+        self._store = ProfileStore()
+        # Only a holder of the stored profile follows it; one given a variant (another port, a
+        # profile never saved) keeps dialing what it was given.
+        self._follows_store = self._stored() == profile
         self._connect_timeout = connect_timeout
         self._session: Session | None = None
         self._lock = threading.Lock()
@@ -116,10 +122,27 @@ class Connection:
             if self._session is None or not self._session.is_active():
                 if self._session is not None:
                     self._session.close()
+                    self._session = None
+                self._follow_store()
                 self._session = Session.connect(
                     target_of(self.profile), timeout=self._connect_timeout
                 )
             return self._session
+
+    def _stored(self) -> Profile | None:
+        """This profile as stored now; None when it was forgotten or cannot be read."""
+        try:
+            return self._store.load(self.profile.name)
+        except (ColabLinkError, OSError):
+            return None
+
+    def _follow_store(self) -> None:
+        """Before dialing, take up what `colablink init` stored for this profile since."""
+        if not self._follows_store:
+            return
+        stored = self._stored()
+        if stored is not None and stored != self.profile:
+            self.profile = stored
 
     def close(self) -> None:
         """Stop every forward and close the session."""
@@ -224,14 +247,6 @@ class Connection:
 
     def status(self, *, agent_running: bool = False) -> Status:
         """Reachability, round trip, GPU and free disk; never raises for an unreachable runtime."""
-        base: dict[str, Any] = {
-            "profile": self.profile.name,
-            "host": self.profile.host,
-            "port": self.profile.port,
-            "username": self.profile.username,
-            "remote_root": self.profile.remote_root,
-            "agent_running": agent_running,
-        }
         try:
             session = self.session
             started = time.perf_counter()
@@ -240,7 +255,7 @@ class Connection:
             probe = session.run(self._status_probe())
         except ColabLinkError as exc:
             return Status(
-                **base,
+                **self._status_base(agent_running),
                 reachable=False,
                 rtt_ms=None,
                 gpu=None,
@@ -249,13 +264,24 @@ class Connection:
             )
         disk_text, _, gpu_text = probe.stdout.decode(errors="replace").partition(_STATUS_SPLIT)
         return Status(
-            **base,
+            **self._status_base(agent_running),
             reachable=True,
             rtt_ms=round(rtt_ms, 2),
             gpu=parse_gpu(gpu_text),
             disk_free_bytes=parse_df(disk_text),
             problem=None,
         )
+
+    def _status_base(self, agent_running: bool) -> dict[str, Any]:
+        """Read after dialing: the dial may have taken up a re-initialized profile."""
+        return {
+            "profile": self.profile.name,
+            "host": self.profile.host,
+            "port": self.profile.port,
+            "username": self.profile.username,
+            "remote_root": self.profile.remote_root,
+            "agent_running": agent_running,
+        }
 
     def _status_probe(self) -> str:
         root = shlex.quote(self.profile.remote_root)

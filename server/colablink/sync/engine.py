@@ -47,6 +47,10 @@ LINK_ERRORS: tuple[type[BaseException], ...] = (
     Unreachable,
     paramiko.SSHException,
 )
+# A refused key means "re-run `colablink init`" (a restarted runtime, whose old address may now
+# serve another machine): retry too, as the next dial goes wherever init stored. Nothing is sent
+# to a host whose key is not pinned.
+RETRY_ERRORS: tuple[type[BaseException], ...] = (AuthFailed, HostKeyMismatch, *LINK_ERRORS)
 
 
 class SessionLike(Protocol):
@@ -340,10 +344,10 @@ class SyncEngine:
                 self._client = client
                 attempt = 0
                 self._serve(client)
-            except (AuthFailed, HostKeyMismatch, SyncHalted) as exc:
+            except SyncHalted as exc:
                 self._halt(exc.message)
                 return
-            except LINK_ERRORS as exc:
+            except RETRY_ERRORS as exc:
                 if self._stop.is_set():
                     return
                 self._set_state(SyncState("disconnected", detail=describe(exc)))
