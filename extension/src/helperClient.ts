@@ -1,5 +1,6 @@
-// Owns the helper process: a vscode-languageclient over stdio, serialized (re)starts, typed
-// requests, and notification events that survive restarts.
+// Owns the helper process: a vscode-languageclient over a HelperProcess's stdio, serialized
+// (re)starts, typed requests, and notification events that survive restarts.
+import * as fs from "node:fs/promises";
 import * as vscode from "vscode";
 import {
   CloseAction,
@@ -13,6 +14,7 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 import { resolveHelperPython } from "./helperLauncher";
+import { HelperProcess } from "./helperProcess";
 import { errorMessage, log, showError } from "./logging";
 import {
   Notification,
@@ -35,8 +37,12 @@ export class HelperError extends Error {
   }
 }
 
+/** How long the helper gets to exit by itself after the client's shutdown/exit. */
+const EXIT_GRACE_MS = 2000;
+
 export class HelperClient implements vscode.Disposable {
   private client: LanguageClient | undefined;
+  private process: HelperProcess | undefined;
   private queue: Promise<void> = Promise.resolve();
   private ready: Promise<LanguageClient> | undefined;
   private stateValue: HelperState = "starting";
@@ -159,10 +165,11 @@ export class HelperClient implements vscode.Disposable {
       this.setState("failed", errorMessage(error));
       throw error;
     }
-    const serverOptions: ServerOptions = {
-      command: python,
-      args: ["-m", "colablink.helper"],
-      options: { env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    let launched: HelperProcess | undefined;
+    const serverOptions: ServerOptions = async () => {
+      launched = await HelperProcess.launch(python, await workspaceCwd());
+      this.process = launched;
+      return launched.streams;
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file", language: "python" }],
@@ -178,8 +185,12 @@ export class HelperClient implements vscode.Disposable {
         closed: () => {
           // Only an unexpected exit lands here; the next request starts a fresh helper.
           if (this.client === client) {
+            const helper = this.process;
             this.client = undefined;
+            this.process = undefined;
             this.ready = undefined;
+            // The pipes closed; a helper that somehow lingers must not outlive its client.
+            void helper?.stop(EXIT_GRACE_MS, false);
             const message = "The ColabLink helper stopped unexpectedly; the next action restarts it.";
             this.setState("failed", message);
             void showError(message);
@@ -199,6 +210,10 @@ export class HelperClient implements vscode.Disposable {
       await client.start();
     } catch (error) {
       this.client = undefined;
+      this.process = undefined;
+      if (launched) {
+        launched.report(await launched.stop(0));
+      }
       this.setState("failed", `The ColabLink helper did not start: ${errorMessage(error)}`);
       throw new HelperError(`The ColabLink helper did not start: ${errorMessage(error)}`, -32000);
     }
@@ -210,7 +225,9 @@ export class HelperClient implements vscode.Disposable {
 
   private async doStop(): Promise<void> {
     const client = this.client;
+    const helper = this.process;
     this.client = undefined;
+    this.process = undefined;
     this.ready = undefined;
     if (client) {
       try {
@@ -219,5 +236,17 @@ export class HelperClient implements vscode.Disposable {
         log().warn(`Stopping the helper: ${errorMessage(error)}`);
       }
     }
+    // The client only closes the pipes of a process it did not spawn; ending it is ours to do.
+    await helper?.stop(EXIT_GRACE_MS);
   }
+}
+
+/** The first local workspace folder, as vscode-languageclient would choose for a server it spawns. */
+async function workspaceCwd(): Promise<string | undefined> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (folder?.uri.scheme !== "file") {
+    return undefined;
+  }
+  const stats = await fs.stat(folder.uri.fsPath).catch(() => undefined);
+  return stats?.isDirectory() ? folder.uri.fsPath : undefined;
 }

@@ -198,6 +198,18 @@ function processesUnder(dir: string): number[] {
   return found;
 }
 
+/** The ColabLink output channel's log file in the VS Code profile, as written so far. */
+function colabLinkLog(): string {
+  const logs = path.join(dirs.userData, "logs");
+  const file = listFiles(logs).find((f) => f.endsWith(path.join("colablink.colablink", "ColabLink.log")));
+  return file ? fs.readFileSync(path.join(logs, file), "utf8") : "";
+}
+
+// A helper record as its stderr formats it ("2026-01-01 12:00:00,123 INFO colablink.x: ..."); the
+// channel gets every record through window/logMessage, so this shape only belongs in a crash report.
+const STDERR_RECORD = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ colablink\./;
+const CRASH_HEADLINE = "The helper was killed by SIGKILL; its last ";
+
 function connectionJson(info: RuntimeAnswer["info"], password: string): string {
   return JSON.stringify({ ...info, password });
 }
@@ -499,6 +511,32 @@ async function scenario(): Promise<void> {
         (await statusBarText(p)).includes("Colab · disconnected") || undefined,
       );
     });
+
+    await step("a killed helper leaves its stderr tail in the log, and Restart Helper brings it back", async () => {
+      const helpers = processesUnder(work).filter((pid) =>
+        readIfExists(`/proc/${pid}/cmdline`)?.replace(/\0/g, " ").includes("-m colablink.helper"),
+      );
+      check(helpers.length === 1, `expected one helper process, found ${helpers.join(", ") || "none"}`);
+      process.kill(helpers[0], "SIGKILL");
+      await waitFor("the status bar to say the helper failed", async () =>
+        (await statusBarText(p)).includes("helper failed") || undefined,
+      );
+      const report = await waitFor("the crash report in the ColabLink log", async () => {
+        const text = colabLinkLog();
+        const at = text.indexOf(CRASH_HEADLINE);
+        return at >= 0 && STDERR_RECORD.test(text.slice(at)) ? text.slice(at) : undefined;
+      });
+      check(/INFO colablink\.helper\.hub: Connected profile /.test(report), "the stderr tail lacks the helper's earlier records");
+      await clearNotifications(p);
+      await runCommand(p, "ColabLink: Restart Helper");
+      await waitFor("the restarted helper in the log", async () => {
+        const text = colabLinkLog();
+        return text.slice(text.indexOf(CRASH_HEADLINE)).includes("Helper started with") || undefined;
+      });
+      await waitFor("the status bar to say disconnected", async () =>
+        (await statusBarText(p)).includes("Colab · disconnected") || undefined,
+      );
+    });
   } catch (error) {
     if (page) {
       await screenshot(page, "failure").catch(() => undefined);
@@ -514,6 +552,23 @@ async function scenario(): Promise<void> {
       await stopRuntime(runtime);
     }
   }
+  await step("the ColabLink log has each helper record once; stderr only in the crash report", async () => {
+    const text = colabLinkLog();
+    const crash = text.indexOf(CRASH_HEADLINE);
+    check(crash >= 0, "no crash report in the ColabLink log");
+    const healthy = text.slice(0, crash).split("\n");
+    const connected = healthy.filter((line) => /Connected profile \S+ \(/.test(line));
+    check(connected.length === 1, `the connect record shows ${connected.length} times:\n${connected.join("\n")}`);
+    const copies = healthy.filter((line) => STDERR_RECORD.test(line));
+    check(copies.length === 0, `stderr copies in the log:\n${copies.join("\n")}`);
+    const afterCrash = text.slice(crash);
+    const restarted = afterCrash.indexOf("Helper started with");
+    check(restarted >= 0, "no restart after the crash report");
+    const afterRestart = afterCrash.slice(restarted);
+    check(!STDERR_RECORD.test(afterRestart), "stderr reached the log after the restart");
+    check(!/The helper (exited|was killed|could not be launched)/.test(afterRestart), "a normal stop was reported as a crash");
+  });
+
   await step("no process of the run is left (helper, extension host)", async () => {
     const left = await waitFor("the helper to exit", async () => {
       const pids = processesUnder(work);
