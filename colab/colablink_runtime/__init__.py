@@ -6,11 +6,13 @@ by the local side and must stay standard-library only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __all__ = ["ColabRuntime"]
 
+# Imported by the local CLI's warm path too, where typing's import time counts.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .runtime import ColabRuntime
 
 

@@ -11,8 +11,6 @@ import _signal  # type: ignore[import-not-found]  # no stubs; same API as signal
 import _socket
 import os
 import select
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from colablink import errors
 
@@ -29,8 +27,13 @@ from .wire import (
     read_frame,
 )
 
-Progress = Callable[[int, int], None]
-OnEvent = Callable[[dict[str, Any]], None]
+TYPE_CHECKING = False  # typing would cost every warm call its import time
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    Progress = Callable[[int, int], None]
+    OnEvent = Callable[[dict[str, Any]], None]
 
 CHUNK = 1 << 16
 

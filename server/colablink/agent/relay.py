@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 
 from .client import AgentClient, connect
+
+TYPE_CHECKING = False  # typing would cost every warm call its import time
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 PROFILE_OPTIONS = ("--profile", "-p")
 # The alphabet ``profiles.check_profile_name`` allows; anything else takes the full path.

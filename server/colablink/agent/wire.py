@@ -8,7 +8,16 @@ anything slow to import, because the CLI's warm path imports them on every call.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+
+TYPE_CHECKING = False  # typing would cost every warm call its import time
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class FrameSocket(Protocol):
+        def sendall(self, data: bytes, /) -> None: ...
+
+        def recv_into(self, buffer: memoryview, nbytes: int = 0, /) -> int: ...
+
 
 CONTROL = 0x4A  # "J": a JSON object
 STDOUT = 0x4F  # "O"
@@ -17,12 +26,6 @@ STDIN = 0x49  # "I"
 
 HEADER_SIZE = 5
 MAX_FRAME = 1 << 24
-
-
-class FrameSocket(Protocol):
-    def sendall(self, data: bytes, /) -> None: ...
-
-    def recv_into(self, buffer: memoryview, nbytes: int = 0, /) -> int: ...
 
 
 class ConnectionClosed(Exception):

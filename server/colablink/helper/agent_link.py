@@ -13,14 +13,13 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from colablink.agent.address import socket_path
 from colablink.agent.client import (
     AgentClient,
     AgentGone,
     AgentPty,
-    OnEvent,
     connect,
     raise_remote_error,
 )
@@ -33,6 +32,9 @@ from colablink.agent.wire import (
     decode_control,
     encode_control,
 )
+
+if TYPE_CHECKING:
+    from colablink.agent.client import OnEvent
 
 _READ_SIZE = 1 << 16
 # How often a running command checks whether it was cancelled.
