@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from colablink.bootstrap import BOOTSTRAP
 from colablink.errors import RemoteError
 from colablink.sync.remote import AgentClient, PipeDuplex
-from colablink.sync.wire import BOOTSTRAP, agent_source
+from colablink.sync.wire import agent_source
 
 NS = 1_700_000_000_000_000_001
 

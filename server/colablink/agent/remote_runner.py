@@ -1,8 +1,9 @@
 """Runs on the runtime: starts commands on request over one long-lived SSH channel.
 
 A fresh SSH channel per command costs sshd a fork and a session set-up on every call; this
-process, started once per connection, takes that off the warm path. It is sent as source
-(``python3 -c``) and must stay standard-library only and Python 3.8 compatible.
+process, started once per connection, takes that off the warm path. It is sent as source over
+the channel (``colablink.bootstrap``) and must stay standard-library only and Python 3.8
+compatible.
 
 Frames both ways: kind (1 byte), run id (4), length (4), payload. In: ``R`` run a shell command
 line; ``A`` run an argv directly (JSON: argv, cwd, env), sparing the shell's start-up; ``I``

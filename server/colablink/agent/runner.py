@@ -19,6 +19,7 @@ from typing import IO
 import paramiko
 
 from colablink import remote_exec
+from colablink.bootstrap import BOOTSTRAP, framed_source
 from colablink.session import ConnectionLost, Session, send_all, signal_exit_code
 
 HEADER = struct.Struct(">BII")
@@ -26,7 +27,7 @@ CHUNK = 1 << 16
 START_TIMEOUT_S = 15.0
 # After the KILL, stop waiting for an exit code a wedged process may never produce.
 GIVE_UP_S = 3.0
-SOURCE = Path(__file__).with_name("remote_runner.py").read_text(encoding="utf-8")
+SOURCE = Path(__file__).with_name("remote_runner.py").read_bytes()
 
 OnOutput = Callable[[bytes], object]
 
@@ -56,7 +57,8 @@ class RemoteRunner:
     @classmethod
     def start(cls, session: Session) -> RemoteRunner | None:
         """Start the runner on the runtime; None if it cannot run there (no python3)."""
-        chan = session.open_exec(remote_exec.command_line(["python3", "-c", SOURCE]))
+        chan = session.open_exec(BOOTSTRAP)
+        send_all(chan, framed_source(SOURCE))
         runner = cls(chan)
         if runner._ready.wait(START_TIMEOUT_S) and runner.alive:
             return runner

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import paramiko
 
+from colablink.bootstrap import BOOTSTRAP
 from colablink.errors import (
     AuthFailed,
     ColabLinkError,
@@ -34,7 +35,6 @@ from colablink.sync.push import Pusher, PushSummary
 from colablink.sync.records import Records
 from colablink.sync.remote import AgentClient, ChannelDuplex, ConnectionLost, Header
 from colablink.sync.spec import SyncSpec, spec_for
-from colablink.sync.wire import BOOTSTRAP
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import paramiko
 
+from colablink.bootstrap import framed_source
 from colablink.errors import RemoteError
 from colablink.session import ConnectionLost as SessionConnectionLost
 from colablink.session import close_channel, send_all
@@ -140,7 +141,7 @@ class AgentClient:
     def start(self, timeout: float = 30.0) -> Header:
         """Send the agent's source, then check that both sides speak the same protocol."""
         self.reader.start()
-        self._write(str(len(self.source)).encode() + b"\n" + self.source)
+        self._write(framed_source(self.source))
         reply = self.request({"op": "hello", "version": PROTOCOL_VERSION})
         try:
             self.info = reply.result(timeout)

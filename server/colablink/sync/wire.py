@@ -21,7 +21,6 @@ from colablink_runtime.agent import (
 )
 
 __all__ = [
-    "BOOTSTRAP",
     "FRAME_HEADER",
     "INLINE_LIMIT",
     "MAX_BODY",
@@ -32,13 +31,6 @@ __all__ = [
     "agent_source",
     "encode",
 ]
-
-# Reads the agent's length-prefixed source from stdin, runs it, then serves on the same stdin.
-BOOTSTRAP = (
-    "python3 -c 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
-    'g={"__name__":"colablink_agent"};exec(compile(b.read(n),"colablink-agent","exec"),g);'
-    'g["main"]()\''
-)
 
 
 def agent_source() -> bytes:

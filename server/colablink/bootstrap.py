@@ -1,0 +1,19 @@
+"""Start a standard-library Python program on the runtime without installing anything there.
+
+The program's source travels, length-prefixed, over the exec channel's stdin, so the runtime needs
+neither a file nor a long command line (which ``ps`` would show); its ``main()`` then serves on the
+same stdin and stdout. Used for the sync agent and the command runner.
+"""
+
+from __future__ import annotations
+
+BOOTSTRAP = (
+    "python3 -c 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
+    'g={"__name__":"colablink_agent"};exec(compile(b.read(n),"colablink-agent","exec"),g);'
+    'g["main"]()\''
+)
+
+
+def framed_source(source: bytes) -> bytes:
+    """What to write first to a channel started with ``BOOTSTRAP``."""
+    return str(len(source)).encode() + b"\n" + source
