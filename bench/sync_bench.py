@@ -283,13 +283,33 @@ def case_e(link: Link, work: Path, big_mib: int) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--saves", type=int, default=200)
-    parser.add_argument("--baseline-saves", type=int, default=30)
-    parser.add_argument("--outputs", type=int, default=100)
-    parser.add_argument("--big-mib", type=int, default=1024)
-    parser.add_argument("--big-mib-rtt", type=int, default=256)
-    parser.add_argument("--links", default="direct,rtt40")
-    parser.add_argument("--cases", default="a,b,c,e")
+    parser.add_argument(
+        "--saves", type=int, default=200, help="saves timed in case (a) (default: 200)"
+    )
+    parser.add_argument(
+        "--baseline-saves",
+        type=int,
+        default=30,
+        help="saves timed for the watchdog + rsync-per-change baseline (default: 30)",
+    )
+    parser.add_argument(
+        "--outputs", type=int, default=100, help="remote writes timed in case (b) (default: 100)"
+    )
+    parser.add_argument(
+        "--big-mib", type=int, default=1024, help="size of the (e) transfer on loopback (MiB)"
+    )
+    parser.add_argument(
+        "--big-mib-rtt",
+        type=int,
+        default=256,
+        help="size of the (e) transfer at 40 ms RTT (MiB; the delay proxy tops out near 40 MB/s)",
+    )
+    parser.add_argument(
+        "--links", default="direct,rtt40", help="comma-separated: direct, rtt40 (default: both)"
+    )
+    parser.add_argument(
+        "--cases", default="a,b,c,e", help="comma-separated cases; c includes d (default: a,b,c,e)"
+    )
     args = parser.parse_args()
     rt = start_root_runtime()
     work = Path(tempfile.mkdtemp(prefix="clk-bench-"))
