@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shlex
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -249,9 +248,8 @@ class Connection:
         """Reachability, round trip, GPU and free disk; never raises for an unreachable runtime."""
         try:
             session = self.session
-            started = time.perf_counter()
-            session.transport.global_request("keepalive@openssh.com", wait=True)
-            rtt_ms = (time.perf_counter() - started) * 1000
+            # ping, not paramiko's global_request: that one waits forever on a silent tunnel.
+            rtt_ms = session.ping(timeout=self._connect_timeout) * 1000
             probe = session.run(self._status_probe())
         except ColabLinkError as exc:
             return Status(
