@@ -193,7 +193,7 @@ class Connection:
             return remote_exec.stream(
                 session, line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
             )
-        if isinstance(command, str) or (len(command) == 1 and any(c.isspace() for c in command[0])):
+        if remote_exec.is_shell_line(command):
             return runner.run(
                 line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
             )

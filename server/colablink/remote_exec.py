@@ -54,7 +54,6 @@ def command_line(
         argv = [argv]
     if not argv or (len(argv) == 1 and not argv[0].strip()):
         raise UsageError("Give a command to run.")
-    shell_line = len(argv) == 1 and any(c.isspace() for c in argv[0])
     parts: list[str] = []
     if env:
         bad = [name for name in env if not _ENV_NAME.match(name)]
@@ -64,8 +63,15 @@ def command_line(
     if cwd is not None:
         parts.append(f"cd -- {shlex.quote(cwd)} || exit 1;")
     # exec: the program itself becomes the session leader, so its signals and exit code are its own.
-    parts.append(argv[0] if shell_line else "exec " + shlex.join(argv))
+    parts.append(argv[0] if is_shell_line(argv) else "exec " + shlex.join(argv))
     return " ".join(parts)
+
+
+def is_shell_line(command: Sequence[str] | str) -> bool:
+    """Whether ``command`` is a shell command line rather than an argv (see ``command_line``)."""
+    if isinstance(command, str):
+        return True
+    return len(command) == 1 and any(c.isspace() for c in command[0])
 
 
 def _kill_command(run_id: str) -> str:
