@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -109,16 +109,11 @@ class SyncEngine:
         settle: float = 1.0,
         excludes: Sequence[str] = (),
         backoff: Backoff | None = None,
-        remote_watch: str = "auto",
-        state_path: Path | None = None,
         agent_source: bytes | None = None,
     ) -> None:
         if isinstance(profile_or_spec, SyncSpec):
-            self.spec = profile_or_spec
-        elif state_path is not None:
-            self.spec = SyncSpec.from_profile(
-                profile_or_spec, excludes=tuple(excludes), state_path=state_path
-            )
+            spec = profile_or_spec
+            self.spec = replace(spec, excludes=(*spec.excludes, *excludes)) if excludes else spec
         else:
             # A stored profile: records in the config dir, other profiles' outputs left out.
             self.spec = spec_for(profile_or_spec, excludes=tuple(excludes))
@@ -127,12 +122,11 @@ class SyncEngine:
         self.interval = interval
         self.settle = settle
         self.backoff = backoff or Backoff()
-        self.remote_watch = remote_watch
         self.agent_source = agent_source
         self.rules = IgnoreRules(
             self.spec.local_root,
             ignored_dirs=self.spec.ignored_dirs(),
-            excludes=(*self.spec.excludes, *excludes),
+            excludes=self.spec.excludes,
         )
         self.records = Records(self.spec.state_path, self.spec.key)
         self.problems: list[tuple[str, str]] = []
@@ -388,7 +382,7 @@ class SyncEngine:
                 "root": self.spec.remote_conn_dir,
                 "settle": self.settle,
                 "interval": self.interval,
-                "mode": self.remote_watch,
+                "mode": "auto",
             }
         )
         log.debug("remote watch mode: %s", reply.get("mode"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ class SyncSpec:
     # Other profiles' local connection dirs, relative to local_root: never pushed either.
     other_conn_dirs: tuple[str, ...] = ()
     state_path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -90,12 +89,4 @@ def spec_for(profile: Any, *, excludes: tuple[str, ...] = ()) -> SyncSpec:
             continue
         if rel.parts:
             others.append(rel.as_posix())
-    return SyncSpec(
-        local_root=spec.local_root,
-        remote_root=spec.remote_root,
-        local_conn_dir=spec.local_conn_dir,
-        remote_conn_dir=spec.remote_conn_dir,
-        excludes=excludes,
-        other_conn_dirs=tuple(others),
-        state_path=spec.state_path,
-    )
+    return replace(spec, other_conn_dirs=tuple(others))
