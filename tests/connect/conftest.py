@@ -82,21 +82,17 @@ def live() -> Iterator[Setup]:
         "COLABLINK_RUNTIME_DIR": str(base / "run"),
         "COLABLINK_SSH_CONFIG": str(base / "ssh_config"),
     }
-    saved = {key: os.environ.get(key) for key in ("COLABLINK_CONFIG_DIR", "COLABLINK_RUNTIME_DIR")}
-    os.environ["COLABLINK_CONFIG_DIR"] = env["COLABLINK_CONFIG_DIR"]
-    os.environ["COLABLINK_RUNTIME_DIR"] = env["COLABLINK_RUNTIME_DIR"]
-    profile = make_profile(handle, base)
-    ProfileStore().save(profile)
-    try:
-        yield Setup(handle, env, profile, base / "run" / f"agent-{PROFILE}.sock")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        handle.close()
-        shutil.rmtree(base, ignore_errors=True)
+    # Module scope: the function-scoped monkeypatch fixture cannot serve here.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLABLINK_CONFIG_DIR", env["COLABLINK_CONFIG_DIR"])
+        patch.setenv("COLABLINK_RUNTIME_DIR", env["COLABLINK_RUNTIME_DIR"])
+        profile = make_profile(handle, base)
+        ProfileStore().save(profile)
+        try:
+            yield Setup(handle, env, profile, base / "run" / f"agent-{PROFILE}.sock")
+        finally:
+            handle.close()
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from colablink import enroll, keys
 from colablink.connection_info import connection_info_from_dict
 from support.accounts import create_account, remove_account
@@ -30,9 +31,9 @@ def test_disconnect_forget_leaves_no_trace(runtime: RuntimeHandle, tmp_path: Pat
         "COLABLINK_RUNTIME_DIR": str(tmp_path / "run"),
         "COLABLINK_SSH_CONFIG": str(tmp_path / "ssh_config"),
     }
-    saved = {name: os.environ.get(name) for name in env if name.startswith("COLABLINK_")}
-    os.environ.update({name: env[name] for name in saved})
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("COLABLINK_CONFIG_DIR", "COLABLINK_RUNTIME_DIR", "COLABLINK_SSH_CONFIG"):
+            patch.setenv(name, env[name])
         profile = enroll.enroll(
             connection_info_from_dict(runtime.info),
             profile="gone",
@@ -40,12 +41,6 @@ def test_disconnect_forget_leaves_no_trace(runtime: RuntimeHandle, tmp_path: Pat
             local_dir="connection_gone",
             project_root=tmp_path / "project",
         )
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     blob = keys.key_blob(keys.public_line(profile.key_path))
     assert blob in remote_authorized_keys(runtime.username)
     assert "colablink-gone" in (tmp_path / "ssh_config").read_text()
