@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import keys, knownhosts, paths, sshconfig
+from .connection import target_of
 from .connection_info import ConnectionInfo
 from .errors import AuthFailed, BadConnectionInfo, ColabLinkError, RemoteError, UsageError
 from .profiles import Profile, ProfileStore, check_profile_name
@@ -366,16 +367,9 @@ def forget(profile: Profile, *, warn: Warn = _ignore) -> None:
     """
     owned = profile.key_path.parent == paths.keys_dir()
     if owned and profile.key_path.is_file():
-        target = SshTarget(
-            profile.host,
-            profile.port,
-            profile.username,
-            tuple(profile.host_keys),
-            key_path=profile.key_path,
-        )
         try:
             blob = keys.public_line(profile.key_path).split()[1]
-            with Session.connect(target, timeout=10.0) as session:
+            with Session.connect(target_of(profile), timeout=10.0) as session:
                 _unauthorize(session, blob)
         except ColabLinkError as exc:
             warn(f"could not remove the key from the runtime ({exc.message})")
