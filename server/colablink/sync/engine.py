@@ -303,13 +303,12 @@ class SyncEngine:
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
         puller = Puller(client, self.spec, self.records, self._report)
         pull_listing = puller.request_listing()  # both listings travel in one round trip
-        planned = pusher.plan()
-        plan = planned[0]
+        plan, local = pusher.plan()
         if not dry_run:
             self._set_state(SyncState("pushing", len(plan.puts) + len(plan.deletes)))
-        report.push = pusher.full(dry_run=dry_run, progress=progress, planned=planned)
+        report.push = pusher.full(plan, local, dry_run=dry_run, progress=progress)
         self._set_state(SyncState("scanning"))
-        report.pull = puller.full(dry_run=dry_run, progress=progress, listing=pull_listing)
+        report.pull = puller.full(pull_listing, dry_run=dry_run, progress=progress)
         if report.pull.received and not dry_run:
             self._set_state(SyncState("pulling", len(report.pull.received)))
             self._notify_outputs(report.pull.received)

@@ -138,17 +138,12 @@ class Puller:
         return listing
 
     def full(
-        self,
-        *,
-        dry_run: bool = False,
-        progress: Progress | None = None,
-        listing: Future[Header] | None = None,
+        self, listing: Future[Header], *, dry_run: bool = False, progress: Progress | None = None
     ) -> PullSummary:
         """One pass; ``listing`` is a manifest request already in flight, saving a round trip."""
-        pending = listing if listing is not None else self.request_listing()
         self.root.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self.root)
-        remote = self.remote_listing(pending.result(REPLY_TIMEOUT))
+        remote = self.remote_listing(listing.result(REPLY_TIMEOUT))
         with self.records.lock:
             records = dict(self.records.pulled)
         plan = plan_pull(remote, scan_local(self.root), records)

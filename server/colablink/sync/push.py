@@ -140,12 +140,13 @@ class Pusher:
 
     def full(
         self,
+        plan: PushPlan,
+        local: dict[str, Meta],
         *,
         dry_run: bool = False,
         progress: Progress | None = None,
-        planned: tuple[PushPlan, dict[str, Meta]] | None = None,
     ) -> PushSummary:
-        plan, local = planned if planned is not None else self.plan()
+        """Carry out ``plan`` (from ``plan()``, against the ``local`` scan it was made from)."""
         summary = PushSummary()
         if dry_run:
             summary.sent = list(plan.puts)
