@@ -60,6 +60,7 @@ def relay(chan: Channel) -> int:
     Sends go through ``session``'s helpers: a send racing the runtime's close of the channel
     would otherwise make sshd drop the whole connection.
     """
+    from colablink.agent.client import write_all
     from colablink.session import ConnectionLost, send_all, shutdown_write
 
     stdin_fd = sys.stdin.fileno()
@@ -75,7 +76,7 @@ def relay(chan: Channel) -> int:
                 data = chan.recv(CHUNK)
                 if not data:
                     break
-                write_stdout(data)
+                write_all(1, data)
             if stdin_fd in ready:
                 data = os.read(stdin_fd, CHUNK)
                 if not data:
@@ -91,9 +92,3 @@ def relay(chan: Channel) -> int:
         if saved is not None:
             termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
     return chan.recv_exit_status()
-
-
-def write_stdout(data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(1, view) :]
