@@ -160,7 +160,7 @@ class Pusher:
         self._delete(plan.deletes, summary)
         self._mkdirs(plan.mkdirs, local, summary)
         items = [(rel, local[rel]) for rel in plan.puts]
-        self.send(items, durable="batch", progress=progress, summary=summary)
+        self.send(items, summary, durable="batch", progress=progress)
         return summary
 
     # -- incremental pass (watcher-driven) ----------------------------------------------------
@@ -209,7 +209,7 @@ class Pusher:
             # An event on a whole-second mtime may hide a same-size edit: send it anyway.
             if rel not in placed or not placed[rel].same_content_hint(meta) or coarse(meta.mtime_ns)
         ]
-        self.send(items, durable="file" if len(items) == 1 else "batch", summary=summary)
+        self.send(items, summary, durable="file" if len(items) == 1 else "batch")
         return summary
 
     def _move(self, src: str, dst: str, summary: PushSummary) -> None:
@@ -282,15 +282,14 @@ class Pusher:
     def send(
         self,
         items: list[tuple[str, Meta]],
+        summary: PushSummary,
         *,
         durable: str,
         progress: Progress | None = None,
-        summary: PushSummary | None = None,
-    ) -> PushSummary:
+    ) -> None:
         """Send files; ``durable`` is ``file`` (fsync each) or ``batch`` (one syncfs at the end)."""
-        summary = summary if summary is not None else PushSummary()
         if not items:
-            return summary
+            return
         progress = progress or NoProgress()
         progress.begin("push", len(items), sum(meta.size for _, meta in items))
         per_file = "file" if durable == "file" else "none"
@@ -350,7 +349,6 @@ class Pusher:
                     summary.nbytes += meta.size
         self.records.mark()
         progress.end()
-        return summary
 
     def _stream(
         self, rel: str, durable: str, progress: Progress

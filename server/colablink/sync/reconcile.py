@@ -25,9 +25,6 @@ class PushPlan:
     deletes: list[tuple[str, str]] = field(default_factory=list)  # (path, kind), placed only
     adopt: dict[str, Meta] = field(default_factory=dict)  # already identical remotely
 
-    def empty(self) -> bool:
-        return not (self.mkdirs or self.puts or self.doubt or self.deletes)
-
 
 def compare_file(local: Meta, remote: Meta | None) -> str:
     """``same``, ``send`` or ``doubt`` for one local file against its remote counterpart."""
