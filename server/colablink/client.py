@@ -10,14 +10,12 @@ with LocalClient(profile="exp1") as client:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .connection import Connection, ExecResult, Status
+from .connection import Connection, ExecResult, OnOutput, Status
 from .profiles import Profile, ProfileStore
-
-OnOutput = Callable[[bytes], None]
 
 
 class LocalClient:
@@ -89,26 +87,7 @@ class LocalClient:
         The output is collected in the result; pass ``on_stdout``/``on_stderr`` to also see it
         as it arrives.
         """
-        out: list[bytes] = []
-        err: list[bytes] = []
-
-        def collect(into: list[bytes], also: OnOutput | None) -> OnOutput:
-            if also is None:
-                return into.append
-
-            def both(data: bytes) -> None:
-                into.append(data)
-                also(data)
-
-            return both
-
-        code = self.connection.exec(
-            command,
-            on_stdout=collect(out, on_stdout),
-            on_stderr=collect(err, on_stderr),
-            stdin=stdin,
-        )
-        return ExecResult(code, b"".join(out), b"".join(err))
+        return self.connection.run(command, stdin=stdin, on_stdout=on_stdout, on_stderr=on_stderr)
 
     def upload(self, src: str | Path, destination: str | None = None) -> str:
         """Copy a local file or directory to the runtime; return the remote path."""

@@ -229,11 +229,21 @@ class Connection:
                 self._use_runner = False
             return self._runner
 
-    def run(self, command: Command, *, stdin: bytes | IO[bytes] | None = None) -> ExecResult:
-        """Run ``command`` remotely and collect its output."""
+    def run(
+        self,
+        command: Command,
+        *,
+        stdin: bytes | IO[bytes] | None = None,
+        on_stdout: OnOutput | None = None,
+        on_stderr: OnOutput | None = None,
+    ) -> ExecResult:
+        """Run ``command`` remotely and collect its output; the callbacks, when given, also see
+        it as it arrives."""
         out: list[bytes] = []
         err: list[bytes] = []
-        code = self.exec(command, on_stdout=out.append, on_stderr=err.append, stdin=stdin)
+        code = self.exec(
+            command, on_stdout=_tee(out, on_stdout), on_stderr=_tee(err, on_stderr), stdin=stdin
+        )
         return ExecResult(code, b"".join(out), b"".join(err))
 
     def open_shell(self, cols: int, rows: int) -> Channel:
@@ -352,6 +362,18 @@ class Connection:
         """Open forwards: local port → remote port."""
         with self._lock:
             return {port: int(fw.remote_port) for port, fw in self._forwards.items()}
+
+
+def _tee(into: list[bytes], also: OnOutput | None) -> OnOutput:
+    """Collect output chunks into ``into``, passing each to ``also`` as well when given."""
+    if also is None:
+        return into.append
+
+    def both(data: bytes) -> None:
+        into.append(data)
+        also(data)
+
+    return both
 
 
 def _bytes_only(progress: Progress | None) -> Callable[[Any], object] | None:

@@ -52,6 +52,12 @@ def test_local_client_runs_and_moves_files(live: Setup, tmp_path: Path) -> None:
             live.profile.remote_conn_dir
         )
         assert client.execute(["cat"], stdin=b"piped").stdout == b"piped"
+        seen: list[bytes] = []
+        teed = client.execute(
+            "echo out; echo err >&2", on_stdout=seen.append, on_stderr=seen.append
+        )
+        assert (teed.stdout, teed.stderr) == (b"out\n", b"err\n")
+        assert sorted(seen) == [b"err\n", b"out\n"]
         local = tmp_path / "data.bin"
         local.write_bytes(os.urandom(50_000))
         assert client.upload(local, destination="api/data.bin") == (
