@@ -246,11 +246,13 @@ class Connection:
         )
         return ExecResult(code, b"".join(out), b"".join(err))
 
-    def open_shell(self, cols: int, rows: int) -> Channel:
-        """An interactive login shell on a PTY, starting in the remote source root."""
+    def open_shell(self, cols: int, rows: int, cwd: str | None = None) -> Channel:
+        """An interactive login shell on a PTY, starting in ``cwd`` (default: the remote source
+        root)."""
         from . import pty
 
-        return pty.open_shell(self.session, self.profile.remote_root, cols, rows)
+        directory = self.profile.remote_root if cwd is None else cwd
+        return pty.open_shell(self.session, directory, cols, rows)
 
     # -- status ------------------------------------------------------------------------------
 

@@ -361,8 +361,7 @@ class AgentServer:
         """A login shell on a PTY for as long as the requester stays connected."""
         cols, rows = int(request["cols"]), int(request["rows"])
         cwd = request.get("cwd")
-        directory = cwd if isinstance(cwd, str) else self.connection.profile.remote_root
-        channel = pty.open_shell(self.connection.session, directory, cols, rows)
+        channel = self.connection.open_shell(cols, rows, cwd if isinstance(cwd, str) else None)
         reply.control({"ok": {}})
         threading.Thread(
             target=self._pty_output, args=(channel, client, reply), daemon=True
