@@ -34,9 +34,7 @@ def sample(name: str, project: Path) -> Profile:
         local_dir="out",
         project_root=project,
         key_path=paths.keys_dir() / name,
-        host_keys=[
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMmghFvwU56eGdiWHGNwjbEexi758R6WZ6Oy2NEuKKFq"
-        ],
+        host_keys=[HOST_KEY],
     )
 
 
