@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from colablink_runtime.agent import stale_temp
+from colablink_runtime.agent import stale_temp, temp_name
 
 from colablink.errors import RemoteError
 from colablink.sync.pathsafety import UnsafePath, check_remote_relpath, local_destination
@@ -26,7 +26,6 @@ from colablink.sync.records import Records
 from colablink.sync.remote import AgentClient, Header
 from colablink.sync.scan import Meta, local_meta, scan_local
 from colablink.sync.spec import SyncSpec
-from colablink.sync.wire import TEMP_PREFIX
 
 REPLY_TIMEOUT = 600.0
 Report = Callable[[str, str], None]
@@ -53,7 +52,8 @@ class LocalWriter:
 
     def begin(self, rel: str) -> None:
         final = local_destination(self.root, rel, create_parents=True)
-        temp = final.with_name(f"{TEMP_PREFIX}{os.getpid()}~{next(self.counter)}~{final.name[:80]}")
+        # The agent's naming, so ``stale_temp`` recognises a dead process's leftovers here too.
+        temp = Path(temp_name(str(final.parent), final.name, next(self.counter)))
         with self.lock:
             # After close (a stop, Ctrl+C) late chunks from the reader thread start nothing.
             if self.closed:
