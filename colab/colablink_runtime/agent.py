@@ -175,14 +175,18 @@ def scan_tree(root: str, prune: set[str], prune_names: set[str]) -> Iterator[Ent
 
 
 def file_hash(path: str) -> str | None:
+    """SHA-256 of a regular file, or None when it cannot be read (it is then sent, not trusted).
+
+    The local side hashes its own files with this too, so both sides agree on the digest.
+    """
+    digest = hashlib.sha256()
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            while chunk := handle.read(READ_CHUNK):
+                digest.update(chunk)
     except OSError:
         return None
-    digest = hashlib.sha256()
-    with os.fdopen(fd, "rb") as handle:
-        while chunk := handle.read(READ_CHUNK):
-            digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -7,12 +7,12 @@ nothing under a connection directory is ever sent or removed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from colablink_runtime.agent import file_hash
 
 from colablink.errors import RemoteError
 from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
@@ -125,7 +125,7 @@ class Pusher:
         theirs: dict[str, str | None] = reply.get("hashes", {})
         touch: list[list[object]] = []
         for rel in plan.doubt:
-            if theirs.get(rel) is not None and theirs.get(rel) == local_hash(self.root / rel):
+            if theirs.get(rel) is not None and theirs.get(rel) == file_hash(str(self.root / rel)):
                 meta = local[rel]
                 touch.append([rel, meta.mtime_ns, meta.mode])
                 plan.adopt[rel] = meta
@@ -412,14 +412,3 @@ def read_consistent(path: str) -> tuple[bytes, Meta] | None:
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         return None
     return data, meta
-
-
-def local_hash(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(READ_CHUNK):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
