@@ -17,13 +17,11 @@ def shell_command(cwd: str | None) -> str:
     return start if cwd is None else f"cd -- {shlex.quote(cwd)} && {start}"
 
 
-def open_shell(
-    session: Session, cwd: str | None, cols: int, rows: int, *, term: str = DEFAULT_TERM
-) -> paramiko.Channel:
+def open_shell(session: Session, cwd: str | None, cols: int, rows: int) -> paramiko.Channel:
     """Open a PTY channel running the user's login shell; its exit status is the shell's."""
     chan = session.open_channel()
     try:
-        chan.get_pty(term=term, width=cols, height=rows)
+        chan.get_pty(term=DEFAULT_TERM, width=cols, height=rows)
         chan.exec_command(shell_command(cwd))
     except (paramiko.SSHException, EOFError, OSError):
         close_channel(chan)
