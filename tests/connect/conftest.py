@@ -116,6 +116,13 @@ def agent(live: Setup) -> Iterator[subprocess.Popen[bytes]]:
         assert not live.socket.exists()
 
 
+def end(process: subprocess.Popen[bytes]) -> None:
+    """Kill a CLI process that a failing test left running, so it cannot outlive the test."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def drain(process: subprocess.Popen[bytes]) -> threading.Thread:
     """Keep reading the agent's reports so a full pipe never blocks it."""
     assert process.stdout is not None

@@ -10,7 +10,7 @@ import time
 import pytest
 from support.system import wait_for
 
-from .conftest import Setup
+from .conftest import Setup, end
 
 HOSTILE = ["a b", "it's", "$HOME", ";rm -rf x", "*", "", "ünï"]
 
@@ -68,9 +68,7 @@ def test_sigint_ends_the_remote_command(live: Setup, mode: str) -> None:
         process.wait(timeout=5)
         elapsed = time.monotonic() - started
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        end(process)
     assert elapsed < 2.0
     assert process.returncode != 0
     assert not remote_sleeps()

@@ -15,6 +15,8 @@ from support.accounts import create_account, remove_account
 from support.runtimes import RuntimeHandle
 from support.system import foreign_pythonpath, run_as
 
+from .conftest import end
+
 
 def remote_authorized_keys(username: str) -> str:
     """Every authorized_keys file the runtime user's sshd could consult, concatenated."""
@@ -56,9 +58,7 @@ def test_disconnect_forget_leaves_no_trace(runtime: RuntimeHandle, tmp_path: Pat
         assert result.returncode == 0, result.stderr
         assert agent.wait(timeout=10) == 0
     finally:
-        if agent.poll() is None:
-            agent.kill()
-            agent.wait()
+        end(agent)
 
     assert blob not in remote_authorized_keys(runtime.username)
     assert "colablink-gone" not in (tmp_path / "ssh_config").read_text()

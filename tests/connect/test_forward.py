@@ -14,7 +14,7 @@ import pytest
 from colablink.connection import Connection
 from support.system import free_port, wait_for
 
-from .conftest import Setup
+from .conftest import Setup, end
 
 
 @pytest.fixture
@@ -67,9 +67,7 @@ def test_forward_serves_ten_concurrent_clients(live: Setup, mode: str, http_serv
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        end(process)
     assert process.stderr is not None
     assert b"Traceback" not in process.stderr.read()
     wait_for(lambda: not port_open(local_port), 5, "the local port to close")
@@ -88,7 +86,5 @@ def test_disconnect_stops_forwards_held_by_the_agent(
         assert process.wait(timeout=10) == 0
         assert agent.wait(timeout=10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        end(process)
     wait_for(lambda: not port_open(local_port), 5, "the local port to close")

@@ -14,7 +14,7 @@ import sys
 import termios
 import time
 
-from .conftest import Setup
+from .conftest import Setup, end
 
 
 def set_size(fd: int, rows: int, cols: int) -> None:
@@ -64,7 +64,5 @@ def test_shell_follows_resizes_and_returns_the_exit_status(live: Setup) -> None:
         os.write(controller, b"exit 5\n")
         assert process.wait(timeout=15) == 5
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        end(process)
         os.close(controller)
