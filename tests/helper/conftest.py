@@ -10,10 +10,12 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from colablink.profiles import Profile, ProfileStore
+from colablink.protocol import Method
 from support.runtimes import RuntimeHandle, start_root_runtime
 
 from .lspclient import HelperClient, start_helper
@@ -71,6 +73,12 @@ def write_profile(ws: Workspace, handle: RuntimeHandle, name: str = PROFILE) -> 
     )
     ws.store.save(profile)
     return profile
+
+
+async def connect_profile(helper: HelperClient, ws: Workspace) -> Any:
+    """The window connects to the profile already written for ``ws``; returns its status."""
+    params = {"profile": PROFILE, "workspaceRoot": str(ws.project)}
+    return await helper.request(Method.CONNECT, params)
 
 
 @pytest_asyncio.fixture

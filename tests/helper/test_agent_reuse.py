@@ -16,7 +16,7 @@ from lsprotocol import types
 from support.runtimes import RuntimeHandle
 from support.system import wait_for
 
-from .conftest import PROFILE, Workspace, write_profile
+from .conftest import PROFILE, Workspace, connect_profile, write_profile
 from .lspclient import HelperClient
 from .remote import remote_sleeps, tcp_peer_ports
 
@@ -49,8 +49,7 @@ async def test_exec_status_and_cancel_go_through_a_running_agent(
     workspace: Workspace,
     shared_runtime: RuntimeHandle,
 ) -> None:
-    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    status = await helper.request(Method.CONNECT, params)
+    status = await connect_profile(helper, workspace)
     assert status["state"] == "connected"
     assert isinstance(status["latencyMs"], float)
 
@@ -91,8 +90,7 @@ async def test_the_window_takes_over_when_the_agent_stops(
     workspace: Workspace,
     shared_runtime: RuntimeHandle,
 ) -> None:
-    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    await helper.request(Method.CONNECT, params)
+    await connect_profile(helper, workspace)
     assert shared_runtime.port not in tcp_peer_ports(helper.pid)
     agent.send_signal(signal.SIGINT)
     agent.wait(timeout=10)
@@ -123,8 +121,7 @@ async def test_sync_and_terminals_use_the_agent_and_its_engine(
     workspace: Workspace,
     shared_runtime: RuntimeHandle,
 ) -> None:
-    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    await helper.request(Method.CONNECT, params)
+    await connect_profile(helper, workspace)
 
     # The sync state is the agent engine's, not "disconnected".
     async def sync_state() -> str:
@@ -198,8 +195,7 @@ async def test_closing_a_terminal_ends_the_agents_shell(
     workspace: Workspace,
     shared_runtime: RuntimeHandle,
 ) -> None:
-    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    await helper.request(Method.CONNECT, params)
+    await connect_profile(helper, workspace)
     opened = await helper.request(Method.PTY_OPEN, {"profile": PROFILE, "cols": 80, "rows": 24})
     pty_id = opened["ptyId"]
     await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "sleep 100\n"})

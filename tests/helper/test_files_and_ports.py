@@ -9,7 +9,7 @@ import pytest
 from colablink.protocol import Method
 from support.runtimes import RuntimeHandle
 
-from .conftest import PROFILE, Workspace, write_profile
+from .conftest import PROFILE, Workspace, connect_profile, write_profile
 from .lspclient import HelperClient
 
 
@@ -22,8 +22,7 @@ async def test_download_forward_and_unforward(
     helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
 ) -> None:
     write_profile(workspace, shared_runtime)
-    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    await helper.request(Method.CONNECT, params)
+    await connect_profile(helper, workspace)
 
     name = f"made-remotely-{workspace.base.name}.txt"
     writer = f"open({name!r}, 'w').write('x' * 300000)"

@@ -13,7 +13,7 @@ from colablink_runtime import procs
 from support.runtimes import RuntimeHandle
 from support.system import wait_for
 
-from .conftest import PROFILE, Workspace, write_profile
+from .conftest import PROFILE, Workspace, connect_profile, write_profile
 from .lspclient import HelperClient, start_helper
 from .remote import remote_sleeps
 
@@ -25,9 +25,7 @@ async def test_stdin_eof_mid_exec_exits_fast_and_leaves_nothing_running(
 ) -> None:
     helper = await start_helper(workspace.env, workspace.project)
     write_profile(workspace, shared_runtime)
-    await helper.request(
-        Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    )
+    await connect_profile(helper, workspace)
     params = {"profile": PROFILE, "execId": "eof", "argv": ["sleep", "100"]}
     pending = asyncio.ensure_future(helper.request(Method.EXEC, params))
     await asyncio.to_thread(
@@ -53,9 +51,7 @@ async def test_shutdown_flushes_pending_pushes_before_closing(
 ) -> None:
     helper = await start_helper(workspace.env, workspace.project)
     write_profile(workspace, shared_runtime)
-    await helper.request(
-        Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    )
+    await connect_profile(helper, workspace)
     name = f"last-save-{workspace.base.name}.txt"
     content = "saved right before closing\n" * 1000
     (workspace.project / name).write_text(content)
@@ -71,9 +67,7 @@ async def test_a_changed_host_key_gives_its_error_code(
     profile.host_keys = [OTHER_HOST_KEY]
     workspace.store.save(profile)
     with pytest.raises(Exception) as caught:
-        await helper.request(
-            Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-        )
+        await connect_profile(helper, workspace)
     assert getattr(caught.value, "code", None) == ErrorCode.HOST_KEY_MISMATCH
     assert "\n" not in str(getattr(caught.value, "message", ""))
 
@@ -94,9 +88,7 @@ async def test_idle_with_a_connected_profile_costs_no_cpu(
     helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
 ) -> None:
     write_profile(workspace, shared_runtime)
-    await helper.request(
-        Method.CONNECT, {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    )
+    await connect_profile(helper, workspace)
     await helper.request(Method.SYNC_NOW, {"profile": PROFILE})
     await asyncio.sleep(1)
     before = _cpu_seconds(helper.pid)

@@ -10,7 +10,7 @@ from support.runtimes import RuntimeHandle
 
 from bench.delay_proxy import DelayProxy
 
-from .conftest import PROFILE, Workspace, write_profile
+from .conftest import PROFILE, Workspace, connect_profile, write_profile
 from .lspclient import HelperClient
 
 
@@ -26,8 +26,7 @@ async def test_a_drop_is_announced_as_reconnecting_and_recovers(
     profile = write_profile(workspace, shared_runtime)
     profile.port = proxy.port
     workspace.store.save(profile)
-    params = {"profile": PROFILE, "workspaceRoot": str(workspace.project)}
-    assert (await helper.request(Method.CONNECT, params))["state"] == "connected"
+    assert (await connect_profile(helper, workspace))["state"] == "connected"
     await helper.wait_note(
         Notification.STATUS_CHANGED, lambda p: p["status"]["syncState"] == "idle", timeout=20
     )

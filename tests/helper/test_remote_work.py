@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from colablink.protocol import Method, Notification
 from colablink_runtime import procs
@@ -12,15 +13,14 @@ from lsprotocol import types
 from support.runtimes import RuntimeHandle
 from support.system import wait_for
 
-from .conftest import PROFILE, Workspace, write_profile
+from .conftest import PROFILE, Workspace, connect_profile, write_profile
 from .lspclient import HelperClient
 from .remote import remote_sleeps
 
 
-async def connect(helper: HelperClient, ws: Workspace, handle: RuntimeHandle) -> dict:
+async def connect(helper: HelperClient, ws: Workspace, handle: RuntimeHandle) -> Any:
     write_profile(ws, handle)
-    params = {"profile": PROFILE, "workspaceRoot": str(ws.project)}
-    return await helper.request(Method.CONNECT, params)
+    return await connect_profile(helper, ws)
 
 
 async def test_connect_to_a_profile_then_status_is_connected(
