@@ -116,6 +116,14 @@ def agent(live: Setup) -> Iterator[subprocess.Popen[bytes]]:
         assert not live.socket.exists()
 
 
+def remote_sleeps(live: Setup) -> bool:
+    """Whether any ``sleep`` runs as the runtime's user (the commands these tests interrupt)."""
+    found = subprocess.run(
+        ["pgrep", "-u", live.runtime.username, "-x", "sleep"], capture_output=True
+    )
+    return found.returncode == 0
+
+
 def end(process: subprocess.Popen[bytes]) -> None:
     """Kill a CLI process that a failing test left running, so it cannot outlive the test."""
     if process.poll() is None:

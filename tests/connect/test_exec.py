@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import subprocess
 import time
 
 import pytest
 from support.system import wait_for
 
-from .conftest import Setup, end
+from .conftest import Setup, end, remote_sleeps
 
 HOSTILE = ["a b", "it's", "$HOME", ";rm -rf x", "*", "", "ünï"]
 
@@ -54,15 +53,9 @@ def test_piped_stdin_is_forwarded(live: Setup, mode: str) -> None:
 
 
 def test_sigint_ends_the_remote_command(live: Setup, mode: str) -> None:
-    user = live.runtime.username
-
-    def remote_sleeps() -> bool:
-        found = subprocess.run(["pgrep", "-u", user, "-x", "sleep"], capture_output=True)
-        return found.returncode == 0
-
     process = live.spawn("exec", "sleep", "100")
     try:
-        wait_for(remote_sleeps, 15, "the remote sleep to start")
+        wait_for(lambda: remote_sleeps(live), 15, "the remote sleep to start")
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         process.wait(timeout=5)
@@ -71,4 +64,4 @@ def test_sigint_ends_the_remote_command(live: Setup, mode: str) -> None:
         end(process)
     assert elapsed < 2.0
     assert process.returncode != 0
-    assert not remote_sleeps()
+    assert not remote_sleeps(live)

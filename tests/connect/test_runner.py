@@ -15,7 +15,7 @@ from colablink.session import ConnectionLost
 from colablink_runtime import procs
 from support.system import pids_of_user, wait_for
 
-from .conftest import Setup
+from .conftest import Setup, remote_sleeps
 
 
 def runner_pids(live: Setup) -> list[int]:
@@ -24,11 +24,6 @@ def runner_pids(live: Setup) -> list[int]:
         for pid in pids_of_user(live.runtime.username)
         if procs.cmdline_of(pid)[:2] == ["python3", "-c"]
     ]
-
-
-def remote_sleeps(live: Setup) -> bool:
-    found = subprocess.run(["pgrep", "-u", live.runtime.username, "-x", "sleep"])
-    return found.returncode == 0
 
 
 @pytest.fixture
