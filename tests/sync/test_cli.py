@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import SyncBed, save_profile
 
 
-def cli(bed: SyncBed, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLABLINK_CONFIG_DIR": str(config)}
     return subprocess.run(
         [sys.executable, "-m", "colablink", *args],
@@ -28,31 +28,23 @@ def test_sync_dry_run_then_sync(bed: SyncBed, tmp_path: Path) -> None:
     (bed.project / "train.py").write_text("print('hi')\n")
     bed.remote_write("result.txt", b"42")
 
-    dry = cli(bed, config, "sync", "--dry-run")
+    dry = cli(config, "sync", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "send train.py" in dry.stdout and "fetch result.txt" in dry.stdout
     assert not (bed.remote / "train.py").exists()
     assert not (bed.outputs / "result.txt").exists()
 
-    real = cli(bed, config, "--profile", "gpu", "sync")
+    real = cli(config, "--profile", "gpu", "sync")
     assert real.returncode == 0, real.stderr
     assert "sent 1 files" in real.stdout
     assert (bed.remote / "train.py").read_text() == "print('hi')\n"
     assert (bed.outputs / "result.txt").read_bytes() == b"42"
 
-    again = cli(bed, config, "sync")
+    again = cli(config, "sync")
     assert "sent 0 files" in again.stdout and "fetched 0 outputs" in again.stdout
 
 
 def test_sync_with_an_unknown_profile_is_one_sentence(tmp_path: Path) -> None:
-    env = {**os.environ, "COLABLINK_CONFIG_DIR": str(tmp_path / "config")}
-    result = subprocess.run(
-        [sys.executable, "-m", "colablink", "--profile", "nope", "sync"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = cli(tmp_path / "config", "--profile", "nope", "sync")
     assert result.returncode != 0
     assert result.stderr.startswith("colablink: ") and "Traceback" not in result.stderr
