@@ -108,6 +108,8 @@ def test_key_only_runtime_needs_identity(user_runtime: RuntimeHandle, local: Loc
     # ColabLink's own key, not the identity, is what the alias uses.
     written = local.ssh_config.read_text()
     assert f'IdentityFile "{local.ssh_escaped_config_dir}/keys/default"' in written
+    # Checked first, so the check after forget reads a file that held the key.
+    assert "colablink-default" in remote_authorized_keys(user_runtime.username)
     forgot = local.cli("disconnect", "--forget")
     assert forgot.returncode == 0, forgot.stderr
     assert "colablink-default" not in remote_authorized_keys(user_runtime.username)
