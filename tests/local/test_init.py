@@ -170,6 +170,7 @@ def test_token_form_and_two_profiles_coexist_then_forget_one(
     assert local.ssh("colablink-a").returncode == 0
     assert local.ssh("colablink-b").returncode == 0
     blob_a = keys.key_blob(keys.public_line(local.config_dir / "keys" / "a")).split()[1]
+    assert blob_a in remote_authorized_keys(runtime.username)
 
     forgot = local.cli("--profile", "a", "disconnect", "--forget")
     assert forgot.returncode == 0, forgot.stderr
