@@ -176,7 +176,7 @@ class DelayProxy:
         for reader, writer in ((c_reader, s_writer), (s_reader, c_writer)):
             queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUE_CHUNKS)
             link.tasks.append(asyncio.create_task(self._read(reader, queue)))
-            link.tasks.append(asyncio.create_task(self._write(queue, writer, link, finished)))
+            link.tasks.append(asyncio.create_task(self._write(queue, writer, finished)))
         await done.wait()
         self._links.discard(link)
         for writer in link.writers:
@@ -197,7 +197,6 @@ class DelayProxy:
         self,
         queue: asyncio.Queue[tuple[float, bytes] | None],
         writer: asyncio.StreamWriter,
-        link: _Link,
         finished: Callable[[], None],
     ) -> None:
         loop = asyncio.get_running_loop()
