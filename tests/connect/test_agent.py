@@ -7,10 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+from colablink.connection import Connection
 from colablink_runtime import procs
 from support.system import pids_of_user, wait_for
 
-from .conftest import Setup
+from bench.delay_proxy import DelayProxy
+
+from .conftest import Setup, make_profile
 
 
 def sshd_sessions(live: Setup) -> set[int]:
@@ -78,6 +81,19 @@ def test_status_without_agent(live: Setup) -> None:
     assert "agent      not running" in out
     assert "gpu        none" in out
     assert "disk free" in out
+
+
+def test_status_gives_up_on_a_silent_tunnel(live: Setup, tmp_path: Path) -> None:
+    with DelayProxy(live.runtime.host, live.runtime.port, delay=0.001) as proxy:
+        profile = make_profile(live.runtime, tmp_path, port=proxy.port)
+        with Connection(profile, connect_timeout=1.0) as connection:
+            assert connection.status().reachable
+            proxy.stall()
+            started = time.monotonic()
+            status = connection.status()
+            assert time.monotonic() - started < 2.0
+            assert not status.reachable
+            assert status.problem is not None and "did not answer within 1 s" in status.problem
 
 
 def test_disconnect_stops_the_agent(live: Setup) -> None:
