@@ -29,7 +29,7 @@ def test_single_word_is_a_program() -> None:
     assert command_line(["ls"]) == "exec ls"
 
 
-def test_cwd_and_env_apply(tmp_path: object) -> None:
+def test_cwd_and_env_apply() -> None:
     line = command_line(["sh", "-c", 'pwd; printf %s "$V"'], cwd="/tmp", env={"V": "x 'y' $z"})
     assert sh(line) == "/tmp\nx 'y' $z"
     assert sh(command_line("pwd", cwd="/")) == "/\n"
