@@ -83,12 +83,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    relayed = _warm_path(sys.argv[1:] if argv is None else argv)
+    words = sys.argv[1:] if argv is None else argv
+    relayed = _warm_path(words)
     if relayed is not None:
         return relayed
     _skip_unused_imports()
-    parser = build_parser(_named_command(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(argv)
+    parser = build_parser(_named_command(words))
+    args = parser.parse_args(words)
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2
