@@ -62,11 +62,14 @@ class Helper:
         self.execs = execs
         self.ptys = ptys
         self.lifecycle = lifecycle
-        self.settings = Settings()
+
+    @property
+    def settings(self) -> Settings:
+        """The hub's copy is the one profiles connect with; there is no second one to drift."""
+        return self.hub.settings
 
     def apply_settings(self, raw: Any) -> None:
-        self.settings = self.settings.updated(raw)
-        self.hub.settings = self.settings
+        self.hub.settings = self.hub.settings.updated(raw)
         logs.set_level(self.settings.log_level)
 
     async def create_progress_token(self) -> str | None:
@@ -172,11 +175,12 @@ def register(helper: Helper) -> None:
         live = await hub.held(params["profile"])
         return {"exitCode": await helper.execs.run(live, params)}
 
+    def require_size(params: PtyOpenParams | PtyResizeParams) -> None:
+        ok = params["cols"] > 0 and params["rows"] > 0
+        require(ok, "params.cols and params.rows must be positive.")
+
     async def pty_open(params: PtyOpenParams) -> PtyOpenResult:
-        require(
-            params["cols"] > 0 and params["rows"] > 0,
-            "params.cols and params.rows must be positive.",
-        )
+        require_size(params)
         live = await hub.held(params["profile"])
         pty_id = await run_blocking(
             lambda: helper.ptys.open(live, params["cols"], params["rows"], params.get("cwd"))
@@ -187,10 +191,7 @@ def register(helper: Helper) -> None:
         helper.ptys.write(params["ptyId"], params["data"])
 
     async def pty_resize(params: PtyResizeParams) -> None:
-        require(
-            params["cols"] > 0 and params["rows"] > 0,
-            "params.cols and params.rows must be positive.",
-        )
+        require_size(params)
         helper.ptys.resize(params["ptyId"], params["cols"], params["rows"])
 
     async def pty_close(params: PtyCloseParams) -> None:
