@@ -62,11 +62,15 @@ class Lifecycle:
     def close_now(self) -> None:
         """The ``exit`` notification: nothing may block any more."""
         self.shutting_down = True
+        # One budget for all commands and one for all profiles, as in ``_close``: waiting a
+        # full budget for each would let several running commands outlast the client's patience.
+        deadline = time.monotonic() + CANCEL_BUDGET_S
         for done in self._execs.cancel_all():
-            done.wait(max(0.0, CANCEL_BUDGET_S))
+            done.wait(max(0.0, deadline - time.monotonic()))
         self._ptys.close_all()
-        for live in self._hub.close_all():
-            _closer(live).wait(CLOSE_BUDGET_S)
+        deadline = time.monotonic() + CLOSE_BUDGET_S
+        for closed in [_closer(live) for live in self._hub.close_all()]:
+            closed.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _closer(live: LiveProfile) -> threading.Event:
