@@ -10,6 +10,7 @@ import asyncio
 import codecs
 import posixpath
 import threading
+from typing import Literal
 
 from colablink import remote_exec
 from colablink.helper.blocking import run_blocking
@@ -42,8 +43,8 @@ class ExecRunner:
         command: list[str] | str = list(argv) if argv is not None else line or ""
         cwd = params.get("cwd")
         exec_id = params["execId"]
-        out = self._forwarder(exec_id, "stdout")
-        err = self._forwarder(exec_id, "stderr")
+        out = _Forward(self._notifier, exec_id, "stdout")
+        err = _Forward(self._notifier, exec_id, "stderr")
         if cwd is not None:
             # A shell line that changes directory first; the profile's environment still applies.
             where = posixpath.join(live.profile.remote_root, cwd)
@@ -69,9 +70,6 @@ class ExecRunner:
             run.cancel.set()
             raise
 
-    def _forwarder(self, exec_id: str, stream: str) -> _Forward:
-        return _Forward(self._notifier, exec_id, stream)
-
     def cancel_all(self) -> list[threading.Event]:
         """Interrupt every running command; return events that are set once each has ended."""
         with self._lock:
@@ -84,7 +82,9 @@ class ExecRunner:
 class _Forward:
     """Decodes one stream incrementally (a UTF-8 character may span chunks) and notifies."""
 
-    def __init__(self, notifier: Notifier, exec_id: str, stream: str) -> None:
+    def __init__(
+        self, notifier: Notifier, exec_id: str, stream: Literal["stdout", "stderr"]
+    ) -> None:
         self._notifier = notifier
         self._exec_id = exec_id
         self._stream = stream
@@ -95,7 +95,7 @@ class _Forward:
         if text:
             params: ExecOutputParams = {
                 "execId": self._exec_id,
-                "stream": "stdout" if self._stream == "stdout" else "stderr",
+                "stream": self._stream,
                 "data": text,
             }
             self._notifier.send(Notification.EXEC_OUTPUT, params)
