@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
 
 
 def to_rpc_error(exc: Exception, method: str) -> JsonRpcException:

@@ -22,7 +22,12 @@ from lsprotocol.types import EXIT
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import JsonRPCProtocol
 
-from colablink.helper.rpc_errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
+from colablink.helper.rpc_errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +164,8 @@ class MessageDispatcher:
         except Exception:
             log.exception("Failed to handle %s", method)
             if is_request:
-                self._reply_error(msg_id, -32603, f"Internal error while handling {method}.")
+                detail = f"Internal error while handling {method}."
+                self._reply_error(msg_id, INTERNAL_ERROR, detail)
 
     def _reply_error(self, msg_id: str | int | None, code: int, message: str) -> None:
         log.debug("Replying %d to id %r: %s", code, msg_id, message)
