@@ -17,14 +17,19 @@ def all_pids() -> list[int]:
     return [int(entry.name) for entry in _PROC.iterdir() if entry.name.isdigit()]
 
 
-def parent_of(pid: int) -> int | None:
+def _stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from the state field on (state, parent, ...); None if it is gone."""
     try:
         stat = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name sits in parentheses and may itself hold spaces or parentheses.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[1])
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def parent_of(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])
 
 
 def uid_of(pid: int) -> int | None:
@@ -43,11 +48,8 @@ def cmdline_of(pid: int) -> list[str]:
 
 
 def is_zombie(pid: int) -> bool:
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return True
-    return stat[stat.rindex(")") + 2] in "ZX"
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] in ("Z", "X")
 
 
 def alive(pid: int) -> bool:
