@@ -59,3 +59,17 @@ def test_a_method_added_on_either_side_is_caught() -> None:
     )
     assert python_tables(grown_py)["Method"] != typescript_tables(ts_source)["Method"]
     assert typescript_tables(grown_ts)["Method"] != python_tables(py_source)["Method"]
+
+
+def test_error_codes_are_the_error_classes_codes() -> None:
+    import colablink.errors
+    from colablink.errors import ColabLinkError
+    from colablink.protocol import ErrorCode
+
+    classes = [
+        value
+        for value in vars(colablink.errors).values()
+        if isinstance(value, type) and issubclass(value, ColabLinkError)
+    ]
+    listed = {value for name, value in vars(ErrorCode).items() if not name.startswith("_")}
+    assert {cls.code for cls in classes} == listed
