@@ -11,10 +11,33 @@ from pathlib import Path
 import pytest
 from colablink.bootstrap import BOOTSTRAP
 from colablink.errors import RemoteError
-from colablink.sync.remote import AgentClient, PipeDuplex
+from colablink.sync.remote import AgentClient
 from colablink.sync.wire import agent_source
 
 NS = 1_700_000_000_000_000_001
+
+
+class PipeDuplex:
+    """The agent as a local process over pipes, the way the SSH channel carries it."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        self.process = process
+        self.stdin_fd = process.stdin.fileno()
+        self.stdout_fd = process.stdout.fileno()
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.stdin_fd, view) :]
+
+    def read(self, size: int) -> bytes:
+        return os.read(self.stdout_fd, size)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
 
 
 def spawn() -> subprocess.Popen[bytes]:

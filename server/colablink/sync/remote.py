@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
-import subprocess
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -65,29 +63,6 @@ class ChannelDuplex:
 
     def close(self) -> None:
         close_channel(self.channel)
-
-
-class PipeDuplex:
-    """A local ``python3 agent.py``-style process: for tests and for local targets."""
-
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdin is not None and process.stdout is not None
-        self.process = process
-        self.stdin_fd = process.stdin.fileno()
-        self.stdout_fd = process.stdout.fileno()
-
-    def write(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.stdin_fd, view) :]
-
-    def read(self, size: int) -> bytes:
-        return os.read(self.stdout_fd, size)
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=10)
 
 
 class _Buffered:
