@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import cattrs
+from colablink.protocol import Notification
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
@@ -50,11 +51,11 @@ class HelperClient:
 
         client.feature(types.WORKSPACE_CODE_LENS_REFRESH)(lens_refresh)
         for method in (
-            "colablink/execOutput",
-            "colablink/statusChanged",
-            "colablink/outputsChanged",
-            "colablink/pty/output",
-            "colablink/pty/exit",
+            Notification.EXEC_OUTPUT,
+            Notification.STATUS_CHANGED,
+            Notification.OUTPUTS_CHANGED,
+            Notification.PTY_OUTPUT,
+            Notification.PTY_EXIT,
         ):
             client.feature(method)(self._recorder(method))
 
@@ -69,6 +70,11 @@ class HelperClient:
 
     def notes_of(self, method: str) -> list[Any]:
         return [params for name, params in self.notes if name == method]
+
+    def screen(self, pty_id: str) -> str:
+        """Everything terminal ``pty_id`` has printed so far."""
+        notes = self.notes_of(Notification.PTY_OUTPUT)
+        return "".join(p["data"] for p in notes if p["ptyId"] == pty_id)
 
     async def wait_note(
         self, method: str, predicate: Callable[[Any], bool], timeout: float = 15

@@ -170,17 +170,12 @@ async def test_sync_and_terminals_use_the_agent_and_its_engine(
     opened = await helper.request(Method.PTY_OPEN, {"profile": PROFILE, "cols": 83, "rows": 27})
     pty_id = opened["ptyId"]
 
-    def screen() -> str:
-        return "".join(
-            p["data"] for p in helper.notes_of(Notification.PTY_OUTPUT) if p["ptyId"] == pty_id
-        )
-
     await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size; pwd\n"})
-    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "27 83" in screen())
-    assert shared_runtime.remote_root in screen()
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "27 83" in helper.screen(pty_id))
+    assert shared_runtime.remote_root in helper.screen(pty_id)
     await helper.request(Method.PTY_RESIZE, {"ptyId": pty_id, "cols": 101, "rows": 33})
     await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size; exit 5\n"})
-    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "33 101" in screen())
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "33 101" in helper.screen(pty_id))
     ended = await helper.wait_note(Notification.PTY_EXIT, lambda p: p["ptyId"] == pty_id)
     assert ended["exitCode"] == 5
 

@@ -91,22 +91,19 @@ async def test_pty_reports_its_size_and_sees_a_resize(
     opened = await helper.request(Method.PTY_OPEN, {"profile": PROFILE, "cols": 97, "rows": 31})
     pty_id = opened["ptyId"]
 
-    def screen() -> str:
-        return "".join(
-            p["data"] for p in helper.notes_of(Notification.PTY_OUTPUT) if p["ptyId"] == pty_id
-        )
-
     await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size\n"})
-    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "31 97" in screen())
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "31 97" in helper.screen(pty_id))
     # Keystrokes sent without waiting for each other arrive in order.
     typed = "echo typed-$((6*7))-in-order\n"
     await asyncio.gather(
         *(helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": ch}) for ch in typed)
     )
-    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "typed-42-in-order" in screen())
+    await helper.wait_note(
+        Notification.PTY_OUTPUT, lambda _: "typed-42-in-order" in helper.screen(pty_id)
+    )
     await helper.request(Method.PTY_RESIZE, {"ptyId": pty_id, "cols": 120, "rows": 40})
     await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": "stty size; exit 3\n"})
-    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "40 120" in screen())
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: "40 120" in helper.screen(pty_id))
     ended = await helper.wait_note(Notification.PTY_EXIT, lambda p: p["ptyId"] == pty_id)
     assert ended["exitCode"] == 3
 
