@@ -40,21 +40,15 @@ def no_leaked_processes() -> Iterator[None]:
 @pytest.fixture
 def runtime() -> Iterator[RuntimeHandle]:
     """A root-mode runtime (dedicated unique user, fresh remote_root, tunnel none, free port)."""
-    handle = start_root_runtime()
-    try:
+    with start_root_runtime() as handle:
         yield handle
-    finally:
-        handle.close()
 
 
 @pytest.fixture
 def user_runtime() -> Iterator[RuntimeHandle]:
     """A user-mode runtime run as a throwaway unprivileged account; ``client_key`` logs in."""
-    handle = start_user_runtime()
-    try:
+    with start_user_runtime() as handle:
         yield handle
-    finally:
-        handle.close()
 
 
 @pytest.fixture

@@ -50,11 +50,8 @@ def workspace() -> Iterator[Workspace]:
 @pytest.fixture(scope="module")
 def shared_runtime() -> Iterator[RuntimeHandle]:
     """One root-mode runtime per module: starting one takes a while."""
-    handle = start_root_runtime()
-    try:
+    with start_root_runtime() as handle:
         yield handle
-    finally:
-        handle.close()
 
 
 def write_profile(ws: Workspace, handle: RuntimeHandle, name: str = PROFILE) -> Profile:

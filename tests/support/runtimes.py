@@ -50,6 +50,12 @@ class RuntimeHandle:
         keys: list[str] = self.info["host_keys"]
         return keys
 
+    def __enter__(self) -> RuntimeHandle:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Tear the runtime down and remove everything made for it."""
         try:
