@@ -427,15 +427,15 @@ class Watcher(threading.Thread):
             entry = entry_of(rel, st)
             if entry is None or rel.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
                 continue
-            inline = b""
+            # Small files travel inside the event; -1 tells the client to fetch the rest.
+            inline: bytes | None = None
             if entry[1] == "f" and entry[2] <= INLINE_LIMIT:
-                data = read_settled(full, st)
-                if data is None:
+                inline = read_settled(full, st)
+                if inline is None:
                     continue  # still changing: its close brings another event
-                inline = data
-            entry.append(len(inline) if entry[1] == "f" and entry[2] <= INLINE_LIMIT else -1)
+            entry.append(-1 if inline is None else len(inline))
             entries.append(entry)
-            chunks.append(inline)
+            chunks.append(inline or b"")
         if entries:
             self.out.send(
                 {"op": "changed", "watch": self.wid, "entries": entries}, b"".join(chunks)
