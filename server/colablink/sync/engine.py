@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import paramiko
 
@@ -35,6 +35,9 @@ from colablink.sync.push import Pusher, PushSummary
 from colablink.sync.records import Records
 from colablink.sync.remote import AgentClient, ChannelDuplex, ConnectionLost, Header
 from colablink.sync.spec import SyncSpec, spec_for
+
+if TYPE_CHECKING:
+    from colablink.profiles import Profile
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,7 @@ class SyncEngine:
 
     def __init__(
         self,
-        profile_or_spec: Any,
+        profile_or_spec: SyncSpec | Profile,
         connect: Callable[[], SessionLike],
         *,
         debounce: float = 0.2,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from colablink.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,9 @@ class SyncSpec:
 
     @classmethod
     def from_profile(
-        cls, profile: Any, *, excludes: tuple[str, ...] = (), state_path: Path | None = None
+        cls, profile: Profile, *, excludes: tuple[str, ...] = (), state_path: Path | None = None
     ) -> SyncSpec:
-        """Built from a ``profiles.Profile`` (duck-typed so the sync package stays standalone)."""
+        """The trees a profile names; ``spec_for`` adds what only a stored profile knows."""
         local_root = Path(profile.project_root).resolve()
         return cls(
             local_root=local_root,
@@ -66,7 +69,7 @@ class SyncSpec:
         )
 
 
-def spec_for(profile: Any, *, excludes: tuple[str, ...] = ()) -> SyncSpec:
+def spec_for(profile: Profile, *, excludes: tuple[str, ...] = ()) -> SyncSpec:
     """The spec for a stored profile: its records file, and every other profile's output dir
     in the same project left out of push."""
     from colablink.paths import config_dir
