@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import NamedTuple
+
+from colablink_runtime.agent import entry_of
 
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.wire import TEMP_PREFIX
@@ -19,16 +20,12 @@ class Meta(NamedTuple):
 
     @classmethod
     def from_stat(cls, st: os.stat_result) -> Meta | None:
-        if stat.S_ISREG(st.st_mode):
-            kind = "f"
-        elif stat.S_ISDIR(st.st_mode):
-            kind = "d"
-        elif stat.S_ISLNK(st.st_mode):
-            kind = "l"
-        else:
+        """The same reading of a stat as the remote agent's listing, so both sides compare."""
+        entry = entry_of("", st)
+        if entry is None:
             return None
-        size = st.st_size if kind == "f" else 0
-        return cls(kind, size, st.st_mtime_ns, stat.S_IMODE(st.st_mode))
+        _, kind, size, mtime_ns, mode = entry
+        return cls(kind, size, mtime_ns, mode)
 
     @classmethod
     def from_wire(cls, entry: list[object]) -> tuple[object, Meta]:
