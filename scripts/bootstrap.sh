@@ -10,8 +10,10 @@ dev=0
 
 apt_packages=(openssh-server openssh-client procps)
 if [ "$dev" = 1 ]; then
-  # rsync is the benchmarks' reference; chromium and the build tools serve the VS Code e2e test.
-  apt_packages+=(rsync chromium libkrb5-dev build-essential pkg-config git)
+  # rsync is the benchmarks' reference; chromium and the build tools serve the VS Code e2e test;
+  # tests that run code as another account use Debian's /usr/bin/python3 (a venv under /root is
+  # out of their reach).
+  apt_packages+=(rsync chromium libkrb5-dev build-essential pkg-config git python3)
 fi
 
 sudo_cmd=()
