@@ -43,6 +43,14 @@ def agent(workspace: Workspace, shared_runtime: RuntimeHandle) -> Iterator[subpr
             process.wait()
 
 
+def assert_only_agent_connected(
+    helper: HelperClient, agent: subprocess.Popen[bytes], runtime: RuntimeHandle
+) -> None:
+    """The agent holds the one connection to the runtime; the helper holds none."""
+    assert runtime.port not in tcp_peer_ports(helper.pid)
+    assert runtime.port in tcp_peer_ports(agent.pid)
+
+
 async def test_exec_status_and_cancel_go_through_a_running_agent(
     agent: subprocess.Popen[bytes],
     helper: HelperClient,
@@ -80,8 +88,7 @@ async def test_exec_status_and_cancel_go_through_a_running_agent(
     assert time.monotonic() - started < 2.0
 
     # The agent's connection is the only one: the helper holds none to the runtime.
-    assert shared_runtime.port not in tcp_peer_ports(helper.pid)
-    assert shared_runtime.port in tcp_peer_ports(agent.pid)
+    assert_only_agent_connected(helper, agent, shared_runtime)
 
 
 async def test_the_window_takes_over_when_the_agent_stops(
@@ -180,8 +187,7 @@ async def test_sync_and_terminals_use_the_agent_and_its_engine(
     assert ended["exitCode"] == 5
 
     # All of it ran on the agent's one connection: the helper never reached the runtime itself.
-    assert shared_runtime.port not in tcp_peer_ports(helper.pid)
-    assert shared_runtime.port in tcp_peer_ports(agent.pid)
+    assert_only_agent_connected(helper, agent, shared_runtime)
 
 
 async def test_closing_a_terminal_ends_the_agents_shell(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from colablink.session import SshTarget
@@ -18,3 +19,12 @@ def key_target(rt: RuntimeHandle, **overrides: object) -> SshTarget:
     }
     fields.update(overrides)
     return SshTarget(**fields)  # type: ignore[arg-type]
+
+
+def cancel_after(delay: float) -> threading.Event:
+    """An event set after ``delay`` s by a daemon timer (a test that fails leaves no thread)."""
+    event = threading.Event()
+    timer = threading.Timer(delay, event.set)
+    timer.daemon = True
+    timer.start()
+    return event

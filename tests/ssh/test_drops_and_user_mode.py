@@ -14,7 +14,7 @@ from support.runtimes import RuntimeHandle
 
 from bench.delay_proxy import DelayProxy
 
-from .targets import key_target
+from .targets import cancel_after, key_target
 
 
 def test_a_cut_connection_ends_a_running_command_with_connection_lost(
@@ -60,8 +60,7 @@ def test_user_mode_runtime_exec_cancel_and_transfer(
 ) -> None:
     with Session.connect(key_target(user_runtime)) as session:
         assert session.run("kill -9 $$").exit_code == 137
-        cancel = threading.Event()
-        threading.Timer(0.3, cancel.set).start()
+        cancel = cancel_after(0.3)
         start = time.monotonic()
         code = remote_exec.stream(
             session,

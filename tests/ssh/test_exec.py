@@ -12,6 +12,8 @@ from colablink import remote_exec
 from colablink.session import Session
 from support.runtimes import RuntimeHandle
 
+from .targets import cancel_after
+
 HOSTILE = ["a b", "it's", "$HOME", ";rm -rf x", "*", "", "ünï"]
 
 
@@ -76,14 +78,6 @@ def test_piped_stdin_is_forwarded(session: Session) -> None:
 
     assert result.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
     assert session.run(["cat"], stdin=b"").stdout == b""
-
-
-def cancel_after(delay: float) -> threading.Event:
-    event = threading.Event()
-    timer = threading.Timer(delay, event.set)
-    timer.daemon = True
-    timer.start()
-    return event
 
 
 def test_cancel_ends_a_remote_sleep_within_2s(session: Session, runtime: RuntimeHandle) -> None:
