@@ -33,9 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "server"), str(ROOT / "colab")]
 
-from colablink import keys  # noqa: E402
 from colablink.client import LocalClient  # noqa: E402
-from colablink.profiles import Profile, ProfileStore  # noqa: E402
+from colablink.local import keys  # noqa: E402
+from colablink.local.profiles import Profile, ProfileStore  # noqa: E402
 from colablink_runtime import ColabRuntime  # noqa: E402
 
 from bench.delay_proxy import DelayProxy  # noqa: E402

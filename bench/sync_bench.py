@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from colablink.session import Session, SshTarget  # noqa: E402
+from colablink.ssh.session import Session, SshTarget  # noqa: E402
 from colablink.sync.engine import Backoff, SyncEngine  # noqa: E402
 from colablink.sync.spec import SyncSpec  # noqa: E402
 from support.runtimes import RuntimeHandle, start_root_runtime  # noqa: E402

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from colablink.connection_info import ConnectionInfo, GpuInfo, parse_connection_info
+from colablink.enroll.connection_info import ConnectionInfo, GpuInfo, parse_connection_info
 from colablink.errors import BadConnectionInfo, ColabLinkError
 from colablink_runtime.info import encode_token
 from hypothesis import given, settings

@@ -1,7 +1,7 @@
 """The runtime side of ColabLink: what runs on the Colab VM (or any Linux box) you connect to.
 
-Standard library and pyngrok only. ``agent.py`` in this package is sent as source to the runtime
-by the local side and must stay standard-library only.
+Standard library and pyngrok only. ``sync_agent.py`` (the sync agent) and ``runner.py`` (the
+command runner) are sent as source to the runtime by the local side and stay standard-library only.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .runtime import ColabRuntime
+    from colablink_runtime.runtime import ColabRuntime
 
 
 def __getattr__(name: str) -> Any:
     if name == "ColabRuntime":
-        from .runtime import ColabRuntime
+        from colablink_runtime.runtime import ColabRuntime
 
         return ColabRuntime
     raise AttributeError(f"module 'colablink_runtime' has no attribute {name!r}")

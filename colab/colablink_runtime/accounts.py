@@ -6,8 +6,8 @@ import pwd
 import re
 import subprocess
 
-from .errors import RuntimeSetupError
-from .tools import tool
+from colablink_runtime.errors import RuntimeSetupError
+from colablink_runtime.tools import tool
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 

@@ -2,7 +2,7 @@
 
 The token is easier to copy from a notebook than JSON: ``clk1.`` followed by the URL-safe base64
 of the compact JSON, without padding. The local side validates both forms in
-``colablink.connection_info``.
+``colablink.enroll.connection_info``.
 """
 
 from __future__ import annotations

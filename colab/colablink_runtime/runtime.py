@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import accounts, login_env, procs, sshd
-from .errors import RuntimeSetupError
-from .gpu import detect_gpu
-from .info import INFO_VERSION
-from .tunnels import TUNNEL_NAMES, Tunnel, make_tunnel
+from colablink_runtime import accounts, login_env, procs, sshd
+from colablink_runtime.errors import RuntimeSetupError
+from colablink_runtime.gpu import detect_gpu
+from colablink_runtime.info import INFO_VERSION
+from colablink_runtime.tunnels import TUNNEL_NAMES, Tunnel, make_tunnel
 
 _SYSTEM_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/root", "/sbin", "/sys"}
 _SYSTEM_DIRS |= {"/usr", "/var", "/home", "/run", "/tmp"}  # noqa: S108 (refused, not used)

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import procs
-from .errors import PortInUse, RuntimeSetupError
-from .tools import find_tool, tool
+from colablink_runtime import procs
+from colablink_runtime.errors import PortInUse, RuntimeSetupError
+from colablink_runtime.tools import find_tool, tool
 
 SSHD_PATH = Path("/usr/sbin/sshd")
 SFTP_SERVER = Path("/usr/lib/openssh/sftp-server")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .errors import RuntimeSetupError
+from colablink_runtime.errors import RuntimeSetupError
 
 TUNNEL_NAMES = ("ngrok", "none")
 

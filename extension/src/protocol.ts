@@ -1,5 +1,5 @@
 // The JSON-RPC protocol between the extension and the helper, mirroring
-// server/colablink/protocol.py name for name; a test parses both files and fails when they differ.
+// server/colablink/helper/protocol.py name for name; a test parses both files and fails when they differ.
 
 /** Custom methods; standard LSP ones (codeLens, $/progress, $/cancelRequest) are not listed. */
 export const Method = {

@@ -1,7 +1,7 @@
 """ColabLink: code locally, run on a Colab (or any SSH-reachable) GPU.
 
 ``LocalClient`` and ``ColabRuntime`` load on first use, so the CLI's warm path (a command relayed
-through a running agent) never pays for paramiko or pyngrok.
+through a running daemon) never pays for paramiko or pyngrok.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from colablink_runtime import ColabRuntime
 
-    from .client import LocalClient
+    from colablink.client import LocalClient
 
 
 def __getattr__(name: str) -> Any:
@@ -25,7 +25,7 @@ def __getattr__(name: str) -> Any:
 
         return ColabRuntime
     if name == "LocalClient":
-        from .client import LocalClient
+        from colablink.client import LocalClient
 
         return LocalClient
     raise AttributeError(f"module 'colablink' has no attribute {name!r}")

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .connection import Connection, ExecResult, OnOutput, Status
-from .profiles import Profile, ProfileStore
+from colablink.connection import Connection, ExecResult, OnOutput, Status
+from colablink.local.profiles import Profile, ProfileStore
 
 
 class LocalClient:
@@ -40,9 +40,12 @@ class LocalClient:
 
         ``connection_info`` is the JSON or ``clk1.`` token the runtime printed, or its dict.
         """
-        from . import enroll
-        from .connection_info import connection_info_from_dict, parse_connection_info
-        from .profiles import DEFAULT_PROFILE
+        from colablink.enroll import enrollment
+        from colablink.enroll.connection_info import (
+            connection_info_from_dict,
+            parse_connection_info,
+        )
+        from colablink.local.profiles import DEFAULT_PROFILE
 
         info = (
             parse_connection_info(connection_info)
@@ -50,7 +53,7 @@ class LocalClient:
             else connection_info_from_dict(dict(connection_info))
         )
         self.close()
-        self._profile = enroll.enroll(
+        self._profile = enrollment.enroll(
             info,
             profile=self.profile_name or DEFAULT_PROFILE,
             remote_dir=remote_dir,

@@ -1,8 +1,8 @@
 """The live profile: one SSH session, and every verb that runs over it.
 
-The CLI (when no agent is up), the local agent, ``LocalClient`` and the editor helper all hold a
+The CLI (when no daemon is up), the daemon, ``LocalClient`` and the editor helper all hold a
 ``Connection``; none of them talks to paramiko directly. The session is opened on first use and
-reopened if it dropped, so a long-lived holder (the agent) survives a runtime that went away and
+reopened if it dropped, so a long-lived holder (the daemon) survives a runtime that went away and
 came back. A runtime restarted on Colab comes back as a fresh machine (new address, new host keys);
 once `colablink init` stored its connection info in the same profile, the reopened session goes
 there.
@@ -17,16 +17,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import remote_exec
-from .errors import ColabLinkError, UsageError
-from .profiles import Profile, ProfileStore
-from .session import Session, SshTarget
+from colablink.errors import ColabLinkError, UsageError
+from colablink.local.profiles import Profile, ProfileStore
+from colablink.ssh import remote_exec
+from colablink.ssh.session import Session, SshTarget
 
 if TYPE_CHECKING:
     from paramiko import Channel
 
-    from .agent.runner import RemoteRunner
-    from .forward import LocalForward
+    from colablink.ssh.forward import LocalForward
+    from colablink.ssh.runner import RemoteRunner
 
 OnOutput = Callable[[bytes], None]
 Progress = Callable[[int, int], None]
@@ -96,7 +96,7 @@ class Connection:
     def __init__(
         self, profile: Profile, *, connect_timeout: float = 15.0, long_lived: bool = False
     ) -> None:
-        """``long_lived`` holders (the agent, ``LocalClient``) run commands through a runner
+        """``long_lived`` holders (the daemon, ``LocalClient``) run commands through a runner
         process on the runtime, started once, instead of a new SSH channel per command."""
         self.profile = profile
         self._store = ProfileStore()
@@ -215,7 +215,7 @@ class Connection:
 
     def _runner_on(self, session: Session) -> RemoteRunner | None:
         """The runner on this session, started if needed; None where it cannot run."""
-        from .agent.runner import RemoteRunner
+        from colablink.ssh.runner import RemoteRunner
 
         with self._runner_lock:
             if self._runner is not None and self._runner.alive and self._runner_session is session:
@@ -249,7 +249,7 @@ class Connection:
     def open_shell(self, cols: int, rows: int, cwd: str | None = None) -> Channel:
         """An interactive login shell on a PTY, starting in ``cwd`` (default: the remote source
         root)."""
-        from . import pty
+        from colablink.ssh import pty
 
         directory = self.profile.remote_root if cwd is None else cwd
         return pty.open_shell(self.session, directory, cols, rows)
@@ -310,7 +310,7 @@ class Connection:
 
         Returns the remote path written to.
         """
-        from . import transfer  # loaded by the verbs that move files, not by every exec
+        from colablink.ssh import transfer  # loaded by the verbs that move files, not by every exec
 
         local = Path(local).absolute()
         if not local.exists():
@@ -329,7 +329,7 @@ class Connection:
         self, remote: str, local: Path | None = None, progress: Progress | None = None
     ) -> Path:
         """Copy a remote file or tree here (into ``local`` if it is a directory; default: cwd)."""
-        from . import transfer
+        from colablink.ssh import transfer
 
         return transfer.download(
             self.session,
@@ -343,7 +343,7 @@ class Connection:
 
     def forward(self, remote_port: int, local_port: int = 0) -> int:
         """Serve the runtime's ``remote_port`` on a local port; return that local port."""
-        from .forward import LocalForward
+        from colablink.ssh.forward import LocalForward
 
         forward = LocalForward(self.session, remote_port, local_port)
         port = forward.start()

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import ColabLinkError
+from colablink.errors import ColabLinkError
 
 PROFILE = "demo"
 OUTPUT_NAME = "result.json"
@@ -76,7 +76,7 @@ def start_runtime(base: Path, key_path: Path, say: Say) -> tuple[Any, dict[str, 
     """A local runtime on a free port; without root it authorizes the profile key up front."""
     from colablink_runtime import ColabRuntime
 
-    from . import keys, paths
+    from colablink.local import keys, paths
 
     remote_root = base / "runtime" / "content"
     remote_root.parent.mkdir(mode=0o755)
@@ -108,11 +108,12 @@ def start_runtime(base: Path, key_path: Path, say: Say) -> tuple[Any, dict[str, 
 
 def run_demo(say: Say, out: Callable[[bytes], None]) -> None:
     """The demo itself; raises ``ColabLinkError`` with one sentence if a step fails."""
-    from . import enroll, paths
-    from .connection import Connection
-    from .connection_info import connection_info_from_dict
-    from .sync.engine import SyncEngine
-    from .sync.spec import spec_for
+    from colablink.connection import Connection
+    from colablink.enroll import enrollment
+    from colablink.enroll.connection_info import connection_info_from_dict
+    from colablink.local import paths
+    from colablink.sync.engine import SyncEngine
+    from colablink.sync.spec import spec_for
 
     base = Path(tempfile.mkdtemp(prefix="colablink-demo-"))
     base.chmod(0o755)  # the runtime's dedicated user must reach its remote root inside
@@ -125,7 +126,7 @@ def run_demo(say: Say, out: Callable[[bytes], None]) -> None:
             project.mkdir()
             (project / "train.py").write_text(SAMPLE_PROGRAM)
             say(f"temporary project {project} with train.py")
-            profile = enroll.enroll(
+            profile = enrollment.enroll(
                 connection_info_from_dict(info),
                 profile=PROFILE,
                 remote_dir="connection_demo",
@@ -152,7 +153,7 @@ def run_demo(say: Say, out: Callable[[bytes], None]) -> None:
                     engine.stop()
             say(f"output arrived locally: {result}")
             out(result.read_bytes() + b"\n")
-            enroll.forget(profile)
+            enrollment.forget(profile)
     finally:
         say("tearing everything down")
         if runtime is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from colablink.profiles import Profile, ProfileStore
+from colablink.local.profiles import Profile, ProfileStore
 from support.runtimes import RuntimeHandle, start_root_runtime
 
 PROFILE = "ct"

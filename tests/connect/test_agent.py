@@ -70,7 +70,7 @@ def test_warm_path_does_not_import_paramiko(live: Setup, agent: subprocess.Popen
         )
         assert result.returncode == 0, result.stderr[-2000:]
         imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.decode().splitlines()}
-        assert "colablink.agent.client" in imported
+        assert "colablink.daemon.client" in imported
         assert not {name for name in imported if name.split(".")[0] in ("paramiko", "cryptography")}
 
 

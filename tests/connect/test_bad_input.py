@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from colablink.profiles import ProfileStore
+from colablink.local.profiles import ProfileStore
 from support.system import free_port
 
 from .conftest import Setup, make_profile

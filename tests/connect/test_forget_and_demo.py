@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from colablink import enroll, keys
-from colablink.connection_info import connection_info_from_dict
+from colablink.enroll import enrollment
+from colablink.enroll.connection_info import connection_info_from_dict
+from colablink.local import keys
 from support.accounts import create_account, remove_account
 from support.runtimes import RuntimeHandle
 from support.system import foreign_pythonpath, run_as
@@ -36,7 +37,7 @@ def test_disconnect_forget_leaves_no_trace(runtime: RuntimeHandle, tmp_path: Pat
     with pytest.MonkeyPatch.context() as patch:
         for name in ("COLABLINK_CONFIG_DIR", "COLABLINK_RUNTIME_DIR", "COLABLINK_SSH_CONFIG"):
             patch.setenv(name, env[name])
-        profile = enroll.enroll(
+        profile = enrollment.enroll(
             connection_info_from_dict(runtime.info),
             profile="gone",
             remote_dir="connection_gone",

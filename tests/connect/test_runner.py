@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from colablink.connection import Connection
-from colablink.session import ConnectionLost
+from colablink.ssh.session import ConnectionLost
 from colablink_runtime import procs
 from support.system import pids_of_user, wait_for
 

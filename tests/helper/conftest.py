@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from colablink.profiles import Profile, ProfileStore
-from colablink.protocol import Method
+from colablink.helper.protocol import Method
+from colablink.local.profiles import Profile, ProfileStore
 from support.runtimes import RuntimeHandle, start_root_runtime
 
 from .lspclient import HelperClient, start_helper

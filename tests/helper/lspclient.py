@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import cattrs
-from colablink.protocol import Notification
+from colablink.helper.protocol import Notification
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage

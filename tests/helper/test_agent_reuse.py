@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from colablink.protocol import Method, Notification
+from colablink.helper.protocol import Method, Notification
 from lsprotocol import types
 from support.runtimes import RuntimeHandle
 from support.system import wait_for

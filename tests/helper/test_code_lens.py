@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from colablink.helper.code_lens import code_lenses
-from colablink.profiles import Profile
-from colablink.protocol import LensCommand
+from colablink.helper.protocol import LensCommand
+from colablink.local.profiles import Profile
 from lsprotocol import types
 
 from .conftest import Workspace

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from colablink.protocol import ErrorCode, Method
+from colablink.helper.protocol import ErrorCode, Method
 from support.runtimes import RuntimeHandle
 
 from .conftest import Workspace

@@ -6,7 +6,7 @@ import asyncio
 import socket
 
 import pytest
-from colablink.protocol import Method
+from colablink.helper.protocol import Method
 from support.runtimes import RuntimeHandle
 
 from .conftest import PROFILE, Workspace, connect_profile, write_profile

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from colablink.protocol import Method
+from colablink.helper.protocol import Method
 
 from .rawclient import RawClient, helper_env
 

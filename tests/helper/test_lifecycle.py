@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from colablink.protocol import ErrorCode, Method
+from colablink.helper.protocol import ErrorCode, Method
 from colablink_runtime import procs
 from support.runtimes import RuntimeHandle
 from support.system import wait_for

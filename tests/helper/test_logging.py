@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colablink.protocol import Method
+from colablink.helper.protocol import Method
 
 from .conftest import Workspace
 from .rawclient import RawClient

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from colablink.helper.params import InvalidParams, validate
+from colablink.helper.protocol import ConnectParams, ExecParams, PtyOpenParams, SyncNowParams
 from colablink.helper.settings import Settings
-from colablink.protocol import ConnectParams, ExecParams, PtyOpenParams, SyncNowParams
 
 
 @pytest.mark.parametrize(

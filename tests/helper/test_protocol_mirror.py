@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PY = ROOT / "server" / "colablink" / "protocol.py"
+PY = ROOT / "server" / "colablink" / "helper" / "protocol.py"
 TS = ROOT / "extension" / "src" / "protocol.ts"
 TABLES = ("Method", "Notification", "ErrorCode", "LensCommand")
 
@@ -64,7 +64,7 @@ def test_a_method_added_on_either_side_is_caught() -> None:
 def test_error_codes_are_the_error_classes_codes() -> None:
     import colablink.errors
     from colablink.errors import ColabLinkError
-    from colablink.protocol import ErrorCode
+    from colablink.helper.protocol import ErrorCode
 
     classes = [
         value

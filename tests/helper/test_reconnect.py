@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from colablink.protocol import Method, Notification
+from colablink.helper.protocol import Method, Notification
 from support.runtimes import RuntimeHandle
 
 from bench.delay_proxy import DelayProxy

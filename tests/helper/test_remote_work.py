@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from colablink.protocol import Method, Notification
+from colablink.helper.protocol import Method, Notification
 from colablink_runtime import procs
 from lsprotocol import types
 from support.runtimes import RuntimeHandle

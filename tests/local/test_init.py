@@ -11,7 +11,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from colablink import keys
+from colablink.local import keys
 from support.runtimes import RuntimeHandle
 from support.system import free_port
 

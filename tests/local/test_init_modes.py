@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from colablink import keys
+from colablink.local import keys
 from support.accounts import create_account, remove_account
 from support.runtimes import RuntimeHandle
 from support.system import foreign_pythonpath, run_as

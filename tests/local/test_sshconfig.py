@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from colablink import sshconfig
-from colablink.sshconfig import HostEntry, SshConfigError
+from colablink.local import sshconfig
+from colablink.local.sshconfig import HostEntry, SshConfigError
 
 FOREIGN_HEAD = b"# my settings\r\nAddKeysToAgent yes\n\n"
 FOREIGN_TAIL = b"Host gpu-box\n  HostName 10.0.0.5   \n\tUser  me\nMatch host *.corp\n  Port 2222"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from colablink import keys, knownhosts, paths
 from colablink.cli.init import choose_profile
 from colablink.errors import ColabLinkError, UnknownProfile, UsageError
-from colablink.profiles import Profile, ProfileStore
+from colablink.local import keys, knownhosts, paths
+from colablink.local.profiles import Profile, ProfileStore
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMmghFvwU56eGdiWHGNwjbEexi758R6WZ6Oy2NEuKKFq"
 

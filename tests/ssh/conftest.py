@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from colablink.session import Session
+from colablink.ssh.session import Session
 from support.runtimes import RuntimeHandle
 
 from .targets import key_target

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from colablink.session import SshTarget
+from colablink.ssh.session import SshTarget
 from support.runtimes import RuntimeHandle
 
 

@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from colablink import remote_exec
-from colablink.session import Session
+from colablink.ssh import remote_exec
+from colablink.ssh.session import Session
 from paramiko.common import MSG_KEXINIT
 
 SIZE = 600 * 1024 * 1024

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 from colablink.errors import UsageError
-from colablink.remote_exec import command_line
+from colablink.ssh.remote_exec import command_line
 
 HOSTILE = ["a b", "it's", "$HOME", ";rm -rf x", "*", "", "ünï", '"q"', "back\\slash", "new\nline"]
 

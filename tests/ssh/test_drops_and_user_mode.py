@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from colablink import remote_exec, transfer
 from colablink.errors import Unreachable
-from colablink.session import ConnectionLost, Session
+from colablink.ssh import remote_exec, transfer
+from colablink.ssh.session import ConnectionLost, Session
 from support.runtimes import RuntimeHandle
 
 from bench.delay_proxy import DelayProxy

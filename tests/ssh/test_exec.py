@@ -8,8 +8,8 @@ import threading
 import time
 
 import pytest
-from colablink import remote_exec
-from colablink.session import Session
+from colablink.ssh import remote_exec
+from colablink.ssh.session import Session
 from support.runtimes import RuntimeHandle
 
 from .targets import cancel_after

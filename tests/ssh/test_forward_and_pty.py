@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from colablink import remote_exec
-from colablink.forward import LocalForward
-from colablink.pty import open_shell, resize
-from colablink.session import Session
+from colablink.ssh import remote_exec
+from colablink.ssh.forward import LocalForward
+from colablink.ssh.pty import open_shell, resize
+from colablink.ssh.session import Session
 from support import free_port, wait_for
 from support.runtimes import RuntimeHandle
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from colablink import session as session_module
 from colablink.errors import AuthFailed, HostKeyMismatch, Unreachable
-from colablink.session import Session
+from colablink.ssh import session as session_module
+from colablink.ssh.session import Session
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paramiko.common import MSG_CHANNEL_OPEN, MSG_SERVICE_REQUEST, MSG_USERAUTH_REQUEST

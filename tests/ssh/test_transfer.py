@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from colablink import transfer
 from colablink.errors import RemoteError, UsageError
-from colablink.session import Session
-from colablink.transfer import TransferProgress
+from colablink.ssh import transfer
+from colablink.ssh.session import Session
+from colablink.ssh.transfer import TransferProgress
 from support.runtimes import RuntimeHandle
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from colablink.profiles import Profile, ProfileStore
-from colablink.session import Session, SshTarget
+from colablink.local.profiles import Profile, ProfileStore
+from colablink.ssh.session import Session, SshTarget
 from colablink.sync.engine import Backoff, SyncEngine
 from colablink.sync.spec import SyncSpec
 from support.runtimes import RuntimeHandle

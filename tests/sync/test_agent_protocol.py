@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from colablink.bootstrap import BOOTSTRAP
 from colablink.errors import RemoteError
-from colablink.sync.remote import AgentClient
+from colablink.ssh.bootstrap import BOOTSTRAP
+from colablink.sync.agent_client import SyncAgentClient
 from colablink.sync.wire import agent_source
 
 NS = 1_700_000_000_000_000_001
@@ -47,10 +47,10 @@ def spawn() -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture
-def agent() -> Iterator[tuple[AgentClient, list[tuple[dict[str, object], bytes]]]]:
+def agent() -> Iterator[tuple[SyncAgentClient, list[tuple[dict[str, object], bytes]]]]:
     events: list[tuple[dict[str, object], bytes]] = []
     process = spawn()
-    client = AgentClient(PipeDuplex(process), on_event=lambda h, b: events.append((h, b)))
+    client = SyncAgentClient(PipeDuplex(process), on_event=lambda h, b: events.append((h, b)))
     client.start()
     try:
         yield client, events
@@ -61,7 +61,7 @@ def agent() -> Iterator[tuple[AgentClient, list[tuple[dict[str, object], bytes]]
 def test_mismatched_protocol_version_is_refused() -> None:
     process = spawn()
     patched = agent_source().replace(b"PROTOCOL_VERSION = 1", b"PROTOCOL_VERSION = 99")
-    client = AgentClient(PipeDuplex(process), source=patched)
+    client = SyncAgentClient(PipeDuplex(process), source=patched)
     with pytest.raises(RemoteError, match="incompatible"):
         client.start(timeout=10)
     client.close()
@@ -149,7 +149,7 @@ def test_watch_reports_settled_files_with_inline_content(agent, tmp_path: Path, 
 
 def test_agent_exits_when_stdin_closes(tmp_path: Path) -> None:
     process = spawn()
-    client = AgentClient(PipeDuplex(process))
+    client = SyncAgentClient(PipeDuplex(process))
     client.start()
     client.call({"op": "watch", "watch": 1, "root": str(tmp_path), "settle": 1})
     assert process.stdin is not None

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from colablink.connection import Connection
 from colablink.errors import Unreachable
-from colablink.profiles import Profile, ProfileStore
+from colablink.local.profiles import Profile, ProfileStore
 from conftest import owner, tree_digest
 from support import free_port, make_client_key, public_tempdir, unique_name, wait_for
 from support.runtimes import RuntimeHandle

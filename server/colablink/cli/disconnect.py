@@ -1,6 +1,6 @@
-"""``colablink disconnect [--forget]``: stop the profile's agent and its forwards.
+"""``colablink disconnect [--forget]``: stop the profile's daemon and its forwards.
 
-``--forget`` also removes every trace of the profile on both sides (see ``enroll.forget``).
+``--forget`` also removes every trace of the profile on both sides (see ``enrollment.forget``).
 """
 
 from __future__ import annotations
@@ -24,20 +24,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink.agent.relay import profile_name
+    from colablink.cli.warm import profile_name
 
     name = profile_name(getattr(args, "profile", None))
-    stopped = stop_agent(name)
+    stopped = stop_daemon(name)
     print(
         f"Stopped the agent for profile {name!r}."
         if stopped
         else f"No agent was running for {name!r}."
     )
     if args.forget:
-        from colablink import enroll
-        from colablink.profiles import ProfileStore
+        from colablink.enroll import enrollment
+        from colablink.local.profiles import ProfileStore
 
-        enroll.forget(
+        enrollment.forget(
             ProfileStore().load(name),
             warn=lambda message: print(f"colablink: warning: {message}", file=sys.stderr),
         )
@@ -45,17 +45,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def stop_agent(name: str, timeout: float = 10.0) -> bool:
-    """Ask the agent to stop and wait until its socket is gone; False if none was running."""
-    from colablink.agent.address import socket_path
-    from colablink.agent.relay import agent_for
+def stop_daemon(name: str, timeout: float = 10.0) -> bool:
+    """Ask the daemon to stop and wait until its socket is gone; False if none was running."""
+    from colablink.cli.warm import daemon_for
+    from colablink.daemon.address import socket_path
     from colablink.errors import ColabLinkError
 
-    agent = agent_for(name)
-    if agent is None:
+    daemon = daemon_for(name)
+    if daemon is None:
         return False
-    with agent:
-        agent.call({"op": "shutdown"})
+    with daemon:
+        daemon.call({"op": "shutdown"})
     path = socket_path(name)
     deadline = time.monotonic() + timeout
     while path.exists():

@@ -1,7 +1,7 @@
 """``colablink download SRC [DEST]``: copy a remote file or tree here, with a progress bar.
 
 Relative remote paths resolve against the remote source root; DEST defaults to the current
-directory. Through the agent when one is up.
+directory. Through the daemon when one is up.
 """
 
 from __future__ import annotations
@@ -21,20 +21,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink.agent.relay import agent_for, profile_name
     from colablink.cli.upload import progress_bar
+    from colablink.cli.warm import daemon_for, profile_name
 
     destination = Path(args.destination).absolute()
     name = profile_name(getattr(args, "profile", None))
     with progress_bar(f"download {args.source}") as progress:
-        agent = agent_for(name)
-        if agent is not None:
-            with agent:
+        daemon = daemon_for(name)
+        if daemon is not None:
+            with daemon:
                 request = {"op": "download", "remote": args.source, "local": str(destination)}
-                written = str(agent.call(request, on_progress=progress)["path"])
+                written = str(daemon.call(request, on_progress=progress)["path"])
         else:
             from colablink.connection import Connection
-            from colablink.profiles import ProfileStore
+            from colablink.local.profiles import ProfileStore
 
             with Connection(ProfileStore().load(name)) as connection:
                 written = str(connection.download(args.source, destination, progress=progress))

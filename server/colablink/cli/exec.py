@@ -1,7 +1,7 @@
 """``colablink exec [--] CMD ARGS...``: run a command in the runtime's source root.
 
 The exit code is the remote's; stdout and stderr stay separate; Ctrl+C interrupts the remote
-process; piped stdin is forwarded. Through the agent when one is up, else over a direct session.
+process; piped stdin is forwarded. Through the daemon when one is up, else over a direct session.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink.agent.relay import agent_for, exec_command, forward_stdin, profile_name
+    from colablink.cli.warm import daemon_for, exec_command, forward_stdin, profile_name
 
     words = list(args.command)
     if words[:1] == ["--"]:
@@ -37,17 +37,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("Give a command to run, for example `colablink exec python train.py`.")
     command = exec_command(words)
     name = profile_name(getattr(args, "profile", None))
-    agent = agent_for(name)
-    if agent is not None:
-        with agent:
-            return agent.exec(command, forward_stdin=forward_stdin())
+    daemon = daemon_for(name)
+    if daemon is not None:
+        with daemon:
+            return daemon.exec(command, forward_stdin=forward_stdin())
     return run_direct(name, command, forward_stdin())
 
 
 def run_direct(name: str, command: list[str] | str, with_stdin: bool) -> int:
-    from colablink.agent.client import write_all
     from colablink.connection import Connection
-    from colablink.profiles import ProfileStore
+    from colablink.daemon.client import write_all
+    from colablink.local.profiles import ProfileStore
 
     cancel = threading.Event()
 

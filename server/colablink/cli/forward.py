@@ -1,6 +1,6 @@
 """``colablink forward PORT [--local-port N]``: serve a runtime port on this machine until Ctrl+C.
 
-With an agent up, the agent holds the forward for as long as this command runs.
+With a daemon up, the daemon holds the forward for as long as this command runs.
 """
 
 from __future__ import annotations
@@ -29,22 +29,22 @@ def port_number(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink.agent.relay import agent_for, profile_name
+    from colablink.cli.warm import daemon_for, profile_name
 
     name = profile_name(getattr(args, "profile", None))
     local_port = args.port if args.local_port is None else args.local_port
-    agent = agent_for(name)
-    if agent is not None:
-        with agent:
+    daemon = daemon_for(name)
+    if daemon is not None:
+        with daemon:
             request = {"op": "forward", "remote_port": args.port, "local_port": local_port}
-            port = int(agent.call({**request, "hold": True})["local_port"])
+            port = int(daemon.call({**request, "hold": True})["local_port"])
             announce(port, args.port)
             with contextlib.suppress(KeyboardInterrupt):
-                agent.wait_closed()
+                daemon.wait_closed()
         print("Forward closed.")
         return 0
     from colablink.connection import Connection
-    from colablink.profiles import ProfileStore
+    from colablink.local.profiles import ProfileStore
 
     with Connection(ProfileStore().load(name)) as connection:
         port = connection.forward(args.port, local_port)

@@ -118,7 +118,7 @@ def read_source(source: str | None) -> tuple[str, bool]:
 def choose_profile(requested: str | None, project_root: Path) -> str:
     """--profile, else the only profile when it belongs to this project, else ``default``."""
     from colablink.errors import ColabLinkError
-    from colablink.profiles import DEFAULT_PROFILE, ProfileStore
+    from colablink.local.profiles import DEFAULT_PROFILE, ProfileStore
 
     if requested is not None:
         return requested
@@ -136,9 +136,10 @@ def choose_profile(requested: str | None, project_root: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from colablink import enroll, keys, sshbox
-    from colablink.connection_info import parse_connection_info
+    from colablink.enroll import enrollment, sshbox
+    from colablink.enroll.connection_info import parse_connection_info
     from colablink.errors import UsageError
+    from colablink.local import keys
 
     err = Console(stderr=True, highlight=False)
     project_root = Path.cwd().absolute()
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             print(HISTORY_WARNING, file=sys.stderr)
     notes: list[str] = []
     with err.status(f"Enrolling with {info.username}@{info.host}:{info.port}…"):
-        profile = enroll.enroll(
+        profile = enrollment.enroll(
             info,
             profile=profile_name,
             remote_dir=args.remote_dir,

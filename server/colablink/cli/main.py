@@ -12,7 +12,7 @@ from colablink.errors import ColabLinkError
 # typing (and collections.abc) cost the CLI's warm path ~4 ms of imports; mypy still sees them.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    # argparse is imported where it is used, so a call relayed to the agent never loads it.
+    # argparse is imported where it is used, so a call relayed to the daemon never loads it.
     import argparse
     from collections.abc import Sequence
     from typing import Protocol
@@ -106,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-# Warm path: `exec` and `status` go straight to a running agent, before argparse builds the
+# Warm path: `exec` and `status` go straight to a running daemon, before argparse builds the
 # parser and before any command module (or paramiko) loads. None means "not handled here".
 def _warm_path(argv: Sequence[str]) -> int | None:
-    from colablink.agent.relay import fast_main
+    from colablink.cli.warm import fast_main
 
     try:
         return fast_main(argv)
@@ -132,7 +132,7 @@ def _skip_unused_imports() -> None:
 
 def _named_command(argv: Sequence[str]) -> str | None:
     """The subcommand ``argv`` names, if it is a known one; then only its module is loaded."""
-    from colablink.agent.relay import take_profile_options
+    from colablink.cli.warm import take_profile_options
 
     leading = take_profile_options(list(argv), stop_at_command=False)
     if leading is None or not leading[1] or leading[1][0] not in COMMAND_MODULES:

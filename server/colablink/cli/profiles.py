@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from colablink.errors import ColabLinkError
-    from colablink.profiles import ProfileStore
+    from colablink.local.profiles import ProfileStore
 
     store = ProfileStore()
     names = store.names()

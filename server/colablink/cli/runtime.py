@@ -136,7 +136,7 @@ def _free_port() -> int:
 
 
 def _self_check(args: argparse.Namespace) -> int:
-    from colablink.keys import generate_keypair
+    from colablink.local.keys import generate_keypair
 
     scratch = Path(tempfile.mkdtemp(prefix="colablink-self-check-"))
     scratch.chmod(0o755)

@@ -32,11 +32,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink import pty
-    from colablink.agent.relay import profile_name
+    from colablink.cli.warm import profile_name
     from colablink.connection import Connection
-    from colablink.profiles import ProfileStore
-    from colablink.session import close_channel
+    from colablink.local.profiles import ProfileStore
+    from colablink.ssh import pty
+    from colablink.ssh.session import close_channel
 
     profile = ProfileStore().load(profile_name(getattr(args, "profile", None)))
     with Connection(profile) as connection:
@@ -60,8 +60,8 @@ def relay(chan: Channel) -> int:
     Sends go through ``session``'s helpers: a send racing the runtime's close of the channel
     would otherwise make sshd drop the whole connection.
     """
-    from colablink.agent.client import write_all
-    from colablink.session import ConnectionLost, send_all, shutdown_write
+    from colablink.daemon.client import write_all
+    from colablink.ssh.session import ConnectionLost, send_all, shutdown_write
 
     stdin_fd = sys.stdin.fileno()
     saved = termios.tcgetattr(stdin_fd) if os.isatty(stdin_fd) else None

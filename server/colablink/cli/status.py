@@ -1,6 +1,6 @@
-"""``colablink status``: is the runtime reachable, how far away, what GPU, how much disk, agent up?
+"""``colablink status``: is the runtime reachable, how far away, what GPU, how much disk, daemon up?
 
-Kept cheap to import: the warm path prints an agent's answer with ``print_status`` alone.
+Kept cheap to import: the warm path prints a daemon's answer with ``print_status`` alone.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink.agent.relay import agent_for, profile_name
+    from colablink.cli.warm import daemon_for, profile_name
 
     name = profile_name(getattr(args, "profile", None))
-    agent = agent_for(name)
-    if agent is not None:
-        with agent:
-            return print_status(agent.call({"op": "status"}))
+    daemon = daemon_for(name)
+    if daemon is not None:
+        with daemon:
+            return print_status(daemon.call({"op": "status"}))
     from colablink.connection import Connection
-    from colablink.profiles import ProfileStore
+    from colablink.local.profiles import ProfileStore
 
     with Connection(ProfileStore().load(name), connect_timeout=10.0) as connection:
         return print_status(connection.status(agent_running=False).to_dict())

@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
         TransferSpeedColumn,
     )
 
-    from colablink.agent.relay import profile_name
+    from colablink.cli.warm import profile_name
     from colablink.connection import Connection
-    from colablink.profiles import ProfileStore
+    from colablink.local.profiles import ProfileStore
     from colablink.sync.engine import SyncEngine
     from colablink.sync.spec import spec_for
 

@@ -1,6 +1,6 @@
 """``colablink upload SRC [DEST]``: copy a file or tree to the runtime, with a progress bar.
 
-Relative remote paths resolve against the remote source root. Through the agent when one is up.
+Relative remote paths resolve against the remote source root. Through the daemon when one is up.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink.agent.relay import agent_for, profile_name
+    from colablink.cli.warm import daemon_for, profile_name
     from colablink.errors import UsageError
 
     source = Path(args.source).absolute()
@@ -36,14 +36,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.source} does not exist.")
     name = profile_name(getattr(args, "profile", None))
     with progress_bar(f"upload {source.name}") as progress:
-        agent = agent_for(name)
-        if agent is not None:
-            with agent:
+        daemon = daemon_for(name)
+        if daemon is not None:
+            with daemon:
                 request = {"op": "upload", "local": str(source), "remote": args.destination}
-                written = str(agent.call(request, on_progress=progress)["path"])
+                written = str(daemon.call(request, on_progress=progress)["path"])
         else:
             from colablink.connection import Connection
-            from colablink.profiles import ProfileStore
+            from colablink.local.profiles import ProfileStore
 
             with Connection(ProfileStore().load(name)) as connection:
                 written = connection.upload(source, args.destination, progress=progress)

@@ -1,9 +1,9 @@
-"""``colablink watch``: the profile's agent and its sync, in the foreground until Ctrl+C.
+"""``colablink watch``: the profile's daemon and its sync, in the foreground until Ctrl+C.
 
-The agent holds the one warm SSH connection; other commands reach it through its socket. Beside
+The daemon holds the one warm SSH connection; other commands reach it through its socket. Beside
 the socket it hosts the sync engine from ``sync_engine`` (sources up, outputs back), which shares
 the same connection; the socket's clients (the editor helper) flush it, run passes and follow
-its events through the agent.
+its events through the daemon.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def sync_engine(connection: Connection, args: argparse.Namespace) -> SyncEngine | None:
-    """The sync engine the agent runs beside its socket, on its connection (None: --no-sync)."""
+    """The sync engine the daemon runs beside its socket, on its connection (None: --no-sync)."""
     if args.no_sync:
         return None
     from colablink.sync.engine import SyncEngine
@@ -65,18 +65,18 @@ def sync_engine(connection: Connection, args: argparse.Namespace) -> SyncEngine 
 
 
 def run(args: argparse.Namespace) -> int:
-    from colablink.agent.address import socket_path
-    from colablink.agent.relay import profile_name
-    from colablink.agent.server import AgentServer
+    from colablink.cli.warm import profile_name
     from colablink.connection import Connection
-    from colablink.profiles import ProfileStore
+    from colablink.daemon.address import socket_path
+    from colablink.daemon.server import DaemonServer
+    from colablink.local.profiles import ProfileStore
 
     name = profile_name(getattr(args, "profile", None))
     connection = Connection(ProfileStore().load(name), long_lived=True)
     engine = sync_engine(connection, args)
     services = [] if engine is None else [engine]
-    server = AgentServer(connection, socket_path(name), services, sync=engine)
-    # Claim the socket first (refusing if an agent is up), then connect, so a bad profile or an
+    server = DaemonServer(connection, socket_path(name), services, sync=engine)
+    # Claim the socket first (refusing if an daemon is up), then connect, so a bad profile or an
     # unreachable runtime fails here, in one sentence, before anything is served.
     server.bind()
     try:

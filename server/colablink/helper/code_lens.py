@@ -10,7 +10,7 @@ import re
 
 from lsprotocol import types
 
-from colablink.protocol import LensCommand
+from colablink.helper.protocol import LensCommand
 
 _MAIN_GUARD = re.compile(r"""^if\s+__name__\s*==\s*(['"])__main__\1\s*:""")
 _CELL_MARKER = re.compile(r"^\s*#\s*%%")

@@ -1,7 +1,7 @@
 """A pygls converter: custom-method params stay plain JSON, LSP params are typed strictly.
 
 pygls's default turns them into namedtuples (renaming keys that are not identifiers); the helper
-validates plain dicts against ``colablink.protocol`` instead.
+validates plain dicts against ``colablink.helper.protocol`` instead.
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ import posixpath
 import threading
 from typing import Literal
 
-from colablink import remote_exec
 from colablink.helper.blocking import run_blocking
 from colablink.helper.live import LiveProfile
 from colablink.helper.notifier import Notifier
 from colablink.helper.params import require
-from colablink.protocol import ExecOutputParams, ExecParams, Notification
+from colablink.helper.protocol import ExecOutputParams, ExecParams, Notification
+from colablink.ssh import remote_exec
 
 
 class Run:

@@ -9,14 +9,14 @@ import asyncio
 import logging
 from pathlib import Path
 
-from colablink.connection_info import parse_connection_info
+from colablink.enroll.connection_info import parse_connection_info
 from colablink.errors import ColabLinkError, UnknownProfile, UsageError
 from colablink.helper.blocking import run_blocking
 from colablink.helper.live import LiveProfile, profile_status
 from colablink.helper.notifier import Notifier
+from colablink.helper.protocol import ConnectParams, ProfileStatus, StatusResult
 from colablink.helper.settings import Settings
-from colablink.profiles import Profile, ProfileStore
-from colablink.protocol import ConnectParams, ProfileStatus, StatusResult
+from colablink.local.profiles import Profile, ProfileStore
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ class Hub:
         return live.status()
 
     def _enroll(self, text: str, name: str | None, params: ConnectParams, root: Path) -> Profile:
-        from colablink.enroll import enroll
-        from colablink.profiles import DEFAULT_PROFILE
+        from colablink.enroll.enrollment import enroll
+        from colablink.local.profiles import DEFAULT_PROFILE
 
         info = parse_connection_info(text)
         return enroll(
@@ -143,7 +143,7 @@ class Hub:
             await run_blocking(live.close)
         if forget:
             profile = live.profile if live is not None else self.store.load(name)
-            from colablink.enroll import forget as forget_profile
+            from colablink.enroll.enrollment import forget as forget_profile
 
             await run_blocking(lambda: forget_profile(profile))
         elif live is None and not self.store.exists(name):

@@ -1,9 +1,9 @@
 """One profile the helper holds: its connection, what is known about it, and its status shape.
 
 The remote work goes either through the helper's own ``Connection`` (and its own sync engine),
-or, when a ``colablink watch`` agent already holds the profile, through that agent's socket:
-then flush and syncNow run on the agent's engine, whose state and landed outputs a follower
-thread turns into status and ``outputsChanged`` like the helper's own engine. When the agent
+or, when a ``colablink watch`` daemon already holds the profile, through that daemon's socket:
+then flush and syncNow run on the daemon's engine, whose state and landed outputs a follower
+thread turns into status and ``outputsChanged`` like the helper's own engine. When the daemon
 stops, the window connects and syncs itself. State changes are pushed to the client as
 ``colablink/statusChanged`` from whichever thread notices them.
 """
@@ -16,12 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from colablink import pty
-from colablink.agent.client import AgentClient
 from colablink.connection import Connection, Status
+from colablink.daemon.client import DaemonClient
 from colablink.errors import ColabLinkError, UsageError
-from colablink.helper.agent_link import AgentLink, AgentUnavailable
+from colablink.helper.daemon_link import DaemonLink, DaemonUnavailable
 from colablink.helper.notifier import Notifier
+from colablink.helper.protocol import (
+    ConnectionState,
+    GpuStatus,
+    Notification,
+    ProfileStatus,
+    StatusChangedParams,
+    SyncState,
+)
 from colablink.helper.settings import Settings
 from colablink.helper.syncing import (
     FLUSH_TIMEOUT_S,
@@ -32,15 +39,8 @@ from colablink.helper.syncing import (
     protocol_state,
 )
 from colablink.helper.terminals import ChannelTerminal, Terminal
-from colablink.profiles import Profile
-from colablink.protocol import (
-    ConnectionState,
-    GpuStatus,
-    Notification,
-    ProfileStatus,
-    StatusChangedParams,
-    SyncState,
-)
+from colablink.local.profiles import Profile
+from colablink.ssh import pty
 from colablink.sync.engine import SyncState as EngineState
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,9 @@ class LiveProfile:
         self.sync_pending = 0
         self.retry_in: float | None = None
         self.sync: HelperSync | None = None
-        self.agent: AgentLink | None = None
-        # The agent's sync events, while an agent holds the profile.
-        self._follower: AgentClient | None = None
+        self.daemon: DaemonLink | None = None
+        # The daemon's sync events, while an daemon holds the profile.
+        self._follower: DaemonClient | None = None
         self._closed = False
         self._take_over_lock = threading.Lock()
 
@@ -73,16 +73,16 @@ class LiveProfile:
         return self.profile.name
 
     def open(self) -> None:
-        """Use the profile's agent if one is up, else connect and sync (blocking)."""
+        """Use the profile's daemon if one is up, else connect and sync (blocking)."""
         self._set(state="connecting")
-        self.agent = AgentLink.find(self.name)
-        if self.agent is not None:
-            log.info("Profile %s is held by its agent; using its socket", self.name)
+        self.daemon = DaemonLink.find(self.name)
+        if self.daemon is not None:
+            log.info("Profile %s is held by its daemon; using its socket", self.name)
         self.refresh(raise_errors=True)
-        if self.agent is None:
+        if self.daemon is None:
             self._start_sync()
         else:
-            self._follow_agent_sync(self.agent)
+            self._follow_daemon_sync(self.daemon)
 
     def _start_sync(self) -> None:
         with self._take_over_lock:
@@ -98,48 +98,48 @@ class LiveProfile:
         self.sync.start()
 
     def _take_over(self) -> None:
-        """The agent stopped: this window connects itself and syncs the profile."""
+        """The daemon stopped: this window connects itself and syncs the profile."""
         with self._take_over_lock:
-            if self.agent is not None:
-                log.info("The agent for %s stopped; connecting directly", self.name)
-            self.agent = None
+            if self.daemon is not None:
+                log.info("The daemon for %s stopped; connecting directly", self.name)
+            self.daemon = None
             if self._closed:
                 return
         _ = self.connection.session
         self._start_sync()
 
-    def _follow_agent_sync(self, agent: AgentLink) -> None:
-        """Mirror the agent's sync state and landed outputs, as if this window synced."""
+    def _follow_daemon_sync(self, daemon: DaemonLink) -> None:
+        """Mirror the daemon's sync state and landed outputs, as if this window synced."""
         try:
-            follower, current = agent.follow_sync()
-        except AgentUnavailable:
+            follower, current = daemon.follow_sync()
+        except DaemonUnavailable:
             self._take_over()
             return
         except ColabLinkError as exc:
-            # An agent started with --no-sync: nobody syncs this profile.
-            log.info("The agent for %s does not sync: %s", self.name, exc.message)
+            # An daemon started with --no-sync: nobody syncs this profile.
+            log.info("The daemon for %s does not sync: %s", self.name, exc.message)
             return
         self._follower = follower
-        self._agent_event(current)
+        self._daemon_event(current)
         threading.Thread(
-            target=self._agent_events,
+            target=self._daemon_events,
             args=(follower,),
-            name=f"colablink-agent-sync-{self.name}",
+            name=f"colablink-daemon-sync-{self.name}",
             daemon=True,
         ).start()
 
-    def _agent_events(self, follower: AgentClient) -> None:
+    def _daemon_events(self, follower: DaemonClient) -> None:
         for event in follower.events():
-            self._agent_event(event)
+            self._daemon_event(event)
         if self._closed or self._follower is not follower:
             return
-        # The agent stopped (its stream ended): this window takes the profile over.
+        # The daemon stopped (its stream ended): this window takes the profile over.
         try:
             self._take_over()
         except ColabLinkError as exc:
             self._set(state="error", last_error=exc.message, sync_state="disconnected")
 
-    def _agent_event(self, event: dict[str, Any]) -> None:
+    def _daemon_event(self, event: dict[str, Any]) -> None:
         if isinstance(event.get("state"), dict):
             self._sync_state(engine_state(event["state"]))
         landed = event.get("outputs")
@@ -148,10 +148,10 @@ class LiveProfile:
             self._notifier.send(Notification.OUTPUTS_CHANGED, outputs_changed(self.profile, paths))
 
     def _probe(self) -> Status:
-        if self.agent is not None:
+        if self.daemon is not None:
             try:
-                return Status.from_dict(self.agent.call({"op": "status"}))
-            except AgentUnavailable:
+                return Status.from_dict(self.daemon.call({"op": "status"}))
+            except DaemonUnavailable:
                 self._take_over()
         _ = self.connection.session  # connects, raising the one-sentence error if it cannot
         return self.connection.status()
@@ -164,41 +164,41 @@ class LiveProfile:
         on_stderr: Callable[[bytes], None],
         cancel: threading.Event,
     ) -> int:
-        if self.agent is not None:
+        if self.daemon is not None:
             try:
-                return self.agent.exec(
+                return self.daemon.exec(
                     command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel
                 )
-            except AgentUnavailable:
+            except DaemonUnavailable:
                 self._take_over()
         return self.connection.exec(
             command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel
         )
 
-    def _agent_call(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The agent's answer, or None when there is no agent (any more) and we work directly."""
-        if self.agent is None:
+    def _daemon_call(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The daemon's answer, or None when there is no daemon (any more) and we work directly."""
+        if self.daemon is None:
             return None
         try:
-            return self.agent.call(request)
-        except AgentUnavailable:
+            return self.daemon.call(request)
+        except DaemonUnavailable:
             self._take_over()
             return None
 
     def flush(self, paths: list[str] | None) -> None:
         """Block until pending pushes (of ``paths``) landed on the runtime, whoever syncs."""
         request = {"op": "flush", "paths": paths, "timeout": FLUSH_TIMEOUT_S}
-        if self._agent_call(request) is None:
+        if self._daemon_call(request) is None:
             self._own_sync().flush(paths)
 
     def sync_now(self, report: Callable[[str], None]) -> tuple[int, int]:
         """One full pass both ways (blocking); ``report`` hears each step. (pushed, pulled)."""
-        if self.agent is not None:
+        if self.daemon is not None:
             observer = PassObserver(report)
             try:
-                self.agent.call({"op": "sync_now"}, on_event=observer.on_agent_event)
+                self.daemon.call({"op": "sync_now"}, on_event=observer.on_daemon_event)
                 return observer.pushed, observer.pulled
-            except AgentUnavailable:
+            except DaemonUnavailable:
                 self._take_over()
         return self._own_sync().sync_now(report)
 
@@ -208,29 +208,29 @@ class LiveProfile:
         return self.sync
 
     def open_terminal(self, cols: int, rows: int, directory: str) -> Terminal:
-        """A login shell on a PTY in ``directory``: the agent's if it holds the profile."""
-        if self.agent is not None:
+        """A login shell on a PTY in ``directory``: the daemon's if it holds the profile."""
+        if self.daemon is not None:
             try:
-                return self.agent.open_pty(cols, rows, directory)
-            except AgentUnavailable:
+                return self.daemon.open_pty(cols, rows, directory)
+            except DaemonUnavailable:
                 self._take_over()
         return ChannelTerminal(pty.open_shell(self.connection.session, directory, cols, rows))
 
     def download(self, remote: str, local: Path) -> Path:
-        result = self._agent_call({"op": "download", "remote": remote, "local": str(local)})
+        result = self._daemon_call({"op": "download", "remote": remote, "local": str(local)})
         if result is not None:
             return Path(str(result["path"]))
         return self.connection.download(remote, local)
 
     def forward(self, remote_port: int, local_port: int) -> int:
         request = {"op": "forward", "remote_port": remote_port, "local_port": local_port}
-        result = self._agent_call(request)
+        result = self._daemon_call(request)
         if result is not None:
             return int(result["local_port"])
         return self.connection.forward(remote_port, local_port)
 
     def unforward(self, local_port: int) -> bool:
-        result = self._agent_call({"op": "unforward", "local_port": local_port})
+        result = self._daemon_call({"op": "unforward", "local_port": local_port})
         if result is not None:
             return bool(result["stopped"])
         return self.connection.unforward(local_port)

@@ -14,7 +14,7 @@ import sys
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from colablink.protocol import LogLevel
+from colablink.helper.protocol import LogLevel
 
 LEVELS: dict[LogLevel, int] = {
     "error": logging.ERROR,

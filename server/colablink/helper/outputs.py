@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from colablink.errors import UsageError
-from colablink.profiles import Profile
-from colablink.protocol import OutputEntry, OutputsResult
+from colablink.helper.protocol import OutputEntry, OutputsResult
+from colablink.local.profiles import Profile
 
 
 def list_outputs(profile: Profile, subdir: str | None = None) -> OutputsResult:

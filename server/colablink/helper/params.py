@@ -1,4 +1,4 @@
-"""Checks a request's raw JSON params against its TypedDict in ``colablink.protocol``.
+"""Checks a request's raw JSON params against its TypedDict in ``colablink.helper.protocol``.
 
 pygls hands custom-method params over untyped, so a wrong shape would otherwise surface as a
 ``KeyError`` deep inside a handler. Unknown keys are ignored so a newer extension still works.

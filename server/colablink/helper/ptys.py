@@ -1,5 +1,5 @@
 """Interactive shells for the editor's terminals: one PTY each, on the helper's connection or
-held by the profile's agent (see ``terminals.py``).
+held by the profile's daemon (see ``terminals.py``).
 
 A reader thread per shell turns terminal output into ``colablink/pty/output`` notifications and,
 when the shell ends, sends ``colablink/pty/exit`` with its status.
@@ -20,8 +20,8 @@ import paramiko
 from colablink.errors import ColabLinkError, UsageError
 from colablink.helper.live import LiveProfile
 from colablink.helper.notifier import Notifier
+from colablink.helper.protocol import Notification, PtyExitParams, PtyOutputParams
 from colablink.helper.terminals import Terminal
-from colablink.protocol import Notification, PtyExitParams, PtyOutputParams
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,7 @@ from colablink.helper.hub import Hub
 from colablink.helper.lifecycle import Lifecycle
 from colablink.helper.outputs import list_outputs
 from colablink.helper.params import require, validate
-from colablink.helper.ptys import PtyRegistry
-from colablink.helper.rpc_errors import to_rpc_error
-from colablink.helper.rpc_server import HelperServer
-from colablink.helper.settings import Settings
-from colablink.protocol import (
+from colablink.helper.protocol import (
     ConnectParams,
     DisconnectParams,
     DownloadParams,
@@ -47,6 +43,10 @@ from colablink.protocol import (
     SyncNowResult,
     UnforwardParams,
 )
+from colablink.helper.ptys import PtyRegistry
+from colablink.helper.rpc_errors import to_rpc_error
+from colablink.helper.rpc_server import HelperServer
+from colablink.helper.settings import Settings
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")
@@ -244,7 +244,7 @@ def register(helper: Helper) -> None:
         require(stopped, f"no forward is open on local port {params['localPort']}.")
 
     async def ssh_host(params: SshHostParams) -> SshHostResult:
-        from colablink import paths
+        from colablink.local import paths
 
         profile = hub.store.load(params["profile"])
         config = profile.ssh_config or paths.ssh_config_path()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from colablink.helper.params import InvalidParams, validate
-from colablink.protocol import HelperSettings, LogLevel
+from colablink.helper.protocol import HelperSettings, LogLevel
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 The engine's own vocabulary (``retrying in N s``, ``pushing N``) maps onto the protocol's
 ``syncState`` plus a count; a link the engine is re-establishing shows as ``reconnecting``.
-The same mapping serves an engine the helper runs itself and one a ``colablink watch`` agent
-runs, whose events arrive over the agent's socket (``agent/sync_feed.py``).
+The same mapping serves an engine the helper runs itself and one a ``colablink watch`` daemon
+runs, whose events arrive over the daemon's socket (``daemon/sync_feed.py``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 from colablink.errors import SyncHalted
 from colablink.helper.notifier import Notifier
+from colablink.helper.protocol import Notification, OutputsChangedParams, SyncState
 from colablink.helper.settings import Settings
-from colablink.profiles import Profile
-from colablink.protocol import Notification, OutputsChangedParams, SyncState
+from colablink.local.profiles import Profile
 from colablink.sync.engine import SessionLike, SyncEngine
 from colablink.sync.engine import SyncState as EngineState
 
@@ -39,7 +39,7 @@ def protocol_state(state: EngineState) -> SyncState:
 
 
 def engine_state(event: dict[str, Any]) -> EngineState:
-    """The engine state carried by an agent's ``{"kind", "count", "detail"}``."""
+    """The engine state carried by a daemon's ``{"kind", "count", "detail"}``."""
     return EngineState(
         str(event.get("kind", "disconnected")),
         int(event.get("count", 0)),
@@ -130,8 +130,8 @@ class PassObserver:
         self.pushed = 0
         self.pulled = 0
 
-    def on_agent_event(self, event: dict[str, Any]) -> None:
-        """The same, for the events of a pass the agent runs."""
+    def on_daemon_event(self, event: dict[str, Any]) -> None:
+        """The same, for the events of a pass the daemon runs."""
         if isinstance(event.get("state"), dict):
             self.report(str(engine_state(event["state"])))
         self.pushed += len(event.get("pushed", []))

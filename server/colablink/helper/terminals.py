@@ -1,5 +1,5 @@
 """What an editor terminal runs on: a PTY channel of the helper's own connection, or one the
-profile's ``colablink watch`` agent holds (``agent.client.AgentPty``, the same methods)."""
+profile's ``colablink watch`` daemon holds (``daemon.client.DaemonPty``, the same methods)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Protocol
 
 import paramiko
 
-from colablink import pty
-from colablink.session import close_channel, send_all
+from colablink.ssh import pty
+from colablink.ssh.session import close_channel, send_all
 
 _READ_SIZE = 1 << 16
 

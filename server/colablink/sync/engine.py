@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import paramiko
 
-from colablink.bootstrap import BOOTSTRAP
 from colablink.errors import (
     AuthFailed,
     ColabLinkError,
@@ -27,17 +26,18 @@ from colablink.errors import (
     SyncHalted,
     Unreachable,
 )
+from colablink.ssh.bootstrap import BOOTSTRAP
+from colablink.sync.agent_client import ChannelDuplex, ConnectionLost, Header, SyncAgentClient
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.localwatch import LocalWatch
 from colablink.sync.progress import Progress
 from colablink.sync.pull import Puller, PullSummary
 from colablink.sync.push import Pusher, PushSummary
 from colablink.sync.records import Records
-from colablink.sync.remote import AgentClient, ChannelDuplex, ConnectionLost, Header
 from colablink.sync.spec import SyncSpec, spec_for
 
 if TYPE_CHECKING:
-    from colablink.profiles import Profile
+    from colablink.local.profiles import Profile
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class SyncEngine:
         self._rescan = False
         self._requested = 0
         self._completed = 0
-        self._client: AgentClient | None = None
+        self._client: SyncAgentClient | None = None
         self._reported: set[tuple[str, str]] = set()
         self._progress: Progress | None = None
 
@@ -266,10 +266,10 @@ class SyncEngine:
 
     # -- the worker -----------------------------------------------------------------------
 
-    def _open_agent(self) -> AgentClient:
+    def _open_agent(self) -> SyncAgentClient:
         session = self.connect()
         channel = session.open_exec(BOOTSTRAP)
-        client = AgentClient(
+        client = SyncAgentClient(
             ChannelDuplex(channel),
             on_event=self._on_remote_event,
             on_lost=lambda _exc: self._wake(),
@@ -299,7 +299,7 @@ class SyncEngine:
             self._cond.notify_all()
 
     def _full_pass(
-        self, client: AgentClient, *, dry_run: bool = False, progress: Progress | None = None
+        self, client: SyncAgentClient, *, dry_run: bool = False, progress: Progress | None = None
     ) -> SyncReport:
         report = SyncReport()
         self._set_state(SyncState("scanning"))
@@ -333,7 +333,7 @@ class SyncEngine:
     def _run(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            client: AgentClient | None = None
+            client: SyncAgentClient | None = None
             try:
                 self._set_state(SyncState("scanning"))
                 client = self._open_agent()
@@ -376,7 +376,7 @@ class SyncEngine:
             self._set_state(SyncState("retrying", max(1, round(left))))
             self._stop.wait(min(left, 1.0))
 
-    def _serve(self, client: AgentClient) -> None:
+    def _serve(self, client: SyncAgentClient) -> None:
         reply = client.call(
             {
                 "op": "watch",

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from colablink_runtime.agent import stale_temp, temp_name
+from colablink_runtime.sync_agent import stale_temp, temp_name
 
 from colablink.errors import RemoteError
+from colablink.sync.agent_client import Header, SyncAgentClient
 from colablink.sync.pathsafety import UnsafePath, check_remote_relpath, local_destination
 from colablink.sync.progress import NoProgress, Progress
 from colablink.sync.reconcile import decide_pull, plan_pull
 from colablink.sync.records import Records
-from colablink.sync.remote import AgentClient, Header
 from colablink.sync.scan import Meta, local_meta, scan_local
 from colablink.sync.spec import SyncSpec
 
@@ -108,7 +108,7 @@ def remove_stale_temps(root: Path) -> None:
 
 class Puller:
     def __init__(
-        self, client: AgentClient, spec: SyncSpec, records: Records, report: Report
+        self, client: SyncAgentClient, spec: SyncSpec, records: Records, report: Report
     ) -> None:
         self.client = client
         self.spec = spec

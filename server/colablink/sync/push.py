@@ -12,15 +12,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from colablink_runtime.agent import file_hash
+from colablink_runtime.sync_agent import file_hash
 
 from colablink.errors import RemoteError
+from colablink.sync.agent_client import Header, SyncAgentClient
 from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
 from colablink.sync.pathsafety import UnsafePath, check_remote_relpath
 from colablink.sync.progress import NoProgress, Progress
 from colablink.sync.reconcile import PushPlan, coarse, plan_push
 from colablink.sync.records import Records
-from colablink.sync.remote import AgentClient, Header
 from colablink.sync.scan import Meta, local_meta, scan_local
 from colablink.sync.spec import SyncSpec
 from colablink.sync.wire import READ_CHUNK
@@ -44,7 +44,7 @@ class PushSummary:
 class Pusher:
     def __init__(
         self,
-        client: AgentClient,
+        client: SyncAgentClient,
         spec: SyncSpec,
         rules: IgnoreRules,
         records: Records,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from colablink_runtime.agent import entry_of
+from colablink_runtime.sync_agent import entry_of
 
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.wire import TEMP_PREFIX

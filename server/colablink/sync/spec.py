@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from colablink.profiles import Profile
+    from colablink.local.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class SyncSpec:
 def spec_for(profile: Profile, *, excludes: tuple[str, ...] = ()) -> SyncSpec:
     """The spec for a stored profile: its records file, and every other profile's output dir
     in the same project left out of push."""
-    from colablink.paths import config_dir
-    from colablink.profiles import ProfileStore
+    from colablink.local.paths import config_dir
+    from colablink.local.profiles import ProfileStore
 
     spec = SyncSpec.from_profile(
         profile,

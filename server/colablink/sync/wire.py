@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from colablink_runtime import agent as agent_module
-from colablink_runtime.agent import (
+from colablink_runtime import sync_agent
+from colablink_runtime.sync_agent import (
     FRAME_HEADER,
     INLINE_LIMIT,
     MAX_BODY,
@@ -34,7 +34,7 @@ __all__ = [
 
 
 def agent_source() -> bytes:
-    return Path(agent_module.__file__).read_bytes()
+    return Path(sync_agent.__file__).read_bytes()
 
 
 def encode(header: dict[str, Any], body_len: int = 0) -> bytes:

@@ -1,8 +1,8 @@
-"""Reach a profile's agent when one is up, and the CLI's fast path for the warm commands.
+"""Reach a profile's daemon when one is up, and the CLI's fast path for the warm commands.
 
 ``fast_main`` runs before argparse and the command modules are loaded: it understands just enough
-of ``exec`` and ``status`` to hand them to a running agent. Anything it does not recognise, or no
-agent, returns None and the normal parser takes over (which also uses the agent when it is up), so
+of ``exec`` and ``status`` to hand them to a running daemon. Anything it does not recognise, or no
+daemon, returns None and the normal parser takes over (which also uses the daemon when it is up), so
 the fast path changes speed, never behaviour.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-from .client import AgentClient, connect
+from colablink.daemon.client import DaemonClient, connect
 
 TYPE_CHECKING = False  # typing would cost every warm call its import time
 if TYPE_CHECKING:
@@ -27,15 +27,15 @@ _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 def profile_name(requested: str | None) -> str:
     """The profile a command is for: the one asked for, else the only one."""
-    from colablink.profiles import ProfileStore, check_profile_name
+    from colablink.local.profiles import ProfileStore, check_profile_name
 
     if requested is not None:
         return check_profile_name(requested)
     return ProfileStore().resolve(None).name
 
 
-def agent_for(name: str) -> AgentClient | None:
-    from .address import socket_path
+def daemon_for(name: str) -> DaemonClient | None:
+    from colablink.daemon.address import socket_path
 
     return connect(str(socket_path(name)))
 
@@ -76,7 +76,7 @@ def take_profile_options(
 
 
 def fast_main(argv: Sequence[str]) -> int | None:
-    """Run ``exec``/``status`` through a running agent; None to fall back to the full CLI."""
+    """Run ``exec``/``status`` through a running daemon; None to fall back to the full CLI."""
     leading = take_profile_options(list(argv), stop_at_command=False)
     if leading is None or not leading[1] or leading[1][0] not in ("exec", "status"):
         return None
@@ -89,28 +89,28 @@ def fast_main(argv: Sequence[str]) -> int | None:
     if (verb == "exec") != bool(rest):
         return None
     name = quick_profile_name(profile)
-    agent = (
+    daemon = (
         None if name is None else connect(os.path.join(_quick_dir("RUNTIME"), f"agent-{name}.sock"))
     )
-    if agent is None:
+    if daemon is None:
         return None
-    with agent:
+    with daemon:
         if verb == "exec":
-            return agent.exec(exec_command(rest), forward_stdin=forward_stdin())
+            return daemon.exec(exec_command(rest), forward_stdin=forward_stdin())
         from colablink.cli.status import print_status
 
-        return print_status(agent.call({"op": "status"}))
+        return print_status(daemon.call({"op": "status"}))
 
 
 def _quick_dir(kind: str) -> str:
     """``paths.runtime_dir()``/``paths.config_dir()``, without importing them when overridden.
 
-    ``colablink.paths`` pulls in platformdirs and pathlib, a large share of a warm call.
+    ``colablink.local.paths`` pulls in platformdirs and pathlib, a large share of a warm call.
     """
     override = os.environ.get(f"COLABLINK_{kind}_DIR")
     if override:
         return os.path.abspath(os.path.expanduser(override))
-    from colablink import paths
+    from colablink.local import paths
 
     return str(paths.runtime_dir() if kind == "RUNTIME" else paths.config_dir())
 

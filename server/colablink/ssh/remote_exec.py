@@ -18,7 +18,7 @@ from typing import IO
 import paramiko
 
 from colablink.errors import UsageError
-from colablink.session import (
+from colablink.ssh.session import (
     ConnectionLost,
     Session,
     close_channel,

@@ -345,7 +345,7 @@ class Session:
         stdin: bytes | IO[bytes] | None = None,
     ) -> RunResult:
         """Run a short command to completion and collect its output."""
-        from colablink import remote_exec
+        from colablink.ssh import remote_exec
 
         out: list[bytes] = []
         err: list[bytes] = []

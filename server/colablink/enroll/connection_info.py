@@ -15,7 +15,7 @@ from typing import Any
 
 from colablink_runtime.info import INFO_VERSION, TOKEN_PREFIX, decode_token
 
-from .errors import BadConnectionInfo
+from colablink.errors import BadConnectionInfo
 
 _USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 _HOST = re.compile(r"^[A-Za-z0-9.:\[\]_-]{1,253}$")

@@ -1,4 +1,4 @@
-"""The local agent's framing: one byte of kind, four of length, then the payload.
+"""The daemon's framing: one byte of kind, four of length, then the payload.
 
 Control messages are JSON objects; a command's output and input travel as raw byte frames so a
 binary stream never goes through JSON. This module and ``client.py`` stay free of paramiko and of

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import paramiko
 
-from . import paths
-from .localfiles import write_atomic
+from colablink.local import paths
+from colablink.local.localfiles import write_atomic
 
 
 def _read_lines(path: Path) -> list[bytes]:

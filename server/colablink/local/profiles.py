@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .errors import ColabLinkError, UnknownProfile, UsageError
-from .localfiles import remove_if_present, write_atomic
+from colablink.errors import ColabLinkError, UnknownProfile, UsageError
+from colablink.local import paths
+from colablink.local.localfiles import remove_if_present, write_atomic
 
 PROFILE_FORMAT = 1
 DEFAULT_PROFILE = "default"

@@ -16,13 +16,13 @@ import string
 from collections.abc import Callable
 from pathlib import Path
 
-from . import keys, knownhosts, paths, sshconfig
-from .connection import target_of
-from .connection_info import ConnectionInfo
-from .errors import AuthFailed, BadConnectionInfo, ColabLinkError, RemoteError, UsageError
-from .profiles import Profile, ProfileStore, check_profile_name
-from .session import Session, SshTarget
-from .sync.spec import spec_for
+from colablink.connection import target_of
+from colablink.enroll.connection_info import ConnectionInfo
+from colablink.errors import AuthFailed, BadConnectionInfo, ColabLinkError, RemoteError, UsageError
+from colablink.local import keys, knownhosts, paths, sshconfig
+from colablink.local.profiles import Profile, ProfileStore, check_profile_name
+from colablink.ssh.session import Session, SshTarget
+from colablink.sync.spec import spec_for
 
 Warn = Callable[[str], None]
 
@@ -112,7 +112,7 @@ class _Undo:
 
 def _restore_file(path: Path) -> Callable[[], None]:
     """An undo step putting ``path`` back as it is now (or absent)."""
-    from .localfiles import remove_if_present, write_atomic
+    from colablink.local.localfiles import remove_if_present, write_atomic
 
     try:
         before: bytes | None = path.read_bytes()

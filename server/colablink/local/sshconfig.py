@@ -14,9 +14,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-from .errors import ColabLinkError
-from .localfiles import write_atomic
+from colablink.errors import ColabLinkError
+from colablink.local import paths
+from colablink.local.localfiles import write_atomic
 
 BEGIN = "# >>> ColabLink profile {name} >>> (managed by colablink init; edits here are replaced)"
 END = "# <<< ColabLink profile {name} <<<"

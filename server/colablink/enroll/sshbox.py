@@ -14,10 +14,10 @@ from pathlib import Path
 
 import paramiko
 
-from . import keys, knownhosts
-from .connection_info import ConnectionInfo
-from .errors import HostKeyMismatch, RemoteError, Unreachable, UsageError
-from .session import Session, SshTarget
+from colablink.enroll.connection_info import ConnectionInfo
+from colablink.errors import HostKeyMismatch, RemoteError, Unreachable, UsageError
+from colablink.local import keys, knownhosts
+from colablink.ssh.session import Session, SshTarget
 
 _SPEC = re.compile(
     r"^(?P<user>[a-z_][a-z0-9_.-]{0,31})@"
@@ -35,7 +35,7 @@ _PROBE_TYPES = (
 
 
 # A probe for a key type the server lacks fails by design; paramiko would print a traceback.
-_PROBE_LOG = logging.getLogger("colablink.sshbox.probe")
+_PROBE_LOG = logging.getLogger("colablink.enroll.sshbox.probe")
 _PROBE_LOG.addHandler(logging.NullHandler())
 _PROBE_LOG.propagate = False
 

@@ -1,4 +1,4 @@
-"""The agent's sync engine as events for its socket's clients: state, outputs landed, pushes landed.
+"""The daemon's sync engine as events for its socket's clients: state, outputs and pushes landed.
 
 The engine's listener lists only grow, so the feed registers one permanent listener of each kind
 and fans every event out to whoever is subscribed at that moment. Events are JSON-ready dicts:

@@ -1,7 +1,7 @@
-"""Talking to a ``colablink watch`` agent that already holds a profile, over its unix socket.
+"""Talking to a ``colablink watch`` daemon that already holds a profile, over its unix socket.
 
 Then the helper opens no second SSH connection (and runs no second sync) for exec, status,
-download, forwards, terminals, flush and sync passes: the agent does them on its connection and
+download, forwards, terminals, flush and sync passes: the daemon does them on its connection and
 with its sync engine, whose events the helper follows. Output arrives as frames and goes to
 callbacks, never to this process's stdout (which carries JSON-RPC).
 """
@@ -15,15 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from colablink.agent.address import socket_path
-from colablink.agent.client import (
-    AgentClient,
-    AgentGone,
-    AgentPty,
+from colablink.daemon.address import socket_path
+from colablink.daemon.client import (
+    DaemonClient,
+    DaemonGone,
+    DaemonPty,
     connect,
     raise_remote_error,
 )
-from colablink.agent.wire import (
+from colablink.daemon.wire import (
     CONTROL,
     STDERR,
     STDOUT,
@@ -34,43 +34,43 @@ from colablink.agent.wire import (
 )
 
 if TYPE_CHECKING:
-    from colablink.agent.client import OnEvent
+    from colablink.daemon.client import OnEvent
 
 _READ_SIZE = 1 << 16
 # How often a running command checks whether it was cancelled.
 _CANCEL_POLL_S = 0.05
 
 
-class AgentUnavailable(AgentGone):
-    """The agent's socket refused the connection: nothing was started, so retrying is safe."""
+class DaemonUnavailable(DaemonGone):
+    """The daemon's socket refused the connection: nothing was started, so retrying is safe."""
 
 
-class AgentLink:
+class DaemonLink:
     def __init__(self, path: Path) -> None:
         self.path = path
 
     @classmethod
-    def find(cls, profile_name: str) -> AgentLink | None:
-        """The agent holding ``profile_name``, if one answers on its socket."""
+    def find(cls, profile_name: str) -> DaemonLink | None:
+        """The daemon holding ``profile_name``, if one answers on its socket."""
         link = cls(socket_path(profile_name))
         try:
             link.call({"op": "ping"})
-        except AgentUnavailable:
+        except DaemonUnavailable:
             return None
         return link
 
-    def _connect(self) -> AgentClient:
+    def _connect(self) -> DaemonClient:
         client = connect(str(self.path))
         if client is None:
-            raise AgentUnavailable("the local agent stopped.")
+            raise DaemonUnavailable("the local agent stopped.")
         return client
 
     def call(self, request: dict[str, Any], on_event: OnEvent | None = None) -> dict[str, Any]:
         with self._connect() as client:
             return client.call(request, on_event=on_event)
 
-    def follow_sync(self) -> tuple[AgentClient, dict[str, Any]]:
-        """A connection streaming the agent's sync events, and the sync's current state event.
+    def follow_sync(self) -> tuple[DaemonClient, dict[str, Any]]:
+        """A connection streaming the daemon's sync events, and the sync's current state event.
 
         Read the events with ``client.events()``; ``client.close()`` ends the stream.
         """
@@ -81,7 +81,7 @@ class AgentLink:
             client.close()
             raise
 
-    def open_pty(self, cols: int, rows: int, cwd: str | None) -> AgentPty:
+    def open_pty(self, cols: int, rows: int, cwd: str | None) -> DaemonPty:
         client = self._connect()
         try:
             return client.open_pty(cols, rows, cwd)
@@ -102,7 +102,7 @@ class AgentLink:
             try:
                 sock.connect(str(self.path))
             except OSError:
-                raise AgentUnavailable("the local agent stopped.") from None
+                raise DaemonUnavailable("the local agent stopped.") from None
             sock.sendall(encode_control({"op": "exec", "command": command, "stdin": False}))
             return self._stream(sock, on_stdout, on_stderr, cancel)
         finally:
@@ -126,11 +126,11 @@ class AgentLink:
                 continue
             data = sock.recv(_READ_SIZE)
             if not data:
-                raise AgentGone("the local agent stopped while the command was running.")
+                raise DaemonGone("the local agent stopped while the command was running.")
             try:
                 frames = reader.feed(data)
             except ConnectionClosed:
-                raise AgentGone("the local agent sent a malformed frame.") from None
+                raise DaemonGone("the local agent sent a malformed frame.") from None
             for kind, payload in frames:
                 if kind == STDOUT:
                     on_stdout(payload)

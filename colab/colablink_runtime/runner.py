@@ -2,7 +2,7 @@
 
 A fresh SSH channel per command costs sshd a fork and a session set-up on every call; this
 process, started once per connection, takes that off the warm path. It is sent as source over
-the channel (``colablink.bootstrap``) and must stay standard-library only and Python 3.8
+the channel (``colablink.ssh.bootstrap``) and must stay standard-library only and Python 3.8
 compatible.
 
 Frames both ways: kind (1 byte), run id (4), length (4), payload. In: ``R`` run a shell command

@@ -6,7 +6,7 @@ import shlex
 
 import paramiko
 
-from colablink.session import ConnectionLost, Session, close_channel, if_open
+from colablink.ssh.session import ConnectionLost, Session, close_channel, if_open
 
 DEFAULT_TERM = "xterm-256color"
 

@@ -1,8 +1,8 @@
-"""Talk to a running local agent over its unix socket, without paramiko.
+"""Talk to a running daemon over its unix socket, without paramiko.
 
-The CLI's warm path lives here: it connects to the agent's socket, sends one request and streams the
-answer. Only stdlib modules that are cheap to import are used (``_socket`` rather than ``socket``,
-whose enum set-up alone costs milliseconds; ``_signal`` rather than ``signal``, likewise).
+The CLI's warm path lives here: it connects to the daemon's socket, sends one request and streams
+the answer. Only stdlib modules that are cheap to import are used (``_socket`` rather than
+``socket``, whose enum set-up alone costs milliseconds; ``_signal`` rather than ``signal``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import os
 import select
 
 from colablink import errors
-
-from .wire import (
+from colablink.daemon.wire import (
     CONTROL,
     STDERR,
     STDIN,
@@ -38,30 +37,30 @@ if TYPE_CHECKING:
 CHUNK = 1 << 16
 
 
-class AgentGone(errors.ColabLinkError):
-    """The agent closed the socket before answering."""
+class DaemonGone(errors.ColabLinkError):
+    """The daemon closed the socket before answering."""
 
 
-def connect(socket_path: str) -> AgentClient | None:
-    """A client for the agent listening at ``socket_path``, or None when no agent is up there."""
+def connect(socket_path: str) -> DaemonClient | None:
+    """A client for the daemon listening at ``socket_path``, or None when no daemon is up there."""
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(socket_path)
     except OSError:
         sock.close()
         return None
-    return AgentClient(sock)
+    return DaemonClient(sock)
 
 
 def raise_remote_error(error: dict[str, Any]) -> None:
-    """Re-raise an error the agent reported, as the same ``ColabLinkError`` kind."""
+    """Re-raise an error the daemon reported, as the same ``ColabLinkError`` kind."""
     kind = getattr(errors, str(error.get("kind", "")), errors.ColabLinkError)
     if not (isinstance(kind, type) and issubclass(kind, errors.ColabLinkError)):
         kind = errors.ColabLinkError
     raise kind(str(error.get("message", "the agent failed without saying why.")))
 
 
-class AgentClient:
+class DaemonClient:
     """One request per connection: the socket is closed once the answer is complete."""
 
     def __init__(self, sock: _socket.socket) -> None:
@@ -75,7 +74,7 @@ class AgentClient:
             pass
         self._sock.close()
 
-    def __enter__(self) -> AgentClient:
+    def __enter__(self) -> DaemonClient:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -107,34 +106,32 @@ class AgentClient:
         while True:
             try:
                 message = self._next_control()
-            except (AgentGone, ConnectionClosed, OSError):
+            except (DaemonGone, ConnectionClosed, OSError):
                 return
             event = message.get("event")
             if isinstance(event, dict):
                 yield event
 
-    def open_pty(self, cols: int, rows: int, cwd: str | None) -> AgentPty:
-        """A login shell on a PTY held by the agent; this connection then belongs to it."""
+    def open_pty(self, cols: int, rows: int, cwd: str | None) -> DaemonPty:
+        """A login shell on a PTY held by the daemon; this connection then belongs to it."""
         self.call({"op": "pty", "cols": cols, "rows": rows, "cwd": cwd})
-        return AgentPty(self._sock)
+        return DaemonPty(self._sock)
 
     def wait_closed(self) -> None:
-        """Block until the agent closes the connection (it stopped, or stopped what we held)."""
+        """Block until the daemon closes the connection (it stopped, or stopped what we held)."""
         try:
             while True:
                 self._next_control()
-        except (AgentGone, ConnectionClosed):
+        except (DaemonGone, ConnectionClosed):
             return
 
     def _next_control(self) -> dict[str, Any]:
         try:
             kind, payload = read_frame(self._sock)
         except (ConnectionClosed, ConnectionResetError) as exc:
-            raise AgentGone(
-                "the local agent stopped before answering; run the command again."
-            ) from exc
+            raise DaemonGone("the daemon stopped before answering; run the command again.") from exc
         if kind != CONTROL:
-            raise AgentGone(
+            raise DaemonGone(
                 "the local agent sent something unexpected; restart it with `colablink watch`."
             )
         return decode_control(payload)
@@ -149,8 +146,8 @@ class AgentClient:
     def exec(self, command: list[str] | str, *, forward_stdin: bool) -> int:
         """Run ``command`` remotely, streaming to fds 1 and 2 (and from fd 0); return its exit code.
 
-        Ctrl+C is passed on as an interrupt: the agent signals the remote process group, and we keep
-        reading until the remote side reports how it ended.
+        Ctrl+C is passed on as an interrupt: the daemon signals the remote process group, and we
+        keep reading until the remote side reports how it ended.
         """
         self._sock.sendall(
             encode_control({"op": "exec", "command": command, "stdin": forward_stdin})
@@ -168,9 +165,9 @@ class AgentClient:
             os.close(wake_write)
 
     def _send_while_running(self, frame: bytes) -> None:
-        """Send input for a command that may have just ended: the agent then closes its side first.
+        """Send input for a command that may have just ended: the daemon then closes its side first.
 
-        A closed socket here is no error; the exit status (or the agent's loss) is read next.
+        A closed socket here is no error; the exit status (or the daemon's loss) is read next.
         """
         try:  # noqa: SIM105 (contextlib costs the warm path 3.7 ms of imports)
             self._sock.sendall(frame)
@@ -202,7 +199,7 @@ class AgentClient:
                 else:
                     data = self._sock.recv(CHUNK)
                     if not data:
-                        raise AgentGone("the local agent stopped while the command was running.")
+                        raise DaemonGone("the local agent stopped while the command was running.")
                     for kind, payload in reader.feed(data):
                         if kind == CONTROL:
                             message = decode_control(payload)
@@ -218,15 +215,15 @@ class AgentClient:
                                 self._send_while_running(encode_control({"op": "interrupt"}))
 
 
-class AgentPty:
-    """A terminal the agent holds: output, input, resizes and the exit status over one socket."""
+class DaemonPty:
+    """A terminal the daemon holds: output, input, resizes and the exit status over one socket."""
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
         self._exit: int | None = None
 
     def read(self) -> bytes:
-        """The next output; ``b""`` once the shell ended (or the agent went away)."""
+        """The next output; ``b""`` once the shell ended (or the daemon went away)."""
         while self._exit is None:
             try:
                 kind, payload = read_frame(self._sock)
@@ -252,8 +249,8 @@ class AgentPty:
         self._sock.sendall(encode_control({"op": "resize", "cols": cols, "rows": rows}))
 
     def close(self) -> None:
-        """End the terminal: the agent closes the shell's channel when this connection ends."""
-        try:  # noqa: SIM105 (see AgentClient.close)
+        """End the terminal: the daemon closes the shell's channel when this connection ends."""
+        try:  # noqa: SIM105 (see DaemonClient.close)
             self._sock.shutdown(_socket.SHUT_RDWR)
         except OSError:
             pass

@@ -1,10 +1,10 @@
-"""Where a profile's agent listens: one unix socket per profile in the private runtime dir."""
+"""Where a profile's daemon listens: one unix socket per profile in the private runtime dir."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from colablink import paths
+from colablink.local import paths
 
 
 def socket_path(profile_name: str) -> Path:

@@ -1,11 +1,11 @@
-"""The local agent: holds a profile's ``Connection`` and serves it on a private unix socket.
+"""The daemon: holds a profile's ``Connection`` and serves it on a private unix socket.
 
 Every request is one socket connection. A request is a JSON control frame; the answer is either
 one control frame (``ok`` or ``error``), progress or event frames then the answer, or, for
 ``exec``, output frames then ``exit``. ``sync_events`` answers at once and then streams the sync
 engine's events; ``pty`` answers at once, then carries the terminal's output and input as raw
 frames and ends with ``exit``. Services such as the sync engine run in the same process and share
-the connection; the agent only starts and stops them, and relays requests to the engine.
+the connection; the daemon only starts and stops them, and relays requests to the engine.
 """
 
 from __future__ import annotations
@@ -22,13 +22,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
-from colablink import pty
 from colablink.connection import Connection
-from colablink.errors import ColabLinkError, SyncHalted, UsageError
-from colablink.session import ConnectionLost, close_channel, send_all
-
-from .sync_feed import Event, SyncFeed
-from .wire import (
+from colablink.daemon.sync_feed import Event, SyncFeed
+from colablink.daemon.wire import (
     CONTROL,
     STDERR,
     STDIN,
@@ -39,6 +35,9 @@ from .wire import (
     encode_control,
     read_frame,
 )
+from colablink.errors import ColabLinkError, SyncHalted, UsageError
+from colablink.ssh import pty
+from colablink.ssh.session import ConnectionLost, close_channel, send_all
 
 if TYPE_CHECKING:
     import paramiko
@@ -47,14 +46,14 @@ if TYPE_CHECKING:
 
 
 class Service(Protocol):
-    """Something the agent hosts beside the socket (the sync engine, for one)."""
+    """Something the daemon hosts beside the socket (the sync engine, for one)."""
 
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
 
 
-class AgentAlreadyRunning(ColabLinkError):
+class DaemonAlreadyRunning(ColabLinkError):
     pass
 
 
@@ -104,7 +103,7 @@ class Reply:
         self.send(encode_control(message))
 
 
-class AgentServer:
+class DaemonServer:
     def __init__(
         self,
         connection: Connection,
@@ -112,7 +111,7 @@ class AgentServer:
         services: Sequence[Service] = (),
         sync: SyncEngine | None = None,
     ) -> None:
-        """``sync`` is the hosted sync engine (also one of ``services``), if this agent syncs."""
+        """``sync`` is the hosted sync engine (also one of ``services``), if this daemon syncs."""
         self.connection = connection
         self.socket_path = socket_path
         self.services = list(services)
@@ -138,7 +137,7 @@ class AgentServer:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def bind(self) -> None:
-        """Take the socket path, refusing if a live agent already holds it."""
+        """Take the socket path, refusing if a live daemon already holds it."""
         path = str(self.socket_path)
         if self.socket_path.exists():
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -147,7 +146,7 @@ class AgentServer:
             except OSError:
                 self.socket_path.unlink()
             else:
-                raise AgentAlreadyRunning(
+                raise DaemonAlreadyRunning(
                     f"An agent for profile {self.connection.profile.name!r} is already running; "
                     "stop it with `colablink disconnect`."
                 )

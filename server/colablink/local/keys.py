@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from .errors import ColabLinkError
-from .localfiles import remove_if_present, write_atomic
+from colablink.errors import ColabLinkError
+from colablink.local.localfiles import remove_if_present, write_atomic
 
 
 def public_key_path(key_path: Path) -> Path:

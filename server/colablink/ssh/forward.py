@@ -10,7 +10,7 @@ from collections.abc import Callable
 import paramiko
 
 from colablink.errors import UsageError
-from colablink.session import ConnectionLost, Session, close_channel, send_all, shutdown_write
+from colablink.ssh.session import ConnectionLost, Session, close_channel, send_all, shutdown_write
 
 _CHUNK = 256 * 1024
 # The runtime's own loopback, where `ssh -L N:127.0.0.1:N` would reach its port N too.

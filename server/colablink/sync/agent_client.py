@@ -16,10 +16,10 @@ from typing import Any, Protocol
 
 import paramiko
 
-from colablink.bootstrap import framed_source
 from colablink.errors import RemoteError
-from colablink.session import ConnectionLost as SessionConnectionLost
-from colablink.session import close_channel, send_all
+from colablink.ssh.bootstrap import framed_source
+from colablink.ssh.session import ConnectionLost as SessionConnectionLost
+from colablink.ssh.session import close_channel, send_all
 from colablink.sync.wire import (
     FRAME_HEADER,
     MAX_BODY,
@@ -86,7 +86,7 @@ class _Buffered:
         return data
 
 
-class AgentClient:
+class SyncAgentClient:
     """One running remote agent. Thread-safe for requests; events arrive on the reader thread."""
 
     def __init__(

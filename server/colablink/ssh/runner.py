@@ -1,6 +1,6 @@
-"""The local end of ``remote_runner.py``: run commands over one long-lived channel.
+"""The local end of ``colablink_runtime/runner.py``: run commands over one long-lived channel.
 
-A connection that lives long (the agent's, ``LocalClient``'s) starts the runner once; each
+A connection that lives long (the daemon's, ``LocalClient``'s) starts the runner once; each
 command then costs one frame each way instead of a new SSH channel and an sshd session set-up.
 Semantics match ``remote_exec.stream``: the same command line, output streamed per stream,
 piped stdin, 128+n for a signal, and cancel = INT to the process group, then KILL.
@@ -16,18 +16,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+import colablink_runtime
 import paramiko
 
-from colablink import remote_exec
-from colablink.bootstrap import BOOTSTRAP, framed_source
-from colablink.session import ConnectionLost, Session, send_all, signal_exit_code
+from colablink.ssh import remote_exec
+from colablink.ssh.bootstrap import BOOTSTRAP, framed_source
+from colablink.ssh.session import ConnectionLost, Session, send_all, signal_exit_code
 
 HEADER = struct.Struct(">BII")
 CHUNK = 1 << 16
 START_TIMEOUT_S = 15.0
 # After the KILL, stop waiting for an exit code a wedged process may never produce.
 GIVE_UP_S = 3.0
-SOURCE = Path(__file__).with_name("remote_runner.py").read_bytes()
+# Read, not imported: it is a program for the runtime, not a module of this side.
+SOURCE = (Path(colablink_runtime.__file__).parent / "runner.py").read_bytes()
 
 OnOutput = Callable[[bytes], object]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import ColabLinkError
+from colablink.errors import ColabLinkError
 
 APP_NAME = "colablink"
 

@@ -28,7 +28,7 @@ from typing import IO
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
-from colablink.session import (
+from colablink.ssh.session import (
     BULK_WINDOW,
     ConnectionLost,
     Session,

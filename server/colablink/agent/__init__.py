@@ -1,1 +1,0 @@
-"""The local agent: one warm connection per profile, served to the CLI over a unix socket."""

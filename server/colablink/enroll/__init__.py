@@ -1,0 +1,1 @@
+"""Turning connection info into a profile (``colablink init``), and undoing it (``forget``)."""
