@@ -1,7 +1,7 @@
 // Every "ColabLink: …" command; each turns a failure into one sentence with "Show Logs".
-import * as path from "node:path";
 import * as vscode from "vscode";
-import { workspaceRootPath, type Runner } from "./codeLensRunner";
+import type { Runner } from "./codeLensRunner";
+import { connect } from "./connectFlow";
 import type { HelperClient } from "./helperClient";
 import { errorMessage, showError, showLogs } from "./logging";
 import type { EntryNode } from "./outputsModel";
@@ -10,11 +10,9 @@ import type { ProfileStore } from "./profiles";
 import {
   LensCommand,
   Method,
-  type ConnectParams,
   type DownloadParams,
   type DownloadResult,
   type ForwardResult,
-  type ProfileStatus,
   type SshHostResult,
   type SyncNowResult,
 } from "./protocol";
@@ -27,6 +25,7 @@ interface Deps {
   profiles: ProfileStore;
   runner: Runner;
   outputs: OutputsTree;
+  extensionUri: vscode.Uri;
 }
 
 type Handler = (...args: never[]) => unknown;
@@ -45,6 +44,9 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     "colablink.syncNow": () => syncNow(helper, runner),
     "colablink.forwardPort": () => forwardPort(helper, runner),
     "colablink.showLogs": () => showLogs(),
+    // The README the VSIX carries says where connection info comes from.
+    "colablink.runtimeHelp": () =>
+      vscode.commands.executeCommand("markdown.showPreview", vscode.Uri.joinPath(deps.extensionUri, "README.md")),
     "colablink.restartHelper": () => helper.restart(),
     "colablink.outputs.refresh": () => outputs.refresh(),
     "colablink.outputs.reveal": (node: EntryNode) =>
@@ -63,72 +65,6 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
       }
     }),
   );
-}
-
-async function connect(helper: HelperClient, profiles: ProfileStore): Promise<void> {
-  const workspaceRoot = workspaceRootPath();
-  const params = await askConnectParams(profiles.all(), workspaceRoot);
-  if (!params) {
-    return;
-  }
-  profiles.setConnecting(true);
-  try {
-    const status = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "ColabLink: connecting…" },
-      () => helper.request<ProfileStatus>(Method.CONNECT, params),
-    );
-    profiles.put(status);
-  } finally {
-    profiles.setConnecting(false);
-  }
-}
-
-async function askConnectParams(
-  known: readonly ProfileStatus[],
-  workspaceRoot: string,
-): Promise<ConnectParams | undefined> {
-  if (known.length > 0) {
-    const paste = { label: "$(clippy) Paste connection info…", description: "JSON or token from the notebook" };
-    const picked = await vscode.window.showQuickPick(
-      [paste, ...known.map((s) => ({ label: s.profile, description: `${s.host}:${s.port} · ${s.state}` }))],
-      { title: "ColabLink: Connect", placeHolder: "Paste new connection info or pick a profile" },
-    );
-    if (!picked) {
-      return undefined;
-    }
-    if (picked !== paste) {
-      return { workspaceRoot, profile: picked.label };
-    }
-  }
-  const connectionInfo = await vscode.window.showInputBox({
-    title: "ColabLink: Connect",
-    prompt: "Paste the connection JSON or token printed by the Colab notebook",
-    placeHolder: '{"host": …} or clk1.…',
-    ignoreFocusOut: true,
-    validateInput: (text) => (text.trim() ? undefined : "Paste the connection info from the notebook."),
-  });
-  if (!connectionInfo) {
-    return undefined;
-  }
-  const remoteDir = await vscode.window.showInputBox({
-    title: "ColabLink: remote directory",
-    prompt: "Connection directory under the runtime's root; what your code writes there comes back",
-    value: `${path.basename(workspaceRoot)}_outputs`,
-    ignoreFocusOut: true,
-  });
-  if (remoteDir === undefined) {
-    return undefined;
-  }
-  const localDir = await vscode.window.showInputBox({
-    title: "ColabLink: local directory",
-    prompt: "Local folder, relative to the workspace, that receives the connection directory's files",
-    value: "colab_outputs",
-    ignoreFocusOut: true,
-  });
-  if (localDir === undefined) {
-    return undefined;
-  }
-  return { workspaceRoot, connectionInfo: connectionInfo.trim(), remoteDir: remoteDir.trim(), localDir: localDir.trim() };
 }
 
 async function chooseProfile(profiles: ProfileStore, placeHolder: string): Promise<string | undefined> {

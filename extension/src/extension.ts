@@ -22,7 +22,7 @@ export function activate(context: vscode.ExtensionContext): void {
     outputs,
     new StatusBar(helper, profiles),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
-    ...registerCommands({ helper, profiles, runner, outputs }),
+    ...registerCommands({ helper, profiles, runner, outputs, extensionUri: context.extensionUri }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("colablink.python")) {
         void helper?.restart().catch((error: unknown) => showError(errorMessage(error)));

@@ -10,6 +10,7 @@ import {
   ResponseError,
   RevealOutputChannelOn,
   State,
+  WorkDoneProgress,
   type LanguageClientOptions,
   type ServerOptions,
 } from "vscode-languageclient/node";
@@ -98,6 +99,16 @@ export class HelperClient implements vscode.Disposable {
       }
       throw error;
     }
+  }
+
+  /** Hands the messages of `$/progress` reports on a client-made `token` to `onMessage`. */
+  async onProgress(token: string, onMessage: (message: string) => void): Promise<vscode.Disposable> {
+    const client = await this.running();
+    return client.onProgress(WorkDoneProgress.type, token, (value) => {
+      if (value.kind === "report" && value.message) {
+        onMessage(value.message);
+      }
+    });
   }
 
   /** A request nobody waits on (keystrokes, resizes); a failure only goes to the log. */

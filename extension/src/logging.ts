@@ -12,12 +12,15 @@ export function showLogs(): void {
   log().show(true);
 }
 
-/** One sentence for the user, with a button to the full story. */
-export async function showError(message: string): Promise<void> {
+/** One sentence for the user, with a button to the full story and, when given, one to retry. */
+export async function showError(message: string, tryAgain?: () => unknown): Promise<void> {
   log().error(message);
-  const choice = await vscode.window.showErrorMessage(message, "Show Logs");
+  const buttons = tryAgain ? ["Try Again", "Show Logs"] : ["Show Logs"];
+  const choice = await vscode.window.showErrorMessage(message, ...buttons);
   if (choice === "Show Logs") {
     showLogs();
+  } else if (choice === "Try Again" && tryAgain) {
+    await tryAgain();
   }
 }
 

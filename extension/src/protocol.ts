@@ -18,6 +18,7 @@ export const Method = {
   FORWARD: "colablink/forward",
   UNFORWARD: "colablink/unforward",
   SSH_HOST: "colablink/sshHost",
+  CHECK_CONNECTION_INFO: "colablink/checkConnectionInfo",
 } as const;
 
 /** Notifications the helper sends to the extension. */
@@ -87,6 +88,19 @@ export interface ConnectParams {
   profile?: string;
   remoteDir?: string;
   localDir?: string;
+  // Client-created work-done token that hears each step of the connect.
+  workDoneToken?: string | number;
+}
+
+export interface CheckConnectionInfoParams {
+  connectionInfo: string;
+}
+
+/** Parsed, nothing contacted: where Connect would go (the password stays out). */
+export interface CheckConnectionInfoResult {
+  host: string;
+  port: number;
+  username: string;
 }
 
 export interface GpuStatus {

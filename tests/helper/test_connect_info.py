@@ -84,3 +84,47 @@ async def test_bad_connection_info_gives_its_error_code(
     with pytest.raises(Exception) as caught:
         await helper.request(Method.CONNECT, params)
     assert getattr(caught.value, "code", None) == ErrorCode.BAD_CONNECTION_INFO
+
+
+async def test_check_connection_info_parses_without_connecting(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    checked = await helper.request(
+        Method.CHECK_CONNECTION_INFO, {"connectionInfo": json.dumps(shared_runtime.info)}
+    )
+    assert checked == {
+        "host": shared_runtime.host,
+        "port": shared_runtime.port,
+        "username": shared_runtime.username,
+    }
+    for garbage in ("hello", "{not json", '{"host": "h"}', "clk1.AAAA"):
+        with pytest.raises(Exception) as caught:
+            await helper.request(Method.CHECK_CONNECTION_INFO, {"connectionInfo": garbage})
+        assert getattr(caught.value, "code", None) == ErrorCode.BAD_CONNECTION_INFO, garbage
+        assert "Connection info is not valid" in str(caught.value)
+    # Parsing touched nothing: no profile, key or config was written.
+    assert workspace.store.names() == []
+    assert not (workspace.base / "ssh_config").exists()
+
+
+async def test_connect_reports_each_step_on_the_clients_token(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    helper.lsp.progress_reports.setdefault("connect-steps", [])
+    params = {
+        **connect_params(workspace, shared_runtime.info, "steps"),
+        "workDoneToken": "connect-steps",
+    }
+    status = await helper.request(Method.CONNECT, params)
+    assert status["state"] == "connected"
+    values = helper.lsp.progress_reports["connect-steps"]
+    assert values[0].kind == "begin" and values[-1].kind == "end"
+    messages = [v.message for v in values if v.kind == "report"]
+    assert messages == [
+        f"reaching {shared_runtime.host}:{shared_runtime.port} and checking its host key",
+        "installing this machine's key",
+        "logging in with the new key",
+        "writing the ssh config",
+        f"connecting to {shared_runtime.host}:{shared_runtime.port} and starting the sync",
+    ]
+    await helper.request(Method.DISCONNECT, {"profile": "steps", "forget": True})

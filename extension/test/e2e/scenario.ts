@@ -15,6 +15,7 @@ import {
   type RunningCodeServer,
 } from "./codeServer.ts";
 import {
+  acceptQuickPick,
   answerInputBox,
   clearNotifications,
   openFile,
@@ -217,8 +218,8 @@ function connectionJson(info: RuntimeAnswer["info"], password: string): string {
 async function connectFromPalette(page: Page, json: string): Promise<void> {
   await runCommand(page, "ColabLink: Connect");
   await answerInputBox(page, "Paste the connection JSON", json);
-  await answerInputBox(page, "Connection directory under the runtime's root");
-  await answerInputBox(page, "Local folder, relative to the workspace");
+  // The folders are defaults: one Enter on the first row connects.
+  await acceptQuickPick(page, "Press Enter to connect with the default output folders");
 }
 
 /** The "ColabLink Outputs" pane of the explorer. */
@@ -280,6 +281,20 @@ async function scenario(): Promise<void> {
       check(venvs.length === 1, "the bundled-wheel venv was not created in global storage");
     });
 
+    await step("garbage pasted into Connect is refused in the input box itself", async () => {
+      await runCommand(p, "ColabLink: Connect");
+      await answerInputBox(p, "Paste the connection JSON", "hello, this is not connection info");
+      const message = p.locator(".quick-input-widget .quick-input-message", { hasText: "Connection info is not valid" });
+      await message.waitFor({ state: "visible" });
+      // Enter did not take it: the box is still open, and nothing was written.
+      await p.locator(".quick-input-widget .quick-input-box input").press("Enter");
+      await message.waitFor({ state: "visible" });
+      await screenshot(p, "connect-garbage-refused");
+      await p.keyboard.press("Escape");
+      check(listFiles(path.join(colablinkConfig, "profiles")).length === 0, "garbage left a profile");
+      check(!(await toast(p, "ColabLink: connecting").isVisible()), "garbage started a connect");
+    });
+
     const authorizedBefore = readIfExists(answer.authorizedKeys);
     await step("Connect with a wrong password: one sentence, Show Logs, nothing left behind", async () => {
       await connectFromPalette(p, connectionJson(info, `${info.password}-wrong`));
@@ -289,6 +304,7 @@ async function scenario(): Promise<void> {
       check(message.length > 0 && !message.includes("\n"), `not one line: ${JSON.stringify(message)}`);
       check(!/traceback|exception|error in server/i.test(message), `not a user sentence: ${message}`);
       check(/[.!?]$/.test(message), `not a sentence: ${message}`);
+      check(await errorToast.locator(".monaco-button", { hasText: "Try Again" }).isVisible(), "no Try Again beside Show Logs");
       await toast(p, "ColabLink: connecting").waitFor({ state: "hidden" });
       await p.waitForTimeout(500); // let the toast's slide-in animation finish for the screenshot
       await screenshot(p, "wrong-password-error");
@@ -321,6 +337,9 @@ async function scenario(): Promise<void> {
         60_000,
       );
       check(text === "Colab · CPU", `status bar: ${text}`);
+      for (const stepName of [`reaching ${info.host}:${info.port} and checking its host key`, "installing this machine's key", "writing the ssh config"]) {
+        check(colabLinkLog().includes(`Connect: ${stepName}`), `the log lacks the connect step "${stepName}"`);
+      }
       await statusBarItem(p).screenshot({ path: path.join(artifacts, "connected-status-bar-item.png") });
       await screenshot(p, "connected-status-bar");
       const profiles = listFiles(path.join(colablinkConfig, "profiles"));

@@ -54,6 +54,13 @@ export async function answerInputBox(page: Page, prompt: string, text?: string):
   await input.press("Enter");
 }
 
+/** Accepts the first row of the quick pick whose placeholder contains `placeholder`. */
+export async function acceptQuickPick(page: Page, placeholder: string): Promise<void> {
+  const input = page.locator(`${QUICK_INPUT} .quick-input-box input[placeholder*="${placeholder.replace(/"/g, '\\"')}"]`);
+  await input.waitFor({ state: "visible" });
+  await input.press("Enter");
+}
+
 /** Escape only when a quick input is open: a finished run's terminal closes on any key. */
 async function closeQuickInput(page: Page): Promise<void> {
   if (await page.locator(QUICK_INPUT).isVisible()) {

@@ -173,8 +173,13 @@ def enroll(
     ssh_config: Path | None = None,
     identity: Path | None = None,
     warn: Warn = _ignore,
+    step: Warn = _ignore,
 ) -> Profile:
-    """Do the whole ``init`` for ``profile``; on failure leave everything as it was."""
+    """Do the whole ``init`` for ``profile``; on failure leave everything as it was.
+
+    ``step`` hears each step's name before it starts; raising from it stops the enrolment and
+    undoes what was done, which is how an editor's Cancel works.
+    """
     check_profile_name(profile)
     store = ProfileStore()
     previous = store.load(profile) if store.exists(profile) else None
@@ -211,13 +216,17 @@ def enroll(
         ssh_config=config_path,
     )
     undo = _Undo()
+    step(f"reaching {info.host}:{info.port} and checking its host key")
     # The first session stays open until the end: undoing the remote steps needs it.
     session = _first_login(login)
     try:
+        step("installing this machine's key")
         public = _ensure_key(key_path, profile, undo)
         _authorize(session, public, undo)
         _make_remote_dir(session, candidate.remote_conn_dir, undo)
+        step("logging in with the new key")
         _check_key_login(info, key_path)
+        step("writing the ssh config")
         _make_local_dir(candidate.local_conn_dir, undo)
         _write_local(candidate, previous, store, undo, warn)
     except BaseException:

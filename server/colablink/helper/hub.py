@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from colablink.enroll.connection_info import parse_connection_info
@@ -58,14 +60,31 @@ class Hub:
     def has_workspace_profile(self) -> bool:
         return bool(self.workspace_profiles())
 
-    async def connect(self, params: ConnectParams) -> ProfileStatus:
+    async def connect(
+        self, params: ConnectParams, report: Callable[[str], None] = lambda _: None
+    ) -> ProfileStatus:
+        """Enrol (connection info) or pick the profile, then hold it; ``report`` hears each step.
+
+        Cancelling the await stops the enrolment at its next step, which undoes what it did.
+        """
         root = Path(params["workspaceRoot"])
         if self.workspace_root is None:
             self.workspace_root = root
         name = params.get("profile")
         text = params.get("connectionInfo")
         if text is not None:
-            profile = await run_blocking(lambda: self._enroll(text, name, params, root))
+            cancelled = threading.Event()
+
+            def step(message: str) -> None:
+                if cancelled.is_set():
+                    raise UsageError("Connect was cancelled.")
+                report(message)
+
+            try:
+                profile = await run_blocking(lambda: self._enroll(text, name, params, root, step))
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
         elif name is not None:
             profile = self.store.load(name)
         else:
@@ -75,6 +94,7 @@ class Hub:
             await run_blocking(previous.close)
         live = LiveProfile(profile, self.notifier, self.settings)
         self.live[profile.name] = live
+        report(f"connecting to {profile.host}:{profile.port} and starting the sync")
         try:
             await run_blocking(live.open)
         except ColabLinkError:
@@ -84,7 +104,14 @@ class Hub:
         log.info("Connected profile %s (%s:%d)", profile.name, profile.host, profile.port)
         return live.status()
 
-    def _enroll(self, text: str, name: str | None, params: ConnectParams, root: Path) -> Profile:
+    def _enroll(
+        self,
+        text: str,
+        name: str | None,
+        params: ConnectParams,
+        root: Path,
+        step: Callable[[str], None],
+    ) -> Profile:
         from colablink.enroll.enrollment import enroll
         from colablink.local.profiles import DEFAULT_PROFILE
 
@@ -97,6 +124,7 @@ class Hub:
             project_root=root,
             ssh_config=self.settings.ssh_config,
             warn=log.warning,
+            step=step,
         )
 
     def _only_workspace_profile(self, root: Path) -> Profile:

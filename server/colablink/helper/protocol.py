@@ -27,6 +27,7 @@ class Method:
     FORWARD = "colablink/forward"
     UNFORWARD = "colablink/unforward"
     SSH_HOST = "colablink/sshHost"
+    CHECK_CONNECTION_INFO = "colablink/checkConnectionInfo"
 
 
 class Notification:
@@ -95,6 +96,20 @@ class ConnectParams(TypedDict):
     profile: NotRequired[str]
     remoteDir: NotRequired[str]
     localDir: NotRequired[str]
+    # Client-created work-done token that hears each step of the connect.
+    workDoneToken: NotRequired[str | int]
+
+
+class CheckConnectionInfoParams(TypedDict):
+    connectionInfo: str
+
+
+class CheckConnectionInfoResult(TypedDict):
+    """Parsed, nothing contacted: where Connect would go (the password stays out)."""
+
+    host: str
+    port: int
+    username: str
 
 
 class GpuStatus(TypedDict):

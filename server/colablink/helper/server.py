@@ -21,6 +21,8 @@ from colablink.helper.lifecycle import Lifecycle
 from colablink.helper.outputs import list_outputs
 from colablink.helper.params import require, validate
 from colablink.helper.protocol import (
+    CheckConnectionInfoParams,
+    CheckConnectionInfoResult,
     ConnectParams,
     DisconnectParams,
     DownloadParams,
@@ -160,9 +162,28 @@ def register(helper: Helper) -> None:
         return code_lenses(text, relative.as_posix())
 
     async def connect(params: ConnectParams) -> Any:
-        status = await hub.connect(params)
+        token = params.get("workDoneToken")
+        report = helper.progress_reporter(token)
+
+        def step(message: str) -> None:
+            log.info("Connect: %s", message)
+            report(message)
+
+        if token is not None:
+            hub.notifier.progress(token, types.WorkDoneProgressBegin(title="ColabLink: connecting"))
+        try:
+            status = await hub.connect(params, step)
+        finally:
+            if token is not None:
+                hub.notifier.progress(token, types.WorkDoneProgressEnd())
         helper.refresh_code_lenses()
         return status
+
+    async def check_connection_info(params: CheckConnectionInfoParams) -> CheckConnectionInfoResult:
+        from colablink.enroll.connection_info import parse_connection_info
+
+        info = parse_connection_info(params["connectionInfo"])
+        return {"host": info.host, "port": info.port, "username": info.username}
 
     async def disconnect(params: DisconnectParams) -> None:
         await hub.disconnect(params["profile"], forget=params.get("forget", False))
@@ -269,6 +290,7 @@ def register(helper: Helper) -> None:
     _request(server, Method.FORWARD, ForwardParams, forward)
     _request(server, Method.UNFORWARD, UnforwardParams, unforward)
     _request(server, Method.SSH_HOST, SshHostParams, ssh_host)
+    _request(server, Method.CHECK_CONNECTION_INFO, CheckConnectionInfoParams, check_connection_info)
 
 
 def _tree_size(path: Path) -> int:
