@@ -7,6 +7,7 @@ import { errorMessage, log, showError } from "./logging";
 import { OUTPUTS_VIEW, OutputsTree } from "./outputsTree";
 import { ProfileStore } from "./profiles";
 import { StatusBar } from "./statusBar";
+import { RemotePathLinks } from "./terminalLinks";
 
 let helper: HelperClient | undefined;
 
@@ -22,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
     outputs,
     new StatusBar(helper, profiles),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
+    vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),
     ...registerCommands({ helper, profiles, runner, outputs, extensionUri: context.extensionUri }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("colablink.python")) {

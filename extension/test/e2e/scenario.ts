@@ -127,6 +127,13 @@ function prepareDirs(): void {
   );
 }
 
+function writeCrashFile(): void {
+  fs.writeFileSync(
+    path.join(dirs.workspace, "crash.py"),
+    ["def boom():", '    raise RuntimeError("boom")', "", "", "boom()", ""].join("\n"),
+  );
+}
+
 function writeCellsFile(): void {
   fs.writeFileSync(
     path.join(dirs.workspace, "cells.py"),
@@ -234,6 +241,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 async function scenario(): Promise<void> {
   prepareDirs();
   writeCellsFile();
+  writeCrashFile();
   const env = codeServerEnv();
   let runtime: ChildProcessWithoutNullStreams | undefined;
   let server: RunningCodeServer | undefined;
@@ -522,6 +530,42 @@ async function scenario(): Promise<void> {
         return (texts[texts.length - 1] ?? "").includes("ColabLink: interrupted") || undefined;
       });
       await waitFor("the remote sleep to be gone", async () => remoteSleeps() === "" || undefined, 5_000);
+    });
+
+    await step("a traceback path in a run terminal is a link to the local file at that line", async () => {
+      await runCommand(p, "ColabLink: Run Command on Colab…");
+      await answerInputBox(p, "Command line to run on the runtime", "python3 crash.py");
+      const wanted = 'crash.py", line 2';
+      await waitFor("the traceback", async () => {
+        const texts = await terminalTexts(p);
+        const last = texts[texts.length - 1] ?? "";
+        return (last.includes(wanted) && last.includes("exit code 1")) || undefined;
+      });
+      // Ctrl+click on the path, as a person would: find the row and the column the path starts at.
+      const row = p.locator(".terminal .xterm-rows > div", { hasText: wanted }).last();
+      const rowText = await row.innerText();
+      const box = await row.boundingBox();
+      const cols = await p.locator(".terminal .xterm-rows > div").last().evaluate((el) => el.textContent?.length ?? 0);
+      check(box && cols > 0, "no terminal row geometry");
+      const charWidth = await row.evaluate((el) => {
+        const span = el.querySelector("span");
+        return span && span.textContent ? span.getBoundingClientRect().width / span.textContent.length : 0;
+      });
+      check(charWidth > 0, "no character width");
+      const x = box.x + (rowText.indexOf(info.remote_root) + 2) * charWidth;
+      const y = box.y + box.height / 2;
+      await p.mouse.move(x, y);
+      await p.keyboard.down("Control");
+      await p.mouse.move(x + 1, y);
+      await screenshot(p, "traceback-link");
+      await p.mouse.click(x + 1, y);
+      await p.keyboard.up("Control");
+      await p.locator(".tabs-container .tab.active", { hasText: "crash.py" }).waitFor({ state: "visible" });
+      // The workspace's file: its breadcrumbs start at the file, not at the runtime's root.
+      const crumbs = (await p.locator(".breadcrumbs-control").first().innerText()).trim();
+      check(crumbs.startsWith("crash.py"), `not the workspace file: breadcrumbs ${JSON.stringify(crumbs)}`);
+      await p.locator(".statusbar-item", { hasText: /Ln 2, Col 1/ }).waitFor({ state: "visible" });
+      await screenshot(p, "traceback-link-opened");
     });
 
     await step("Disconnect returns the status bar to disconnected", async () => {
