@@ -2,7 +2,7 @@
 // run never starts on stale files. The helper supplies the lenses; these are the commands they call.
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { runInTerminal, type ExecTerminal } from "./execTerminal";
+import { RunTerminals, type ExecTerminal } from "./execTerminal";
 import type { HelperClient } from "./helperClient";
 import type { ProfileStore } from "./profiles";
 import { Method, type FlushParams } from "./protocol";
@@ -15,11 +15,19 @@ export class NoProfileError extends Error {
   }
 }
 
-export class Runner {
+export class Runner implements vscode.Disposable {
+  private readonly terminals: RunTerminals;
+
   constructor(
     private readonly helper: HelperClient,
     private readonly profiles: ProfileStore,
-  ) {}
+  ) {
+    this.terminals = new RunTerminals(helper);
+  }
+
+  dispose(): void {
+    this.terminals.dispose();
+  }
 
   profile(): string {
     const status = pickProfile(this.profiles.all(), defaultProfile());
@@ -35,7 +43,7 @@ export class Runner {
     const profile = this.profile();
     await this.saveAndFlush(profile, target);
     const argv = [remotePython(), target];
-    return runInTerminal(this.helper, { profile, argv }, `Colab: ${path.posix.basename(target)}`, `$ ${argv.join(" ")}`);
+    return this.terminals.run(target, `Colab: ${path.posix.basename(target)}`, { profile, argv }, `$ ${argv.join(" ")}`);
   }
 
   /** Runs lines startLine..endLine (0-based, inclusive) of the file as one program. */
@@ -46,13 +54,13 @@ export class Runner {
     const last = Math.min(endLine, document.lineCount - 1);
     const code = document.getText(new vscode.Range(startLine, 0, last, document.lineAt(last).text.length));
     const argv = [remotePython(), "-c", code];
-    const name = `Colab: ${path.posix.basename(relativePath)}:${startLine + 1}`;
-    return runInTerminal(this.helper, { profile, argv }, name, `$ ${remotePython()} ${relativePath} (cell at line ${startLine + 1})`);
+    const name = `Colab: ${path.posix.basename(relativePath)}`;
+    return this.terminals.run(relativePath, name, { profile, argv }, `$ ${remotePython()} ${relativePath} (cell at line ${startLine + 1})`);
   }
 
   runCommandLine(commandLine: string): ExecTerminal {
     const profile = this.profile();
-    return runInTerminal(this.helper, { profile, commandLine }, "Colab: command", `$ ${commandLine}`);
+    return this.terminals.run("command", "Colab: command", { profile, commandLine }, `$ ${commandLine}`);
   }
 
   private async saveAndFlush(profile: string, relativePath: string): Promise<void> {

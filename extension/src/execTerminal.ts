@@ -1,5 +1,6 @@
-// A terminal that shows one remote command: live stdout/stderr, then its exit code.
-// Closing the terminal or pressing Ctrl+C cancels the request, which interrupts the remote process.
+// A terminal that shows remote commands, one after another: live stdout/stderr, then the exit code.
+// Closing the terminal or pressing Ctrl+C cancels the running request, which interrupts the remote
+// process. A finished terminal takes the next run of the same file instead of a new one piling up.
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import type { HelperClient } from "./helperClient";
@@ -25,20 +26,54 @@ export class ExecTerminal implements vscode.Pseudoterminal {
   private readonly closeEmitter = new vscode.EventEmitter<number | undefined>();
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
-  private readonly cancel = new vscode.CancellationTokenSource();
+  private cancel = new vscode.CancellationTokenSource();
   private outputSubscription: vscode.Disposable | undefined;
-  private finished = false;
+  private opened = false;
+  private closed = false;
+  private running = false;
   private resolveDone: (code: number | undefined) => void = () => undefined;
-  /** Resolves with the exit code, or undefined when the run failed or was cancelled. */
-  readonly done = new Promise<number | undefined>((resolve) => (this.resolveDone = resolve));
+  /** The latest run's exit code, or undefined when it failed or was cancelled. */
+  done: Promise<number | undefined>;
 
   constructor(
     private readonly helper: HelperClient,
-    private readonly request: ExecRequest,
-    private readonly banner: string,
-  ) {}
+    private request: ExecRequest,
+    private banner: string,
+  ) {
+    this.done = this.nextDone();
+    // Counted as running from the start: the first run begins when VS Code opens the terminal.
+    this.running = true;
+  }
+
+  /** True once the latest run ended and the terminal can take another. */
+  get idle(): boolean {
+    return !this.running && !this.closed;
+  }
 
   open(): void {
+    this.opened = true;
+    this.start();
+  }
+
+  /** Starts another run in this (idle) terminal. */
+  rerun(request: ExecRequest, banner: string): void {
+    this.request = request;
+    this.banner = banner;
+    this.cancel.dispose();
+    this.cancel = new vscode.CancellationTokenSource();
+    this.done = this.nextDone();
+    this.running = true;
+    this.writeEmitter.fire("\r\n");
+    if (this.opened) {
+      this.start();
+    }
+  }
+
+  private nextDone(): Promise<number | undefined> {
+    return new Promise<number | undefined>((resolve) => (this.resolveDone = resolve));
+  }
+
+  private start(): void {
     const execId = randomUUID();
     this.outputSubscription = this.helper.onExecOutput.event((output) => {
       if (output.execId === execId) {
@@ -47,17 +82,18 @@ export class ExecTerminal implements vscode.Pseudoterminal {
     });
     this.writeEmitter.fire(`\x1b[2m${toTerminalText(this.banner)}\x1b[0m\r\n`);
     const params: ExecParams = { ...this.request, execId };
-    void this.helper.request<ExecResult>(Method.EXEC, params, this.cancel.token).then(
+    const cancel = this.cancel;
+    void this.helper.request<ExecResult>(Method.EXEC, params, cancel.token).then(
       (result) => this.finish(`\r\n\x1b[1mColabLink: exit code ${result.exitCode}\x1b[0m\r\n`, result.exitCode),
       (error: unknown) => {
-        const text = this.cancel.token.isCancellationRequested ? "interrupted" : errorMessage(error);
+        const text = cancel.token.isCancellationRequested ? "interrupted" : errorMessage(error);
         this.finish(`\r\n\x1b[31mColabLink: ${text}\x1b[0m\r\n`, undefined);
       },
     );
   }
 
   handleInput(data: string): void {
-    if (this.finished) {
+    if (!this.running) {
       this.closeEmitter.fire(undefined);
     } else if (data === CTRL_C) {
       this.writeEmitter.fire("^C");
@@ -66,27 +102,50 @@ export class ExecTerminal implements vscode.Pseudoterminal {
   }
 
   close(): void {
+    this.closed = true;
     this.cancel.cancel();
-    this.dispose();
-  }
-
-  private finish(text: string, exitCode: number | undefined): void {
-    this.finished = true;
-    this.writeEmitter.fire(text);
-    this.writeEmitter.fire("\x1b[2mPress any key to close.\x1b[0m\r\n");
-    this.outputSubscription?.dispose();
-    this.resolveDone(exitCode);
-  }
-
-  private dispose(): void {
     this.outputSubscription?.dispose();
     this.cancel.dispose();
   }
+
+  private finish(text: string, exitCode: number | undefined): void {
+    this.running = false;
+    this.writeEmitter.fire(text);
+    this.writeEmitter.fire("\x1b[2mPress any key to close; the next run of this file reuses this terminal.\x1b[0m\r\n");
+    this.outputSubscription?.dispose();
+    this.resolveDone(exitCode);
+  }
 }
 
-export function runInTerminal(helper: HelperClient, request: ExecRequest, name: string, banner: string): ExecTerminal {
-  const pty = new ExecTerminal(helper, request, banner);
-  const terminal = vscode.window.createTerminal({ name, pty, iconPath: new vscode.ThemeIcon("vm-running") });
-  terminal.show();
-  return pty;
+/** The run terminals, one per key (a file, or "command"): an idle one is reused, a busy one is not. */
+export class RunTerminals implements vscode.Disposable {
+  private readonly byKey = new Map<string, { terminal: vscode.Terminal; pty: ExecTerminal }>();
+  private readonly subscription = vscode.window.onDidCloseTerminal((closed) => {
+    for (const [key, entry] of this.byKey) {
+      if (entry.terminal === closed) {
+        this.byKey.delete(key);
+      }
+    }
+  });
+
+  constructor(private readonly helper: HelperClient) {}
+
+  run(key: string, name: string, request: ExecRequest, banner: string): ExecTerminal {
+    const reusable = this.byKey.get(key);
+    if (reusable?.pty.idle) {
+      reusable.pty.rerun(request, banner);
+      reusable.terminal.show();
+      return reusable.pty;
+    }
+    const pty = new ExecTerminal(this.helper, request, banner);
+    const terminal = vscode.window.createTerminal({ name, pty, iconPath: new vscode.ThemeIcon("vm-running") });
+    terminal.show();
+    // A busy terminal keeps its run; the newest terminal is the one the next run reuses.
+    this.byKey.set(key, { terminal, pty });
+    return pty;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+  }
 }

@@ -21,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
     helper,
     profiles,
     outputs,
+    runner,
     new StatusBar(helper, profiles),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
     vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),

@@ -4,6 +4,10 @@ import type { HelperClient } from "./helperClient";
 import { errorMessage } from "./logging";
 import { Method, type PtyOpenResult, type PtyOutputParams } from "./protocol";
 
+/** The exit code the helper reports when the shell ended without a status of its own. */
+const LINK_CLOSED = -1;
+export const SHELL_DISCONNECTED = "the connection to the runtime closed, so this shell ended.";
+
 export class ShellTerminal implements vscode.Pseudoterminal {
   private readonly writeEmitter = new vscode.EventEmitter<string>();
   private readonly closeEmitter = new vscode.EventEmitter<number | undefined>();
@@ -11,6 +15,7 @@ export class ShellTerminal implements vscode.Pseudoterminal {
   readonly onDidClose = this.closeEmitter.event;
   private ptyId: string | undefined;
   private closed = false;
+  private ended = false;
   // Output or keystrokes that arrive before pty/open has answered are held, not lost.
   private earlyOutput: PtyOutputParams[] = [];
   private pendingInput: string[] = [];
@@ -31,7 +36,15 @@ export class ShellTerminal implements vscode.Pseudoterminal {
         }
       }),
       this.helper.onPtyExit.event((exit) => {
-        if (exit.ptyId === this.ptyId) {
+        if (exit.ptyId !== this.ptyId) {
+          return;
+        }
+        if (exit.exitCode === LINK_CLOSED) {
+          // Not the shell's doing: say so ourselves rather than VS Code's "exit code -1".
+          this.writeEmitter.fire(`\r\n\x1b[1mColabLink: ${SHELL_DISCONNECTED}\x1b[0m\r\n\x1b[2mPress any key to close.\x1b[0m\r\n`);
+          this.ended = true;
+          this.dispose();
+        } else {
           this.writeEmitter.fire(`\r\n\x1b[2mColabLink: shell exited with code ${exit.exitCode}\x1b[0m\r\n`);
           this.end(exit.exitCode);
         }
@@ -61,6 +74,10 @@ export class ShellTerminal implements vscode.Pseudoterminal {
   }
 
   handleInput(data: string): void {
+    if (this.ended) {
+      this.closeEmitter.fire(undefined);
+      return;
+    }
     if (this.ptyId === undefined) {
       this.pendingInput.push(data);
       return;

@@ -248,11 +248,11 @@ class Connection:
 
     def open_shell(self, cols: int, rows: int, cwd: str | None = None) -> Channel:
         """An interactive login shell on a PTY, starting in ``cwd`` (default: the remote source
-        root)."""
+        root), with the environment runs get."""
         from colablink.ssh import pty
 
         directory = self.profile.remote_root if cwd is None else cwd
-        return pty.open_shell(self.session, directory, cols, rows)
+        return pty.open_shell(self.session, directory, cols, rows, self.environment())
 
     # -- status ------------------------------------------------------------------------------
 

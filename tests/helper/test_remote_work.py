@@ -108,6 +108,20 @@ async def test_pty_reports_its_size_and_sees_a_resize(
     assert ended["exitCode"] == 3
 
 
+async def test_a_shell_has_the_environment_runs_get(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    profile = write_profile(workspace, shared_runtime)
+    await connect_profile(helper, workspace)
+    opened = await helper.request(Method.PTY_OPEN, {"profile": PROFILE, "cols": 100, "rows": 30})
+    pty_id = opened["ptyId"]
+    line = 'echo "out=[$COLABLINK_OUTPUT_DIR] unbuffered=[$PYTHONUNBUFFERED] pwd=[$(pwd)]"\n'
+    await helper.request(Method.PTY_INPUT, {"ptyId": pty_id, "data": line})
+    expected = f"out=[{profile.remote_conn_dir}] unbuffered=[1] pwd=[{shared_runtime.remote_root}]"
+    await helper.wait_note(Notification.PTY_OUTPUT, lambda _: expected in helper.screen(pty_id))
+    await helper.request(Method.PTY_CLOSE, {"ptyId": pty_id})
+
+
 async def test_flush_resolves_once_the_remote_file_matches(
     helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
 ) -> None:
@@ -200,3 +214,14 @@ async def test_execs_share_one_long_lived_runner_on_the_runtime(
     # and it is the runner: python3 running the source it was sent.
     assert parents[0] == parents[1]
     assert procs.cmdline_of(parents[0])[:2] == ["python3", "-c"]
+
+
+async def test_disconnect_ends_the_profiles_shells_without_a_status(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    await connect(helper, workspace, shared_runtime)
+    opened = await helper.request(Method.PTY_OPEN, {"profile": PROFILE, "cols": 80, "rows": 24})
+    await helper.request(Method.DISCONNECT, {"profile": PROFILE})
+    ended = await helper.wait_note(Notification.PTY_EXIT, lambda p: p["ptyId"] == opened["ptyId"])
+    # -1: the shell gave no status of its own; the editor says why in its own words.
+    assert ended["exitCode"] == -1

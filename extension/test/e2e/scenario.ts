@@ -520,14 +520,18 @@ async function scenario(): Promise<void> {
       const remoteSleeps = (): string =>
         spawnSync("pgrep", ["-u", runtimeUser, "-x", "sleep"], { encoding: "utf8" }).stdout.trim();
       check(remoteSleeps() === "", "a remote sleep was already running");
+      const terminalsBefore = (await terminalTexts(p)).length;
       await runCommand(p, "ColabLink: Run Command on Colab…");
       await answerInputBox(p, "Command line to run on the runtime", "sleep 100");
+      // The finished web server's terminal takes this run: no new terminal piles up.
+      await p.locator(".terminal .xterm-rows", { hasText: "$ sleep 100" }).first().waitFor({ state: "attached" });
+      check((await terminalTexts(p)).length === terminalsBefore, "a new terminal opened instead of reusing the idle one");
       await waitFor("the remote sleep to start", async () => remoteSleeps() || undefined);
       await terminalFocus(p);
       await p.keyboard.press("Control+C");
       await waitFor("the terminal to say interrupted", async () => {
-        const texts = await terminalTexts(p);
-        return (texts[texts.length - 1] ?? "").includes("ColabLink: interrupted") || undefined;
+        const text = (await terminalTexts(p)).find((t) => t.includes("$ sleep 100")) ?? "";
+        return text.slice(text.lastIndexOf("$ sleep 100")).includes("ColabLink: interrupted") || undefined;
       });
       await waitFor("the remote sleep to be gone", async () => remoteSleeps() === "" || undefined, 5_000);
     });
@@ -537,9 +541,8 @@ async function scenario(): Promise<void> {
       await answerInputBox(p, "Command line to run on the runtime", "python3 crash.py");
       const wanted = 'crash.py", line 2';
       await waitFor("the traceback", async () => {
-        const texts = await terminalTexts(p);
-        const last = texts[texts.length - 1] ?? "";
-        return (last.includes(wanted) && last.includes("exit code 1")) || undefined;
+        const all = (await terminalTexts(p)).join("\n");
+        return (all.includes(wanted) && all.includes("exit code 1")) || undefined;
       });
       // Ctrl+click on the path, as a person would: find the row and the column the path starts at.
       const row = p.locator(".terminal .xterm-rows > div", { hasText: wanted }).last();
@@ -573,6 +576,12 @@ async function scenario(): Promise<void> {
       await waitFor("the status bar to say disconnected", async () =>
         (await statusBarText(p)).includes("Colab · disconnected") || undefined,
       );
+      // The open shell ends with ColabLink's own line, not VS Code's "terminated with exit code".
+      const text = await waitFor("the shell's ColabLink line", async () =>
+        (await terminalTexts(p)).find((t) => t.includes("ColabLink: the connection to the runtime closed, so this shell ended.")),
+      );
+      check(!/terminated with exit code/.test(text), `VS Code's exit line in the shell: ${text}`);
+      await screenshot(p, "shell-after-disconnect");
     });
 
     await step("a killed helper leaves its stderr tail in the log, and Restart Helper brings it back", async () => {

@@ -40,7 +40,6 @@ from colablink.helper.syncing import (
 )
 from colablink.helper.terminals import ChannelTerminal, Terminal
 from colablink.local.profiles import Profile
-from colablink.ssh import pty
 from colablink.sync.engine import SyncState as EngineState
 
 log = logging.getLogger(__name__)
@@ -214,7 +213,7 @@ class LiveProfile:
                 return self.daemon.open_pty(cols, rows, directory)
             except DaemonUnavailable:
                 self._take_over()
-        return ChannelTerminal(pty.open_shell(self.connection.session, directory, cols, rows))
+        return ChannelTerminal(self.connection.open_shell(cols, rows, directory))
 
     def download(self, remote: str, local: Path) -> Path:
         result = self._daemon_call({"op": "download", "remote": remote, "local": str(local)})

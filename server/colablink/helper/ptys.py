@@ -29,9 +29,12 @@ log = logging.getLogger(__name__)
 class Shell:
     """One terminal; keystrokes and resizes go through one queue so they keep their order."""
 
-    def __init__(self, pty_id: str, terminal: Terminal) -> None:
+    def __init__(self, pty_id: str, profile: str, terminal: Terminal) -> None:
         self.pty_id = pty_id
+        self.profile = profile
         self.terminal = terminal
+        # Set when Disconnect ended it: whatever status the hung-up shell gives is not its own.
+        self.disconnected = False
         self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         threading.Thread(target=self._feed, name=f"colablink-pty-in-{pty_id}", daemon=True).start()
 
@@ -62,7 +65,8 @@ class PtyRegistry:
         """Open a shell (blocking) and start relaying its output; return its id."""
         root = live.profile.remote_root
         directory = root if cwd is None else posixpath.join(root, cwd)
-        shell = Shell(f"{live.name}-{next(self._ids)}", live.open_terminal(cols, rows, directory))
+        terminal = live.open_terminal(cols, rows, directory)
+        shell = Shell(f"{live.name}-{next(self._ids)}", live.name, terminal)
         with self._lock:
             self._shells[shell.pty_id] = shell
         threading.Thread(
@@ -89,6 +93,14 @@ class PtyRegistry:
     def close(self, pty_id: str) -> None:
         self._get(pty_id).close()
 
+    def close_profile(self, profile: str) -> None:
+        """End every shell of ``profile`` (on Disconnect, even when its daemon holds them)."""
+        with self._lock:
+            shells = [s for s in self._shells.values() if s.profile == profile]
+        for shell in shells:
+            shell.disconnected = True
+            shell.close()
+
     def close_all(self) -> None:
         with self._lock:
             shells = list(self._shells.values())
@@ -102,8 +114,8 @@ class PtyRegistry:
             while chunk := terminal.read():
                 self._output(shell.pty_id, decoder.decode(chunk))
             self._output(shell.pty_id, decoder.decode(b"", final=True))
-            # -1 when the shell ended without a status (we closed it, or the link dropped).
-            code = terminal.exit_status()
+            # -1 when the shell ended without a status (Disconnect, or the link dropped).
+            code = -1 if shell.disconnected else terminal.exit_status()
         except OSError as exc:
             log.info("Terminal %s ended: %s", shell.pty_id, exc)
             code = -1

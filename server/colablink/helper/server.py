@@ -186,6 +186,7 @@ def register(helper: Helper) -> None:
         return {"host": info.host, "port": info.port, "username": info.username}
 
     async def disconnect(params: DisconnectParams) -> None:
+        helper.ptys.close_profile(params["profile"])
         await hub.disconnect(params["profile"], forget=params.get("forget", False))
         helper.refresh_code_lenses()
 
