@@ -7,6 +7,7 @@ import type { HelperClient } from "./helperClient";
 import type { ProfileStore } from "./profiles";
 import { Method, type FlushParams } from "./protocol";
 import { defaultProfile, remotePython } from "./settings";
+import { runRefusal } from "./runTarget";
 import { pickProfile } from "./statusText";
 
 export class NoProfileError extends Error {
@@ -90,11 +91,14 @@ function workspaceUri(relativePath: string): vscode.Uri {
 }
 
 function activeFileRelativePath(): string {
-  const editor = vscode.window.activeTextEditor;
-  if (!editor || editor.document.uri.scheme !== "file") {
-    throw new Error("Open the file to run in an editor first.");
+  const notebook = vscode.window.activeNotebookEditor?.notebook.uri;
+  const document = vscode.window.activeTextEditor?.document;
+  const facts = document && { scheme: document.uri.scheme, languageId: document.languageId, fileName: document.fileName };
+  const refusal = runRefusal(facts, notebook && notebook.path, remotePython());
+  if (refusal || !document) {
+    throw new Error(refusal);
   }
-  return vscode.workspace.asRelativePath(editor.document.uri, false).split(path.sep).join("/");
+  return vscode.workspace.asRelativePath(document.uri, false).split(path.sep).join("/");
 }
 
 export function workspaceRootPath(): string {

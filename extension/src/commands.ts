@@ -1,7 +1,7 @@
 // Every "ColabLink: …" command; each turns a failure into one sentence with "Show Logs".
 import * as vscode from "vscode";
 import type { Runner } from "./codeLensRunner";
-import { connect } from "./connectFlow";
+import { connect, pasteNewConnectionInfo, reconnectNow } from "./connectFlow";
 import type { HelperClient } from "./helperClient";
 import { errorMessage, showError, showLogs } from "./logging";
 import type { EntryNode } from "./outputsModel";
@@ -35,6 +35,8 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
   const table: Record<string, Handler> = {
     "colablink.connect": () => connect(helper, profiles),
     "colablink.disconnect": () => disconnect(helper, profiles),
+    "colablink.reconnectNow": () => reconnectNow(helper, profiles, runner.profile()),
+    "colablink.pasteConnectionInfo": () => pasteNewConnectionInfo(helper, profiles, runner.profile()),
     [LensCommand.RUN_FILE]: (relativePath?: string) => runner.runFile(relativePath),
     [LensCommand.RUN_CELL]: (relativePath: string, startLine: number, endLine: number) =>
       runner.runCell(relativePath, startLine, endLine),
@@ -162,7 +164,15 @@ function menuEntries(helper: HelperClient, profiles: ProfileStore): [string, str
       ["colablink.showLogs", "Show Logs"],
     ];
   }
+  const down = profiles.all().some((s) => s.state === "reconnecting" || s.state === "error");
+  const recovery: [string, string][] = down
+    ? [
+        ["colablink.reconnectNow", "Reconnect Now"],
+        ["colablink.pasteConnectionInfo", "Paste New Connection Info…"],
+      ]
+    : [];
   return [
+    ...recovery,
     ["colablink.runFile", "Run Current File on Colab"],
     ["colablink.runCommand", "Run Command on Colab…"],
     ["colablink.openShell", "Open Shell on Colab"],

@@ -32,6 +32,13 @@ export async function connect(helper: HelperClient, profiles: ProfileStore): Pro
   }
 }
 
+/** Drops the profile's connection and dials it again now, instead of waiting for the next try. */
+export async function reconnectNow(helper: HelperClient, profiles: ProfileStore, profile: string): Promise<void> {
+  const status = profiles.get(profile);
+  const where = status ? `${status.host}:${status.port}` : profile;
+  await runConnect(helper, profiles, { params: { workspaceRoot: workspaceRootPath(), profile }, where });
+}
+
 /** Asks only for the connection info (the folders stay as they are) and connects. */
 export async function pasteNewConnectionInfo(helper: HelperClient, profiles: ProfileStore, profile: string): Promise<void> {
   const checked = await askConnectionInfo(helper);

@@ -2,6 +2,7 @@
 import * as vscode from "vscode";
 import { Runner } from "./codeLensRunner";
 import { registerCommands } from "./commands";
+import { ConnectionWatch } from "./connectionWatch";
 import { HelperClient } from "./helperClient";
 import { errorMessage, log, showError } from "./logging";
 import { OUTPUTS_VIEW, OutputsTree } from "./outputsTree";
@@ -23,6 +24,7 @@ export function activate(context: vscode.ExtensionContext): void {
     outputs,
     runner,
     new StatusBar(helper, profiles),
+    new ConnectionWatch(helper, profiles),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
     vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),
     ...registerCommands({ helper, profiles, runner, outputs, extensionUri: context.extensionUri }),

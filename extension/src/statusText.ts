@@ -68,6 +68,15 @@ function reconnectingText(retryInSeconds: number | null): string {
   return retryInSeconds === null ? "reconnecting…" : `reconnecting in ${Math.max(0, Math.ceil(retryInSeconds))} s`;
 }
 
+/** A latency measured before a drop says nothing about a link that is down now. */
+function latencyText(status: ProfileStatus): string {
+  const live = status.state === "connected" && status.syncState !== "retrying" && status.syncState !== "disconnected";
+  if (!live) {
+    return "— (not reachable now)";
+  }
+  return status.latencyMs === null ? "—" : `${Math.round(status.latencyMs)} ms`;
+}
+
 function tooltipFor(status: ProfileStatus | undefined): string {
   if (!status) {
     return "ColabLink: not connected. Click to connect.";
@@ -75,7 +84,7 @@ function tooltipFor(status: ProfileStatus | undefined): string {
   const lines = [
     `Profile: ${status.profile}`,
     `Host: ${status.host}:${status.port}`,
-    `Latency: ${status.latencyMs === null ? "—" : `${Math.round(status.latencyMs)} ms`}`,
+    `Latency: ${latencyText(status)}`,
     `State: ${status.state}, sync ${status.syncState}`,
   ];
   if (status.gpu) {

@@ -38,7 +38,7 @@ const RUN_EXIT_CODE = 3;
 const OUT_TEXT = "written on the runtime\n";
 
 interface RuntimeAnswer {
-  info: { host: string; port: number; username: string; password: string; remote_root: string };
+  info: { host: string; port: number; username: string; password: string; remote_root: string; host_keys: string[] };
   username: string;
   authorizedKeys: string;
 }
@@ -132,6 +132,10 @@ function writeCrashFile(): void {
     path.join(dirs.workspace, "crash.py"),
     ["def boom():", '    raise RuntimeError("boom")', "", "", "boom()", ""].join("\n"),
   );
+}
+
+function writeNotesFile(): void {
+  fs.writeFileSync(path.join(dirs.workspace, "notes.txt"), "not a program\n");
 }
 
 function writeCellsFile(): void {
@@ -242,6 +246,7 @@ async function scenario(): Promise<void> {
   prepareDirs();
   writeCellsFile();
   writeCrashFile();
+  writeNotesFile();
   const env = codeServerEnv();
   let runtime: ChildProcessWithoutNullStreams | undefined;
   let server: RunningCodeServer | undefined;
@@ -427,6 +432,17 @@ async function scenario(): Promise<void> {
       check(text.includes("second cell ran") && !text.includes("first cell ran"), `cell output: ${text}`);
     });
 
+    await step("Run Current File on a file that is not Python says what it would run, and runs nothing", async () => {
+      await openFile(p, "notes.txt");
+      const terminalsBefore = (await terminalTexts(p)).length;
+      await runCommand(p, "ColabLink: Run Current File on Colab");
+      const refusal = toast(p, "notes.txt is not a Python file");
+      await refusal.waitFor({ state: "visible" });
+      check((await refusal.innerText()).includes("would run “python3 notes.txt”"), "the refusal does not say what it would run");
+      check((await terminalTexts(p)).length === terminalsBefore, "a terminal opened for a file that is not Python");
+      await clearNotifications(p);
+    });
+
     await step("a settings change reaches the helper: colablink.codeLens false hides the lenses", async () => {
       // As a person would: edit the user settings.json in the editor and save it.
       await runCommand(p, "Preferences: Open User Settings (JSON)");
@@ -571,7 +587,48 @@ async function scenario(): Promise<void> {
       await screenshot(p, "traceback-link-opened");
     });
 
+    await step("a runtime replaced by a new machine: one 'restarted?' notification, then Paste New Connection Info", async () => {
+      check(runtime, "no runtime");
+      await clearNotifications(p);
+      await stopRuntime(runtime);
+      const replaced = await startRuntime();
+      runtime = replaced.proc;
+      const fresh = replaced.answer.info;
+      check(JSON.stringify(fresh.host_keys) !== JSON.stringify(info.host_keys), "the new runtime kept the old host keys");
+      const hint = toast(p, "may have been restarted");
+      await hint.waitFor({ state: "visible", timeout: 60_000 });
+      for (const button of ["Reconnect Now", "Paste New Connection Info"]) {
+        check(await hint.locator(".monaco-button", { hasText: button }).isVisible(), `no ${button} button`);
+      }
+      await statusBarItem(p).hover();
+      const tooltip = await p.locator(".workbench-hover, .monaco-hover", { hasText: "Latency:" }).first().innerText();
+      check(tooltip.includes("Latency: — (not reachable now)"), `a stale latency while down: ${tooltip}`);
+      await p.mouse.move(400, 300);
+      await p.waitForTimeout(500);
+      await screenshot(p, "runtime-restarted-notification");
+      const story = colabLinkLog();
+      check(story.includes(`${profile}: the link to ${info.host}:${info.port} dropped`), "the log does not tell the drop");
+      check(story.includes(`${profile}: try 2 to reach ${info.host}:${info.port} failed`), "the log does not tell each failed try");
+      check((await p.locator(".notifications-toasts .notification-toast", { hasText: "may have been restarted" }).count()) === 1, "asked more than once");
+      await hint.locator(".monaco-button", { hasText: "Paste New Connection Info" }).click();
+      await answerInputBox(p, "Paste the connection JSON", connectionJson(fresh, fresh.password));
+      await waitFor("the status bar to say connected to the new runtime", async () => {
+        const current = await statusBarText(p);
+        return current === "Colab · CPU" || undefined;
+      }, 60_000);
+      await waitFor("the log to tell the connect to the new runtime", async () =>
+        colabLinkLog().includes(`${profile}: connected to ${fresh.host}:${fresh.port}`) || undefined,
+      );
+      await clearNotifications(p);
+    });
+
     await step("Disconnect returns the status bar to disconnected", async () => {
+      const before = (await terminalTexts(p)).length;
+      await runCommand(p, "ColabLink: Open Shell on Colab");
+      await waitFor("a new shell with its prompt", async () => {
+        const texts = await terminalTexts(p);
+        return (texts.length > before && texts[texts.length - 1]?.trim()) || undefined;
+      });
       await runCommand(p, "ColabLink: Disconnect");
       await waitFor("the status bar to say disconnected", async () =>
         (await statusBarText(p)).includes("Colab · disconnected") || undefined,

@@ -104,4 +104,18 @@ describe("countedDown", () => {
     const status = profileStatus();
     expect(countedDown(status, 5_000)).toBe(status);
   });
+
+  it("drops a stale latency from the tooltip while the link is down", () => {
+    const live = statusView({ helper: "running", connecting: false, status: profileStatus({ latencyMs: 12.4 }) });
+    expect(live.tooltip).toContain("Latency: 12 ms");
+    for (const down of [
+      profileStatus({ state: "reconnecting", syncState: "retrying", retryInSeconds: 4, latencyMs: 12.4 }),
+      profileStatus({ state: "connected", syncState: "disconnected", latencyMs: 12.4 }),
+      profileStatus({ state: "error", latencyMs: 12.4 }),
+    ]) {
+      const view = statusView({ helper: "running", connecting: false, status: down });
+      expect(view.tooltip).toContain("Latency: — (not reachable now)");
+      expect(view.tooltip).not.toContain("12 ms");
+    }
+  });
 });

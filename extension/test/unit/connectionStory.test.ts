@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { ConnectionStory } from "../../src/connectionStory";
+import { profileStatus } from "./fixtures";
+
+const connected = profileStatus();
+const dropped = profileStatus({ state: "reconnecting", syncState: "disconnected", lastError: "connection refused" });
+const waiting = (s: number) => profileStatus({ state: "reconnecting", syncState: "retrying", retryInSeconds: s, lastError: "connection refused" });
+
+describe("ConnectionStory", () => {
+  it("tells connect, drop, each failed try, and the recovery with how long it took", () => {
+    const story = new ConnectionStory(3);
+    expect(story.next(connected, 0).line).toBe("default: connected to 127.0.0.1:2222");
+    expect(story.next(connected, 500).line).toBeUndefined();
+    expect(story.next(dropped, 1_000).line).toBe("default: the link to 127.0.0.1:2222 dropped (connection refused)");
+    expect(story.next(waiting(2), 1_100).line).toBe("default: next try in 2 s");
+    expect(story.next(waiting(1), 2_100).line).toBeUndefined();
+    expect(story.next(dropped, 3_200).line).toBe("default: try 2 to reach 127.0.0.1:2222 failed (connection refused), down for 2 s");
+    expect(story.next(connected, 9_000).line).toBe("default: back on 127.0.0.1:2222 after 8 s");
+    expect(story.tries).toBe(0);
+  });
+
+  it("suspects a restarted runtime once, after the given number of failed tries, and again after a recovery", () => {
+    const story = new ConnectionStory(3);
+    story.next(connected, 0);
+    const hints: boolean[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      hints.push(story.next(dropped, i * 10).suspectRestart, story.next(waiting(1), i * 10 + 5).suspectRestart);
+    }
+    expect(hints.filter(Boolean)).toHaveLength(1);
+    expect(hints.indexOf(true)).toBe(4); // the third failed try
+    story.next(connected, 100);
+    for (let i = 0; i < 3; i += 1) {
+      story.next(waiting(1), 200 + i);
+      if (story.next(dropped, 210 + i).suspectRestart) {
+        expect(i).toBe(2);
+        return;
+      }
+    }
+    throw new Error("no second hint after a recovery");
+  });
+
+  it("says disconnected and errors once each", () => {
+    const story = new ConnectionStory();
+    story.next(connected, 0);
+    expect(story.next(profileStatus({ state: "disconnected" }), 1).line).toBe("default: disconnected from 127.0.0.1:2222");
+    expect(story.next(profileStatus({ state: "disconnected" }), 2).line).toBeUndefined();
+    const error = profileStatus({ state: "error", lastError: "The runtime refused the key." });
+    expect(story.next(error, 3).line).toBe("default: The runtime refused the key.");
+    expect(story.next(error, 4).line).toBeUndefined();
+  });
+});
