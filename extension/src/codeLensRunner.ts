@@ -2,13 +2,16 @@
 // run never starts on stale files. The helper supplies the lenses; these are the commands they call.
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { RunTerminals, type ExecTerminal } from "./execTerminal";
+import { RunTerminals, type BeforeRun, type ExecTerminal } from "./execTerminal";
 import type { HelperClient } from "./helperClient";
 import type { ProfileStore } from "./profiles";
 import { Method, type FlushParams } from "./protocol";
 import { defaultProfile, remotePython } from "./settings";
 import { runRefusal } from "./runTarget";
-import { pickProfile } from "./statusText";
+import { isLinkDown, pickProfile } from "./statusText";
+
+/** How long a run waits for a link that is down before it gives up. */
+const WAIT_FOR_LINK_MS = 5 * 60_000;
 
 export class NoProfileError extends Error {
   constructor() {
@@ -42,21 +45,23 @@ export class Runner implements vscode.Disposable {
   async runFile(relativePath?: string): Promise<ExecTerminal> {
     const target = relativePath ?? activeFileRelativePath();
     const profile = this.profile();
-    await this.saveAndFlush(profile, target);
+    await save(target);
     const argv = [remotePython(), target];
-    return this.terminals.run(target, `Colab: ${path.posix.basename(target)}`, { profile, argv }, `$ ${argv.join(" ")}`);
+    const name = `Colab: ${path.posix.basename(target)}`;
+    return this.terminals.run(target, name, { profile, argv }, `$ ${argv.join(" ")}`, this.flush(profile, target));
   }
 
   /** Runs lines startLine..endLine (0-based, inclusive) of the file as one program. */
   async runCell(relativePath: string, startLine: number, endLine: number): Promise<ExecTerminal> {
     const profile = this.profile();
     const document = await vscode.workspace.openTextDocument(workspaceUri(relativePath));
-    await this.saveAndFlush(profile, relativePath);
+    await save(relativePath);
     const last = Math.min(endLine, document.lineCount - 1);
     const code = document.getText(new vscode.Range(startLine, 0, last, document.lineAt(last).text.length));
     const argv = [remotePython(), "-c", code];
     const name = `Colab: ${path.posix.basename(relativePath)}`;
-    return this.terminals.run(relativePath, name, { profile, argv }, `$ ${remotePython()} ${relativePath} (cell at line ${startLine + 1})`);
+    const banner = `$ ${remotePython()} ${relativePath} (cell at line ${startLine + 1})`;
+    return this.terminals.run(relativePath, name, { profile, argv }, banner, this.flush(profile, relativePath));
   }
 
   runCommandLine(commandLine: string): ExecTerminal {
@@ -64,17 +69,50 @@ export class Runner implements vscode.Disposable {
     return this.terminals.run("command", "Colab: command", { profile, commandLine }, `$ ${commandLine}`);
   }
 
-  private async saveAndFlush(profile: string, relativePath: string): Promise<void> {
-    const uri = workspaceUri(relativePath);
-    const open = vscode.workspace.textDocuments.find((doc) => doc.uri.fsPath === uri.fsPath);
-    if (open?.isDirty) {
-      await open.save();
-    }
+  /**
+   * Waits, in the run's terminal, for a link that is down to come back, then until pending pushes
+   * of the file landed: a run never starts on stale files.
+   */
+  private flush(profile: string, relativePath: string): BeforeRun {
     const params: FlushParams = { profile, paths: [relativePath] };
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: "ColabLink: syncing before the run" },
-      () => this.helper.request(Method.FLUSH, params),
-    );
+    return async (token) => {
+      await this.linkUp(profile, token);
+      await this.helper.request(Method.FLUSH, params, token);
+    };
+  }
+
+  /** Resolves once `profile`'s link is up (at once unless it is down now); rejects after the limit. */
+  private linkUp(profile: string, token: vscode.CancellationToken): Promise<void> {
+    const up = (): boolean => !isLinkDown(this.profiles.get(profile));
+    if (up()) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer);
+        watch.dispose();
+        cancelled.dispose();
+        if (error) {
+          reject(error);
+        } else {
+          resolve();
+        }
+      };
+      const watch = this.profiles.onDidChange.event(() => up() && done());
+      const cancelled = token.onCancellationRequested(() => done());
+      const timer = setTimeout(
+        () => done(new Error(`the runtime did not come back within ${WAIT_FOR_LINK_MS / 60_000} minutes.`)),
+        WAIT_FOR_LINK_MS,
+      );
+    });
+  }
+}
+
+async function save(relativePath: string): Promise<void> {
+  const uri = workspaceUri(relativePath);
+  const open = vscode.workspace.textDocuments.find((doc) => doc.uri.fsPath === uri.fsPath);
+  if (open?.isDirty) {
+    await open.save();
   }
 }
 

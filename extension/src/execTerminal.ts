@@ -14,6 +14,12 @@ export interface ExecRequest {
   cwd?: string;
 }
 
+/** What must happen before the command starts (pushing the file); it waits while the link is down. */
+export type BeforeRun = (token: vscode.CancellationToken) => Promise<unknown>;
+
+/** After this long, a run still not started says it is waiting for the runtime. */
+const WAITING_NOTE_MS = 400;
+
 const CTRL_C = "\x03";
 
 /** Terminals want CRLF; remote programs write LF. */
@@ -39,6 +45,7 @@ export class ExecTerminal implements vscode.Pseudoterminal {
     private readonly helper: HelperClient,
     private request: ExecRequest,
     private banner: string,
+    private before?: BeforeRun,
   ) {
     this.done = this.nextDone();
     // Counted as running from the start: the first run begins when VS Code opens the terminal.
@@ -56,9 +63,10 @@ export class ExecTerminal implements vscode.Pseudoterminal {
   }
 
   /** Starts another run in this (idle) terminal. */
-  rerun(request: ExecRequest, banner: string): void {
+  rerun(request: ExecRequest, banner: string, before?: BeforeRun): void {
     this.request = request;
     this.banner = banner;
+    this.before = before;
     this.cancel.dispose();
     this.cancel = new vscode.CancellationTokenSource();
     this.done = this.nextDone();
@@ -74,13 +82,45 @@ export class ExecTerminal implements vscode.Pseudoterminal {
   }
 
   private start(): void {
+    this.writeEmitter.fire(`\x1b[2m${toTerminalText(this.banner)}\x1b[0m\r\n`);
+    const before = this.before;
+    if (!before) {
+      this.exec();
+      return;
+    }
+    const cancel = this.cancel;
+    let waited = false;
+    const note = setTimeout(() => {
+      waited = true;
+      this.writeEmitter.fire("\x1b[33mColabLink: waiting for the runtime… (Ctrl+C or close this terminal to cancel)\x1b[0m\r\n");
+    }, WAITING_NOTE_MS);
+    before(cancel.token).then(
+      () => {
+        clearTimeout(note);
+        if (cancel.token.isCancellationRequested) {
+          this.finish("\r\n\x1b[31mColabLink: cancelled; the run never started.\x1b[0m\r\n", undefined);
+          return;
+        }
+        if (waited) {
+          this.writeEmitter.fire("\x1b[32mColabLink: the runtime is back; starting the run.\x1b[0m\r\n");
+        }
+        this.exec();
+      },
+      (error: unknown) => {
+        clearTimeout(note);
+        const why = cancel.token.isCancellationRequested ? "cancelled" : errorMessage(error);
+        this.finish(`\r\n\x1b[31mColabLink: the run never started: ${why}\x1b[0m\r\n`, undefined);
+      },
+    );
+  }
+
+  private exec(): void {
     const execId = randomUUID();
     this.outputSubscription = this.helper.onExecOutput.event((output) => {
       if (output.execId === execId) {
         this.writeEmitter.fire(toTerminalText(output.data));
       }
     });
-    this.writeEmitter.fire(`\x1b[2m${toTerminalText(this.banner)}\x1b[0m\r\n`);
     const params: ExecParams = { ...this.request, execId };
     const cancel = this.cancel;
     void this.helper.request<ExecResult>(Method.EXEC, params, cancel.token).then(
@@ -111,7 +151,7 @@ export class ExecTerminal implements vscode.Pseudoterminal {
   private finish(text: string, exitCode: number | undefined): void {
     this.running = false;
     this.writeEmitter.fire(text);
-    this.writeEmitter.fire("\x1b[2mPress any key to close; the next run of this file reuses this terminal.\x1b[0m\r\n");
+    this.writeEmitter.fire("\x1b[2mPress any key to close; the next run reuses this terminal.\x1b[0m\r\n");
     this.outputSubscription?.dispose();
     this.resolveDone(exitCode);
   }
@@ -130,14 +170,14 @@ export class RunTerminals implements vscode.Disposable {
 
   constructor(private readonly helper: HelperClient) {}
 
-  run(key: string, name: string, request: ExecRequest, banner: string): ExecTerminal {
+  run(key: string, name: string, request: ExecRequest, banner: string, before?: BeforeRun): ExecTerminal {
     const reusable = this.byKey.get(key);
     if (reusable?.pty.idle) {
-      reusable.pty.rerun(request, banner);
+      reusable.pty.rerun(request, banner, before);
       reusable.terminal.show();
       return reusable.pty;
     }
-    const pty = new ExecTerminal(this.helper, request, banner);
+    const pty = new ExecTerminal(this.helper, request, banner, before);
     const terminal = vscode.window.createTerminal({ name, pty, iconPath: new vscode.ThemeIcon("vm-running") });
     terminal.show();
     // A busy terminal keeps its run; the newest terminal is the one the next run reuses.

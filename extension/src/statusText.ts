@@ -68,10 +68,18 @@ function reconnectingText(retryInSeconds: number | null): string {
   return retryInSeconds === null ? "reconnecting…" : `reconnecting in ${Math.max(0, Math.ceil(retryInSeconds))} s`;
 }
 
+/** True while the helper holds the profile but cannot reach the runtime (reconnecting, retrying). */
+export function isLinkDown(status: ProfileStatus | undefined): boolean {
+  if (!status) {
+    return false;
+  }
+  // Not syncState "disconnected" alone: a daemon started with --no-sync never syncs, yet runs.
+  return status.state === "reconnecting" || (status.state === "connected" && status.syncState === "retrying");
+}
+
 /** A latency measured before a drop says nothing about a link that is down now. */
 function latencyText(status: ProfileStatus): string {
-  const live = status.state === "connected" && status.syncState !== "retrying" && status.syncState !== "disconnected";
-  if (!live) {
+  if (status.state !== "connected" || isLinkDown(status)) {
     return "— (not reachable now)";
   }
   return status.latencyMs === null ? "—" : `${Math.round(status.latencyMs)} ms`;

@@ -3,6 +3,9 @@
 It uses the same test-bed code as the pytest fixtures (a unique dedicated user, a fresh
 remote_root, tunnel none, a free port). One JSON line goes to stdout: the connection info plus
 the path where the runtime user's own authorized_keys live; the runtime is torn down and removed when stdin closes.
+Until then, a line "down" on stdin stops its sshd and ends every session (like a runtime that
+went away), and "up" sets it up again on the same port with the same host keys; each answers with
+the same word on stdout once done.
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ def main() -> None:
             "authorizedKeys": str(home / ".ssh" / "authorized_keys"),
         }
         print(json.dumps(answer, default=str), flush=True)
-        sys.stdin.read()
+        for line in sys.stdin:
+            if line.strip() == "down":
+                handle.runtime.teardown()
+            elif line.strip() == "up":
+                handle.runtime.setup()
+            else:
+                continue
+            print(line.strip(), flush=True)
     finally:
         handle.close()
 

@@ -166,11 +166,25 @@ function codeServerEnv(): NodeJS.ProcessEnv {
 function startRuntime(): Promise<{ proc: ChildProcessWithoutNullStreams; answer: RuntimeAnswer }> {
   const python = fs.existsSync(path.join(repo, ".venv", "bin", "python")) ? path.join(repo, ".venv", "bin", "python") : "python3";
   const proc = spawn(python, [path.join(here, "runtime_main.py")], { cwd: repo });
-  proc.stderr.pipe(fs.createWriteStream(path.join(artifacts, "runtime.log")));
+  proc.stderr.pipe(fs.createWriteStream(path.join(artifacts, "runtime.log"), { flags: "a" }));
   return new Promise((resolve, reject) => {
     const lines = readline.createInterface({ input: proc.stdout });
     lines.once("line", (line) => resolve({ proc, answer: JSON.parse(line) as RuntimeAnswer }));
     proc.once("exit", (code) => reject(new Error(`the runtime exited with ${code}; see test-artifacts/e2e/runtime.log`)));
+  });
+}
+
+/** "down" stops the runtime's sshd and ends its sessions; "up" brings it back (same port, keys). */
+function controlRuntime(proc: ChildProcessWithoutNullStreams, word: "down" | "up"): Promise<void> {
+  return new Promise((resolve) => {
+    const lines = readline.createInterface({ input: proc.stdout });
+    lines.on("line", (line) => {
+      if (line.trim() === word) {
+        lines.close();
+        resolve();
+      }
+    });
+    proc.stdin.write(`${word}\n`);
   });
 }
 
@@ -560,19 +574,24 @@ async function scenario(): Promise<void> {
         const all = (await terminalTexts(p)).join("\n");
         return (all.includes(wanted) && all.includes("exit code 1")) || undefined;
       });
-      // Ctrl+click on the path, as a person would: find the row and the column the path starts at.
-      const row = p.locator(".terminal .xterm-rows > div", { hasText: wanted }).last();
-      const rowText = await row.innerText();
-      const box = await row.boundingBox();
-      const cols = await p.locator(".terminal .xterm-rows > div").last().evaluate((el) => el.textContent?.length ?? 0);
-      check(box && cols > 0, "no terminal row geometry");
-      const charWidth = await row.evaluate((el) => {
-        const span = el.querySelector("span");
-        return span && span.textContent ? span.getBoundingClientRect().width / span.textContent.length : 0;
-      });
-      check(charWidth > 0, "no character width");
-      const x = box.x + (rowText.indexOf(info.remote_root) + 2) * charWidth;
-      const y = box.y + box.height / 2;
+      // Ctrl+click on the path, as a person would: the screen point of the path's third character.
+      const row = p.locator(".terminal .xterm-rows > div:visible", { hasText: wanted }).last();
+      const point = await row.evaluate((el, needle) => {
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          const at = (node.textContent ?? "").indexOf(needle);
+          if (at >= 0) {
+            const range = document.createRange();
+            range.setStart(node, at + 2);
+            range.setEnd(node, at + 3);
+            const rect = range.getBoundingClientRect();
+            return { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
+          }
+        }
+        return null;
+      }, info.remote_root);
+      check(point, "the path is not on the terminal row");
+      const { x, y } = point;
       await p.mouse.move(x, y);
       await p.keyboard.down("Control");
       await p.mouse.move(x + 1, y);
@@ -585,6 +604,35 @@ async function scenario(): Promise<void> {
       check(crumbs.startsWith("crash.py"), `not the workspace file: breadcrumbs ${JSON.stringify(crumbs)}`);
       await p.locator(".statusbar-item", { hasText: /Ln 2, Col 1/ }).waitFor({ state: "visible" });
       await screenshot(p, "traceback-link-opened");
+    });
+
+    await step("a run started while the runtime's sshd is down waits in its terminal, then starts when it is back", async () => {
+      check(runtime, "no runtime");
+      await clearNotifications(p);
+      await controlRuntime(runtime, "down");
+      await waitFor("the status bar to say reconnecting", async () => (await statusBarText(p)).includes("reconnecting") || undefined);
+      await openFile(p, "hello_colab.py");
+      const started = Date.now();
+      await runCommand(p, "ColabLink: Run Current File on Colab");
+      const waiting = "ColabLink: waiting for the runtime… (Ctrl+C or close this terminal to cancel)";
+      await waitFor("the waiting line in the run's terminal", async () => (await terminalTexts(p)).some((t) => t.includes(waiting)) || undefined, 10_000);
+      check(Date.now() - started < 5_000, "the run's terminal took more than 5 s to say it waits");
+      await screenshot(p, "run-waiting-for-runtime");
+      await controlRuntime(runtime, "up");
+      const text = await waitFor(
+        "the run to start once the runtime is back",
+        async () => {
+          const found = (await terminalTexts(p)).find((t) => t.includes(waiting)) ?? "";
+          const after = found.slice(found.lastIndexOf(waiting));
+          return after.includes("ColabLink: the runtime is back; starting the run.") && after.includes(`exit code ${RUN_EXIT_CODE}`) ? after : undefined;
+        },
+        60_000,
+      );
+      check(text.indexOf("the runtime is back") < text.indexOf(RUN_LINE), `the run started before the runtime was back:\n${text}`);
+      await screenshot(p, "run-started-after-runtime-returned");
+      await waitFor("the status bar to say connected", async () => (await statusBarText(p)) === "Colab · CPU" || undefined);
+      check(colabLinkLog().includes(`${profile}: back on ${info.host}:${info.port} after `), "the log does not tell the recovery");
+      await clearNotifications(p);
     });
 
     await step("a runtime replaced by a new machine: one 'restarted?' notification, then Paste New Connection Info", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countedDown, pickProfile, statusView } from "../../src/statusText";
+import { countedDown, isLinkDown, pickProfile, statusView } from "../../src/statusText";
 import { profileStatus } from "./fixtures";
 
 describe("statusView", () => {
@@ -110,12 +110,21 @@ describe("countedDown", () => {
     expect(live.tooltip).toContain("Latency: 12 ms");
     for (const down of [
       profileStatus({ state: "reconnecting", syncState: "retrying", retryInSeconds: 4, latencyMs: 12.4 }),
-      profileStatus({ state: "connected", syncState: "disconnected", latencyMs: 12.4 }),
+      profileStatus({ state: "connected", syncState: "retrying", retryInSeconds: 2, latencyMs: 12.4 }),
       profileStatus({ state: "error", latencyMs: 12.4 }),
     ]) {
       const view = statusView({ helper: "running", connecting: false, status: down });
       expect(view.tooltip).toContain("Latency: — (not reachable now)");
       expect(view.tooltip).not.toContain("12 ms");
     }
+  });
+
+  it("knows when a held profile's link is down", () => {
+    expect(isLinkDown(undefined)).toBe(false);
+    expect(isLinkDown(profileStatus())).toBe(false);
+    expect(isLinkDown(profileStatus({ state: "disconnected" }))).toBe(false);
+    expect(isLinkDown(profileStatus({ state: "reconnecting" }))).toBe(true);
+    expect(isLinkDown(profileStatus({ syncState: "retrying", retryInSeconds: 3 }))).toBe(true);
+    expect(isLinkDown(profileStatus({ syncState: "disconnected" }))).toBe(false);
   });
 });
