@@ -243,7 +243,8 @@ class LiveProfile:
         }
         if kind in ("retrying", "disconnected") and self.state == "connected":
             changes["state"] = "reconnecting"
-        elif kind in ("idle", "scanning", "pushing", "pulling") and self.state == "reconnecting":
+        elif kind in ("idle", "pushing", "pulling") and self.state == "reconnecting":
+            # Not "scanning": the engine says that before each try, not only once it got through.
             changes["state"] = "connected"
         if state.detail and kind in ("halted", "disconnected"):
             changes["last_error"] = state.detail
