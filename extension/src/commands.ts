@@ -2,6 +2,7 @@
 import * as vscode from "vscode";
 import type { Runner } from "./codeLensRunner";
 import { connect, pasteNewConnectionInfo, reconnectNow } from "./connectFlow";
+import type { HeldProfiles } from "./heldProfiles";
 import type { HelperClient } from "./helperClient";
 import { errorMessage, showError, showLogs } from "./logging";
 import type { EntryNode } from "./outputsModel";
@@ -25,6 +26,7 @@ interface Deps {
   profiles: ProfileStore;
   runner: Runner;
   outputs: OutputsTree;
+  held: HeldProfiles;
   extensionUri: vscode.Uri;
 }
 
@@ -34,7 +36,7 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
   const { helper, profiles, runner, outputs } = deps;
   const table: Record<string, Handler> = {
     "colablink.connect": () => connect(helper, profiles),
-    "colablink.disconnect": () => disconnect(helper, profiles),
+    "colablink.disconnect": () => disconnect(helper, profiles, deps.held),
     "colablink.reconnectNow": () => reconnectNow(helper, profiles, runner.profile()),
     "colablink.pasteConnectionInfo": () => pasteNewConnectionInfo(helper, profiles, runner.profile()),
     [LensCommand.RUN_FILE]: (relativePath?: string) => runner.runFile(relativePath),
@@ -80,11 +82,12 @@ async function chooseProfile(profiles: ProfileStore, placeHolder: string): Promi
   return vscode.window.showQuickPick(names, { placeHolder });
 }
 
-async function disconnect(helper: HelperClient, profiles: ProfileStore): Promise<void> {
+async function disconnect(helper: HelperClient, profiles: ProfileStore, held: HeldProfiles): Promise<void> {
   const profile = await chooseProfile(profiles, "Disconnect which profile?");
   if (!profile) {
     return;
   }
+  await held.forget(profile);
   await helper.request(Method.DISCONNECT, { profile });
   await profiles.refresh();
 }

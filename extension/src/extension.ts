@@ -3,6 +3,7 @@ import * as vscode from "vscode";
 import { Runner } from "./codeLensRunner";
 import { registerCommands } from "./commands";
 import { ConnectionWatch } from "./connectionWatch";
+import { HeldProfiles } from "./heldProfiles";
 import { HelperClient } from "./helperClient";
 import { errorMessage, log, showError } from "./logging";
 import { OUTPUTS_VIEW, OutputsTree } from "./outputsTree";
@@ -17,17 +18,19 @@ export function activate(context: vscode.ExtensionContext): void {
   const profiles = new ProfileStore(helper);
   const outputs = new OutputsTree(helper, profiles);
   const runner = new Runner(helper, profiles);
+  const held = new HeldProfiles(context.workspaceState, helper, profiles);
   context.subscriptions.push(
     log(),
     helper,
     profiles,
     outputs,
     runner,
+    held,
     new StatusBar(helper, profiles),
     new ConnectionWatch(helper, profiles),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
     vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),
-    ...registerCommands({ helper, profiles, runner, outputs, extensionUri: context.extensionUri }),
+    ...registerCommands({ helper, profiles, runner, outputs, held, extensionUri: context.extensionUri }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("colablink.python")) {
         void helper?.restart().catch((error: unknown) => showError(errorMessage(error)));

@@ -227,8 +227,12 @@ function processesUnder(dir: string): number[] {
 /** The ColabLink output channel's log file in the VS Code profile, as written so far. */
 function colabLinkLog(): string {
   const logs = path.join(dirs.userData, "logs");
-  const file = listFiles(logs).find((f) => f.endsWith(path.join("colablink.colablink", "ColabLink.log")));
-  return file ? fs.readFileSync(path.join(logs, file), "utf8") : "";
+  // A window reload starts a new extension host and so a new file: oldest first.
+  const files = listFiles(logs)
+    .filter((f) => f.endsWith(path.join("colablink.colablink", "ColabLink.log")))
+    .map((f) => path.join(logs, f))
+    .sort((a, b) => fs.statSync(a).birthtimeMs - fs.statSync(b).birthtimeMs);
+  return files.map((f) => fs.readFileSync(f, "utf8")).join("");
 }
 
 // A helper record as its stderr formats it ("2026-01-01 12:00:00,123 INFO colablink.x: ..."); the
@@ -714,6 +718,17 @@ async function scenario(): Promise<void> {
         (await statusBarText(p)).includes("Colab · disconnected") || undefined,
       );
     });
+
+    await step("after a window reload the window connects the profile it held again, without Connect", async () => {
+      await runCommand(p, "ColabLink: Connect");
+      await p.locator(".quick-input-widget .monaco-list-row", { hasText: profile }).first().click();
+      await waitFor("the status bar to say connected", async () => (await statusBarText(p)) === "Colab · CPU" || undefined, 60_000);
+      await p.reload();
+      await p.locator(".monaco-workbench").waitFor({ timeout: 90_000 });
+      await waitFor("the status bar to say connected after the reload", async () => (await statusBarText(p).catch(() => "")) === "Colab · CPU" || undefined, 90_000);
+      check(colabLinkLog().includes(`${profile}: this window held it before; connecting again.`), "the log does not say why it connected");
+      await screenshot(p, "reconnected-after-reload");
+    });
   } catch (error) {
     if (page) {
       await screenshot(page, "failure").catch(() => undefined);
@@ -735,7 +750,8 @@ async function scenario(): Promise<void> {
     check(crash >= 0, "no crash report in the ColabLink log");
     const healthy = text.slice(0, crash).split("\n");
     const connected = healthy.filter((line) => /Connected profile \S+ \(/.test(line));
-    check(connected.length === 1, `the connect record shows ${connected.length} times:\n${connected.join("\n")}`);
+    // Two connects happened (from the palette, and to the replaced runtime): each record once.
+    check(connected.length === 2, `the connect records show ${connected.length} times:\n${connected.join("\n")}`);
     const copies = healthy.filter((line) => STDERR_RECORD.test(line));
     check(copies.length === 0, `stderr copies in the log:\n${copies.join("\n")}`);
     const afterCrash = text.slice(crash);
