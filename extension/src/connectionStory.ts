@@ -2,6 +2,7 @@
 // recovery), and when to say once that the runtime may have been restarted. A restarted Colab
 // runtime is a new machine (new address, new host keys): the old one never answers again.
 import type { ProfileStatus } from "./protocol";
+import { isLinkDown } from "./statusText";
 
 /** Failed tries in a row after which the "restarted?" question is asked. */
 export const RESTART_HINT_AFTER_TRIES = 3;
@@ -36,8 +37,13 @@ export class ConnectionStory {
     this.previous = status;
     const where = `${status.host}:${status.port}`;
     const name = status.profile;
-    const down = status.state === "reconnecting" || (status.state === "connected" && status.syncState === "retrying");
+    const down = isLinkDown(status);
     const wasDown = this.downSince !== undefined;
+    if (status.state === "connecting") {
+      // A (re)connect starting afresh; its outcome is the next status.
+      this.reset();
+      return { suspectRestart: false };
+    }
     if (status.state === "disconnected") {
       this.reset();
       return { line: before && before.state !== "disconnected" ? `${name}: disconnected from ${where}` : undefined, suspectRestart: false };
@@ -46,7 +52,7 @@ export class ConnectionStory {
       const line = before?.state === "error" && before.lastError === status.lastError ? undefined : `${name}: ${status.lastError ?? "error"}`;
       return { line, suspectRestart: false };
     }
-    if (down || status.syncState === "disconnected") {
+    if (down) {
       if (!wasDown) {
         this.downSince = now;
       }

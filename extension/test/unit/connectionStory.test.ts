@@ -48,4 +48,13 @@ describe("ConnectionStory", () => {
     expect(story.next(error, 3).line).toBe("default: The runtime refused the key.");
     expect(story.next(error, 4).line).toBeUndefined();
   });
+
+  it("treats a fresh connect as a connect, not as the end of an outage", () => {
+    const story = new ConnectionStory();
+    story.next(connected, 0);
+    story.next(dropped, 10);
+    story.next(profileStatus({ state: "disconnected" }), 20);
+    expect(story.next(profileStatus({ state: "connecting", syncState: "disconnected", host: "10.0.0.9" }), 30).line).toBeUndefined();
+    expect(story.next(profileStatus({ host: "10.0.0.9", syncState: "disconnected" }), 40).line).toBe("default: connected to 10.0.0.9:2222");
+  });
 });
