@@ -108,6 +108,17 @@ export interface GpuStatus {
   memoryMib: number | null;
 }
 
+/** What the runtime has left, refreshed every few seconds while connected; null: unknown. */
+export interface ResourcesStatus {
+  gpuMemoryUsedMib: number | null;
+  gpuMemoryTotalMib: number | null;
+  gpuUtilizationPct: number | null;
+  ramTotalBytes: number | null;
+  ramAvailableBytes: number | null;
+  diskTotalBytes: number | null;
+  diskFreeBytes: number | null;
+}
+
 export interface ProfileStatus {
   profile: string;
   state: ConnectionState;
@@ -122,6 +133,7 @@ export interface ProfileStatus {
   syncPending: number;
   retryInSeconds: number | null;
   lastError: string | null;
+  resources: ResourcesStatus | null;
 }
 
 export interface DisconnectParams {

@@ -1,5 +1,5 @@
 // What the status bar item says for a given state; pure so it can be tested without VS Code.
-import type { ProfileStatus } from "./protocol";
+import type { ProfileStatus, ResourcesStatus } from "./protocol";
 
 export type HelperState = "starting" | "running" | "failed";
 
@@ -61,7 +61,59 @@ function connectedView(status: ProfileStatus): BarView {
   if (status.syncState === "halted") {
     return { text: `$(warning) ${NAME} · sync halted`, tooltip, tone: "warning" };
   }
-  return { text: `$(vm-running) ${NAME} · ${status.gpu ? status.gpu.name : "CPU"}`, tooltip, tone: "normal" };
+  const full = nearlyFull(status.resources);
+  return { text: `$(vm-running) ${NAME} · ${status.gpu ? status.gpu.name : "CPU"}`, tooltip, tone: full.length > 0 ? "warning" : "normal" };
+}
+
+/** Share of GPU memory in use, and of disk, above which the item turns amber. */
+export const NEARLY_FULL = 0.9;
+
+function share(used: number | null, total: number | null): number | undefined {
+  return used === null || total === null || total <= 0 ? undefined : used / total;
+}
+
+/** What is nearly full ("GPU memory", "disk"), for the amber item and its tooltip. */
+export function nearlyFull(resources: ResourcesStatus | null): string[] {
+  if (!resources) {
+    return [];
+  }
+  const gpu = share(resources.gpuMemoryUsedMib, resources.gpuMemoryTotalMib);
+  const disk = share(
+    resources.diskTotalBytes === null || resources.diskFreeBytes === null ? null : resources.diskTotalBytes - resources.diskFreeBytes,
+    resources.diskTotalBytes,
+  );
+  return [...(gpu !== undefined && gpu >= NEARLY_FULL ? ["GPU memory"] : []), ...(disk !== undefined && disk >= NEARLY_FULL ? ["disk"] : [])];
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+function usedOf(used: number, total: number, unit: (n: number) => string): string {
+  return `${unit(used)} of ${unit(total)} used (${Math.round((100 * used) / total)}%)`;
+}
+
+function resourceLines(resources: ResourcesStatus | null): string[] {
+  if (!resources) {
+    return [];
+  }
+  const lines: string[] = [];
+  const { gpuMemoryUsedMib: gpuUsed, gpuMemoryTotalMib: gpuTotal, gpuUtilizationPct: util } = resources;
+  if (gpuUsed !== null && gpuTotal !== null && gpuTotal > 0) {
+    const busy = util === null ? "" : `, ${util}% busy`;
+    lines.push(`GPU memory: ${usedOf(gpuUsed * 2 ** 20, gpuTotal * 2 ** 20, gib)}${busy}`);
+  }
+  if (resources.ramTotalBytes !== null && resources.ramAvailableBytes !== null && resources.ramTotalBytes > 0) {
+    lines.push(`RAM: ${usedOf(resources.ramTotalBytes - resources.ramAvailableBytes, resources.ramTotalBytes, gib)}`);
+  }
+  if (resources.diskTotalBytes !== null && resources.diskFreeBytes !== null && resources.diskTotalBytes > 0) {
+    lines.push(`Disk: ${usedOf(resources.diskTotalBytes - resources.diskFreeBytes, resources.diskTotalBytes, gib)}`);
+  }
+  const full = nearlyFull(resources);
+  if (full.length > 0) {
+    lines.push(`Nearly full: ${full.join(" and ")}`);
+  }
+  return lines;
 }
 
 function reconnectingText(retryInSeconds: number | null): string {
@@ -97,6 +149,9 @@ function tooltipFor(status: ProfileStatus | undefined): string {
   ];
   if (status.gpu) {
     lines.push(`GPU: ${status.gpu.name}${status.gpu.memoryMib === null ? "" : ` (${status.gpu.memoryMib} MiB)`}`);
+  }
+  if (status.state === "connected" && !isLinkDown(status)) {
+    lines.push(...resourceLines(status.resources));
   }
   if (status.lastError) {
     lines.push(`Last error: ${status.lastError}`);

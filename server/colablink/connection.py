@@ -10,7 +10,6 @@ there.
 
 from __future__ import annotations
 
-import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from colablink.errors import ColabLinkError, UsageError
 from colablink.local.profiles import Profile, ProfileStore
+from colablink.resources import Resources, parse_probe, probe_command
 from colablink.ssh import remote_exec
 from colablink.ssh.session import Session, SshTarget
 
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 OnOutput = Callable[[bytes], None]
 Progress = Callable[[int, int], None]
 Command = Sequence[str] | str
-
-_STATUS_SPLIT = "--colablink-status--"
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,8 @@ class Status:
     disk_free_bytes: int | None
     agent_running: bool
     problem: str | None
+    # GPU memory and utilisation, RAM and disk; None when unreachable (or from an older daemon).
+    resources: Resources | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,7 +76,12 @@ class Status:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Status:
         gpu = data.get("gpu")
-        fields = {**data, "gpu": None if gpu is None else Gpu(**gpu)}
+        res = data.get("resources")
+        fields = {
+            **data,
+            "gpu": None if gpu is None else Gpu(**gpu),
+            "resources": None if res is None else Resources(**res),
+        }
         return cls(**fields)
 
 
@@ -272,14 +277,17 @@ class Connection:
                 disk_free_bytes=None,
                 problem=exc.message,
             )
-        disk_text, _, gpu_text = probe.stdout.decode(errors="replace").partition(_STATUS_SPLIT)
+        found = parse_probe(probe.stdout.decode(errors="replace"))
+        total = found.resources.gpu_memory_total_mib
+        gpu = None if found.gpu_name is None or total is None else Gpu(found.gpu_name, total)
         return Status(
             **self._status_base(agent_running),
             reachable=True,
             rtt_ms=round(rtt_ms, 2),
-            gpu=parse_gpu(gpu_text),
-            disk_free_bytes=parse_df(disk_text),
+            gpu=gpu,
+            disk_free_bytes=found.resources.disk_free_bytes,
             problem=None,
+            resources=found.resources,
         )
 
     def _status_base(self, agent_running: bool) -> dict[str, Any]:
@@ -294,12 +302,7 @@ class Connection:
         }
 
     def _status_probe(self) -> str:
-        root = shlex.quote(self.profile.remote_root)
-        return (
-            f"df -Pk {root} 2>/dev/null | tail -n 1; echo {_STATUS_SPLIT}; "
-            "nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits 2>/dev/null"
-            " || true"
-        )
+        return probe_command(self.profile.remote_root)
 
     # -- files -------------------------------------------------------------------------------
 
@@ -383,20 +386,3 @@ def _bytes_only(progress: Progress | None) -> Callable[[Any], object] | None:
     if progress is None:
         return None
     return lambda report: progress(report.bytes_done, report.bytes_total)
-
-
-def parse_gpu(text: str) -> Gpu | None:
-    """First line of ``nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits``."""
-    for line in text.splitlines():
-        name, _, memory = line.rpartition(",")
-        if name.strip() and memory.strip().isdigit():
-            return Gpu(name.strip(), int(memory.strip()))
-    return None
-
-
-def parse_df(text: str) -> int | None:
-    """Free bytes from the data line of ``df -Pk``."""
-    fields = text.split()
-    if len(fields) >= 4 and fields[3].isdigit():
-        return int(fields[3]) * 1024
-    return None

@@ -225,3 +225,23 @@ async def test_disconnect_ends_the_profiles_shells_without_a_status(
     ended = await helper.wait_note(Notification.PTY_EXIT, lambda p: p["ptyId"] == opened["ptyId"])
     # -1: the shell gave no status of its own; the editor says why in its own words.
     assert ended["exitCode"] == -1
+
+
+async def test_status_carries_the_runtimes_resources_and_refreshes_them(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    status = await connect(helper, workspace, shared_runtime)
+    resources = status["resources"]
+    assert resources is not None
+    assert resources["ramTotalBytes"] > 0 and resources["ramAvailableBytes"] > 0
+    assert resources["ramAvailableBytes"] <= resources["ramTotalBytes"]
+    assert resources["diskTotalBytes"] > 0 and resources["diskFreeBytes"] > 0
+    # No GPU on this machine: unknown, not zero.
+    assert resources["gpuMemoryTotalMib"] is None and resources["gpuUtilizationPct"] is None
+    # The periodic probe keeps running while connected: RAM moves, so statusChanged follows.
+    first = len(helper.notes_of(Notification.STATUS_CHANGED))
+    await helper.wait_note(
+        Notification.STATUS_CHANGED,
+        lambda _: len(helper.notes_of(Notification.STATUS_CHANGED)) > first,
+        timeout=20,
+    )

@@ -383,6 +383,8 @@ async function scenario(): Promise<void> {
       await hover.waitFor({ state: "visible" });
       const tooltip = await hover.innerText();
       check(tooltip.includes(`Profile: ${profile}`) && /Latency: \d+ ms/.test(tooltip), `tooltip: ${tooltip}`);
+      check(/RAM: [\d.]+ GiB of [\d.]+ GiB used \(\d+%\)/.test(tooltip) && /Disk: [\d.]+ GiB of [\d.]+ GiB used/.test(tooltip), `no resources in the tooltip: ${tooltip}`);
+      await screenshot(p, "resources-tooltip");
       await statusBarItem(p).click();
       await p.locator(".quick-input-widget .monaco-list-row", { hasText: "Open Shell on Colab" }).waitFor({ state: "visible" });
       await p.keyboard.press("Escape");

@@ -15,6 +15,7 @@ export function profileStatus(overrides: Partial<ProfileStatus> = {}): ProfileSt
     syncPending: 0,
     retryInSeconds: null,
     lastError: null,
+    resources: null,
     ...overrides,
   };
 }

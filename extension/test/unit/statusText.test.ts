@@ -127,4 +127,33 @@ describe("countedDown", () => {
     expect(isLinkDown(profileStatus({ syncState: "retrying", retryInSeconds: 3 }))).toBe(true);
     expect(isLinkDown(profileStatus({ syncState: "disconnected" }))).toBe(false);
   });
+
+  it("shows GPU, RAM and disk in the tooltip and turns amber when GPU memory or disk is nearly full", () => {
+    const resources = {
+      gpuMemoryUsedMib: 4096,
+      gpuMemoryTotalMib: 16384,
+      gpuUtilizationPct: 35,
+      ramTotalBytes: 12 * 2 ** 30,
+      ramAvailableBytes: 9 * 2 ** 30,
+      diskTotalBytes: 100 * 2 ** 30,
+      diskFreeBytes: 60 * 2 ** 30,
+    };
+    const calm = statusView({ helper: "running", connecting: false, status: profileStatus({ resources }) });
+    expect(calm.tone).toBe("normal");
+    expect(calm.tooltip).toContain("GPU memory: 4.0 GiB of 16.0 GiB used (25%), 35% busy");
+    expect(calm.tooltip).toContain("RAM: 3.0 GiB of 12.0 GiB used (25%)");
+    expect(calm.tooltip).toContain("Disk: 40.0 GiB of 100.0 GiB used (40%)");
+    expect(calm.tooltip).not.toContain("Nearly full");
+    const gpuFull = statusView({ helper: "running", connecting: false, status: profileStatus({ resources: { ...resources, gpuMemoryUsedMib: 15000 } }) });
+    expect(gpuFull.tone).toBe("warning");
+    expect(gpuFull.tooltip).toContain("Nearly full: GPU memory");
+    const diskFull = statusView({ helper: "running", connecting: false, status: profileStatus({ resources: { ...resources, diskFreeBytes: 5 * 2 ** 30 } }) });
+    expect(diskFull.tone).toBe("warning");
+    expect(diskFull.tooltip).toContain("Nearly full: disk");
+    const unknown = statusView({ helper: "running", connecting: false, status: profileStatus({ resources: { ...resources, gpuMemoryTotalMib: null, diskTotalBytes: null } }) });
+    expect(unknown.tone).toBe("normal");
+    expect(unknown.tooltip).not.toContain("GPU memory");
+    const down = statusView({ helper: "running", connecting: false, status: profileStatus({ state: "reconnecting", resources }) });
+    expect(down.tooltip).not.toContain("RAM:");
+  });
 });

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,22 +19,54 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "status", help="show whether the runtime is reachable, its GPU, free disk and the agent"
     )
     add_profile_option(parser)
+    parser.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=WATCH_INTERVAL_S,
+        default=None,
+        metavar="SECONDS",
+        help=f"report again every SECONDS (default {WATCH_INTERVAL_S:g}) until Ctrl+C",
+    )
     parser.set_defaults(run=run)
+
+
+WATCH_INTERVAL_S = 5.0
 
 
 def run(args: argparse.Namespace) -> int:
     from colablink.cli.warm import daemon_for, profile_name
 
     name = profile_name(getattr(args, "profile", None))
+    interval = getattr(args, "watch", None)
+    if interval is not None and interval <= 0:
+        from colablink.errors import UsageError
+
+        raise UsageError("--watch takes a positive number of seconds.")
     daemon = daemon_for(name)
     if daemon is not None:
         with daemon:
-            return print_status(daemon.call({"op": "status"}))
+            return _reports(lambda: daemon.call({"op": "status"}), interval)
     from colablink.connection import Connection
     from colablink.local.profiles import ProfileStore
 
     with Connection(ProfileStore().load(name), connect_timeout=10.0) as connection:
-        return print_status(connection.status(agent_running=False).to_dict())
+        return _reports(lambda: connection.status(agent_running=False).to_dict(), interval)
+
+
+def _reports(read: Callable[[], dict[str, Any]], interval: float | None) -> int:
+    """One report, or (``--watch``) one every ``interval`` seconds until Ctrl+C."""
+    if interval is None:
+        return print_status(read())
+    import time
+
+    try:
+        while True:
+            print(time.strftime("-- %H:%M:%S"), flush=True)
+            print_status(read())
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return 0
 
 
 def print_status(status: dict[str, Any]) -> int:
@@ -51,12 +84,36 @@ def print_status(status: dict[str, Any]) -> int:
         rows.append(("gpu", f"{gpu['name']}, {gpu['memory_mib']} MiB" if gpu else "none"))
         free = status.get("disk_free_bytes")
         rows.append(("disk free", "unknown" if free is None else human_bytes(int(free))))
+        rows.extend(resource_rows(status.get("resources")))
     else:
         rows.append(("reachable", f"no: {status.get('problem') or 'no answer'}"))
     rows.append(("agent", "running" if status["agent_running"] else "not running"))
     width = max(len(label) for label, _ in rows)
     print("\n".join(f"{label:<{width}}  {value}" for label, value in rows), flush=True)
     return 0 if status["reachable"] else 1
+
+
+def resource_rows(resources: Any) -> list[tuple[str, str]]:
+    """GPU memory and utilisation, RAM and disk use, as far as the runtime reported them."""
+    if not isinstance(resources, dict):
+        return []
+    rows: list[tuple[str, str]] = []
+    used, total = resources.get("gpu_memory_used_mib"), resources.get("gpu_memory_total_mib")
+    if isinstance(used, int) and isinstance(total, int):
+        util = resources.get("gpu_utilization_pct")
+        busy = f", {util}% busy" if isinstance(util, int) else ""
+        rows.append(("gpu mem", f"{used} of {total} MiB used{busy}"))
+    for label, total_key, free_key in (
+        ("ram", "ram_total_bytes", "ram_available_bytes"),
+        ("disk", "disk_total_bytes", "disk_free_bytes"),
+    ):
+        all_, free = resources.get(total_key), resources.get(free_key)
+        if isinstance(all_, int) and isinstance(free, int) and all_ > 0:
+            used_bytes = all_ - free
+            share = round(100 * used_bytes / all_)
+            text = f"{human_bytes(used_bytes)} of {human_bytes(all_)} used ({share}%)"
+            rows.append((label, text))
+    return rows
 
 
 def human_bytes(count: int) -> str:

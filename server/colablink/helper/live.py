@@ -26,6 +26,7 @@ from colablink.helper.protocol import (
     GpuStatus,
     Notification,
     ProfileStatus,
+    ResourcesStatus,
     StatusChangedParams,
     SyncState,
 )
@@ -40,9 +41,13 @@ from colablink.helper.syncing import (
 )
 from colablink.helper.terminals import ChannelTerminal, Terminal
 from colablink.local.profiles import Profile
+from colablink.resources import Resources
 from colablink.sync.engine import SyncState as EngineState
 
 log = logging.getLogger(__name__)
+
+# How often a connected profile's resources are probed: one short command on the status channel.
+RESOURCES_INTERVAL_S = 5.0
 
 
 class LiveProfile:
@@ -56,6 +61,7 @@ class LiveProfile:
         self.state: ConnectionState = "disconnected"
         self.latency_ms: float | None = None
         self.gpu: GpuStatus | None = None
+        self.resources: ResourcesStatus | None = None
         self.last_error: str | None = None
         self.sync_state: SyncState = "disconnected"
         self.sync_pending = 0
@@ -82,6 +88,16 @@ class LiveProfile:
             self._start_sync()
         else:
             self._follow_daemon_sync(self.daemon)
+        threading.Thread(
+            target=self._watch_resources, name=f"colablink-resources-{self.name}", daemon=True
+        ).start()
+
+    def _watch_resources(self) -> None:
+        """Probe every few seconds while the link is up; a drop is the sync engine's to tell."""
+        stop = threading.Event()
+        while not self._closed and not stop.wait(RESOURCES_INTERVAL_S):
+            if self.state == "connected" and self.sync_state not in ("retrying", "disconnected"):
+                self.refresh(quiet=True)
 
     def _start_sync(self) -> None:
         with self._take_over_lock:
@@ -250,12 +266,15 @@ class LiveProfile:
             changes["last_error"] = state.detail
         self._set(**changes)
 
-    def refresh(self, *, raise_errors: bool = False) -> None:
-        """Probe latency and GPU (blocking); reconnects if the session dropped."""
+    def refresh(self, *, raise_errors: bool = False, quiet: bool = False) -> None:
+        """Probe latency, GPU and resources (blocking); reconnects if the session dropped.
+
+        ``quiet`` (the periodic probe) leaves the state alone when the probe fails."""
         try:
             status = self._probe()
         except ColabLinkError as exc:
-            self._set(state="error", last_error=exc.message)
+            if not quiet:
+                self._set(state="error", last_error=exc.message)
             if raise_errors:
                 raise
             return
@@ -264,9 +283,15 @@ class LiveProfile:
             if status.gpu is not None:
                 gpu = {"name": status.gpu.name, "memoryMib": status.gpu.memory_mib}
             error = self.last_error if self.sync_state == "halted" else None
-            self._set(state="connected", latency_ms=status.rtt_ms, gpu=gpu, last_error=error)
-        else:
-            self._set(state="error", last_error=status.problem)
+            self._set(
+                state="connected",
+                latency_ms=status.rtt_ms,
+                gpu=gpu,
+                last_error=error,
+                resources=resources_status(status.resources),
+            )
+        elif not quiet:
+            self._set(state="error", last_error=status.problem, resources=None)
 
     def flush_pending(self) -> None:
         """Block until local changes waiting to be pushed have landed (none without sync)."""
@@ -282,7 +307,7 @@ class LiveProfile:
         if sync is not None:
             sync.stop()
         self.connection.close()
-        self._set(state="disconnected", latency_ms=None)
+        self._set(state="disconnected", latency_ms=None, resources=None)
 
     def _set(self, **changes: object) -> None:
         with self._lock:
@@ -304,6 +329,7 @@ class LiveProfile:
             sync_pending=self.sync_pending,
             retry_in=self.retry_in,
             last_error=self.last_error,
+            resources=self.resources,
         )
 
 
@@ -317,6 +343,7 @@ def profile_status(
     sync_pending: int = 0,
     retry_in: float | None = None,
     last_error: str | None = None,
+    resources: ResourcesStatus | None = None,
 ) -> ProfileStatus:
     return {
         "profile": profile.name,
@@ -332,4 +359,19 @@ def profile_status(
         "syncPending": sync_pending,
         "retryInSeconds": retry_in,
         "lastError": last_error,
+        "resources": resources,
+    }
+
+
+def resources_status(found: Resources | None) -> ResourcesStatus | None:
+    if found is None:
+        return None
+    return {
+        "gpuMemoryUsedMib": found.gpu_memory_used_mib,
+        "gpuMemoryTotalMib": found.gpu_memory_total_mib,
+        "gpuUtilizationPct": found.gpu_utilization_pct,
+        "ramTotalBytes": found.ram_total_bytes,
+        "ramAvailableBytes": found.ram_available_bytes,
+        "diskTotalBytes": found.disk_total_bytes,
+        "diskFreeBytes": found.disk_free_bytes,
     }

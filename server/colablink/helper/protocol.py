@@ -117,6 +117,18 @@ class GpuStatus(TypedDict):
     memoryMib: int | None
 
 
+class ResourcesStatus(TypedDict):
+    """What the runtime has left, refreshed every few seconds while connected; null: unknown."""
+
+    gpuMemoryUsedMib: int | None
+    gpuMemoryTotalMib: int | None
+    gpuUtilizationPct: int | None
+    ramTotalBytes: int | None
+    ramAvailableBytes: int | None
+    diskTotalBytes: int | None
+    diskFreeBytes: int | None
+
+
 class ProfileStatus(TypedDict):
     profile: str
     state: ConnectionState
@@ -131,6 +143,7 @@ class ProfileStatus(TypedDict):
     syncPending: int
     retryInSeconds: float | None
     lastError: str | None
+    resources: ResourcesStatus | None
 
 
 class DisconnectParams(TypedDict):
