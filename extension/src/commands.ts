@@ -3,12 +3,13 @@ import * as vscode from "vscode";
 import type { Runner } from "./codeLensRunner";
 import { connect, pasteNewConnectionInfo, reconnectNow } from "./connectFlow";
 import type { HeldProfiles } from "./heldProfiles";
-import type { HelperClient } from "./helperClient";
+import { HelperError, type HelperClient } from "./helperClient";
 import { errorMessage, showError, showLogs } from "./logging";
 import type { EntryNode } from "./outputsModel";
 import type { OutputsTree } from "./outputsTree";
 import type { ProfileStore } from "./profiles";
 import {
+  ErrorCode,
   LensCommand,
   Method,
   type DownloadParams,
@@ -123,12 +124,22 @@ async function forwardPort(helper: HelperClient, runner: Runner): Promise<void> 
   if (!answer) {
     return;
   }
-  const result = await helper.request<ForwardResult>(Method.FORWARD, {
-    profile: runner.profile(),
-    remotePort: Number(answer.trim()),
-  });
+  const profile = runner.profile();
+  const remotePort = Number(answer.trim());
+  // Like Remote-SSH: the same port here when it is free, any free one otherwise.
+  let result: ForwardResult;
+  let taken = "";
+  try {
+    result = await helper.request<ForwardResult>(Method.FORWARD, { profile, remotePort, localPort: remotePort });
+  } catch (error) {
+    if (!(error instanceof HelperError && error.code === ErrorCode.USAGE)) {
+      throw error;
+    }
+    result = await helper.request<ForwardResult>(Method.FORWARD, { profile, remotePort });
+    taken = ` (port ${remotePort} is taken on this machine)`;
+  }
   const open = await vscode.window.showInformationMessage(
-    `Runtime port ${result.remotePort} is now localhost:${result.localPort}.`,
+    `Runtime port ${result.remotePort} is now localhost:${result.localPort}${taken}.`,
     "Open in Browser",
   );
   if (open) {

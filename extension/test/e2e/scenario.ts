@@ -521,9 +521,18 @@ async function scenario(): Promise<void> {
       await answerInputBox(p, "Port on the runtime to reach from this machine", String(remotePort));
       const note = toast(p, `Runtime port ${remotePort} is now localhost:`);
       await note.waitFor({ state: "visible" });
-      const localPort = Number(/localhost:(\d+)/.exec(await note.innerText())?.[1]);
+      const noteText = await note.innerText();
+      const localPort = Number(/localhost:(\d+)/.exec(noteText)?.[1]);
+      // Runtime and editor share this machine, so the same port is taken here: it says so.
+      check(localPort !== remotePort && noteText.includes(`port ${remotePort} is taken on this machine`), `note: ${noteText}`);
       const response = await fetch(`http://127.0.0.1:${localPort}/`);
       check(response.status === 200 && (await response.text()).includes("Directory listing"), "no page through the forward");
+      await clearNotifications(p);
+      // A port free on this machine is forwarded on the same local port, as Remote-SSH does.
+      const samePort = await freePort();
+      await runCommand(p, "ColabLink: Forward Port…");
+      await answerInputBox(p, "Port on the runtime to reach from this machine", String(samePort));
+      await toast(p, `Runtime port ${samePort} is now localhost:${samePort}.`).waitFor({ state: "visible" });
       await clearNotifications(p);
       await terminalFocus(p);
       await p.keyboard.press("Control+C");
