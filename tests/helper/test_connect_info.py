@@ -128,3 +128,50 @@ async def test_connect_reports_each_step_on_the_clients_token(
         f"connecting to {shared_runtime.host}:{shared_runtime.port} and starting the sync",
     ]
     await helper.request(Method.DISCONNECT, {"profile": "steps", "forget": True})
+
+
+async def test_cancelling_a_connect_undoes_what_it_did(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    import asyncio
+    import pwd
+
+    from lsprotocol import types
+    from support.system import wait_for
+
+    keys = Path(pwd.getpwnam(shared_runtime.username).pw_dir) / ".ssh" / "authorized_keys"
+    keys_before = keys.read_text() if keys.exists() else ""
+    helper.lsp.progress_reports.setdefault("cancel-me", [])
+    params = {
+        **connect_params(workspace, shared_runtime.info, "cancelled"),
+        "workDoneToken": "cancel-me",
+    }
+    request = asyncio.ensure_future(
+        helper.lsp.protocol.send_request_async(Method.CONNECT, params, msg_id="connect-1")
+    )
+    # Cancel as soon as the first step is under way.
+    await asyncio.to_thread(
+        wait_for,
+        lambda: any(v.kind == "report" for v in helper.lsp.progress_reports["cancel-me"]),
+        15,
+        "the first connect step",
+    )
+    helper.lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="connect-1"))
+    with pytest.raises(Exception) as caught:
+        await asyncio.wait_for(request, 15)
+    assert getattr(caught.value, "code", None) == -32800, caught.value
+    # The enrolment stops at its next step and undoes the remote key; nothing local stays.
+    await asyncio.to_thread(
+        wait_for,
+        lambda: (keys.read_text() if keys.exists() else "") == keys_before,
+        10,
+        "the runtime's authorized_keys to be as before",
+    )
+    assert not workspace.store.exists("cancelled")
+    assert "colablink-cancelled" not in (
+        (workspace.base / "ssh_config").read_text()
+        if (workspace.base / "ssh_config").exists()
+        else ""
+    )
+    reports = [v.message for v in helper.lsp.progress_reports["cancel-me"] if v.kind == "report"]
+    assert "writing the ssh config" not in reports, reports
