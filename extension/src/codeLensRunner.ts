@@ -84,7 +84,7 @@ export class Runner implements vscode.Disposable {
   /** Resolves once `profile`'s link is up (at once unless it is down now); rejects after the limit. */
   private linkUp(profile: string, token: vscode.CancellationToken): Promise<void> {
     const up = (): boolean => !isLinkDown(this.profiles.get(profile));
-    if (up()) {
+    if (up() || token.isCancellationRequested) {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
