@@ -12,8 +12,8 @@ apt_packages=(openssh-server openssh-client procps)
 if [ "$dev" = 1 ]; then
   # rsync is the benchmarks' reference; chromium and the build tools serve the VS Code e2e test;
   # tests that run code as another account use Debian's /usr/bin/python3 (a venv under /root is
-  # out of their reach).
-  apt_packages+=(rsync chromium libkrb5-dev build-essential pkg-config git python3)
+  # out of their reach), and a venv on it proves the CLI on Debian's own Python.
+  apt_packages+=(rsync chromium libkrb5-dev build-essential pkg-config git python3 python3-venv)
 fi
 
 sudo_cmd=()

@@ -10,6 +10,7 @@ there.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -329,7 +330,7 @@ class Connection:
         return transfer.resolve_remote(remote, self.profile.remote_root)
 
     def download(
-        self, remote: str, local: Path | None = None, progress: Progress | None = None
+        self, remote: str, local: Path | str | None = None, progress: Progress | None = None
     ) -> Path:
         """Copy a remote file or tree here (into ``local`` if it is a directory; default: cwd)."""
         from colablink.ssh import transfer
@@ -337,7 +338,7 @@ class Connection:
         return transfer.download(
             self.session,
             remote,
-            Path(local).absolute() if local is not None else Path.cwd(),
+            _absolute(local) if local is not None else Path.cwd(),
             progress=_bytes_only(progress),
             root=self.profile.remote_root,
         )
@@ -386,3 +387,10 @@ def _bytes_only(progress: Progress | None) -> Callable[[Any], object] | None:
     if progress is None:
         return None
     return lambda report: progress(report.bytes_done, report.bytes_total)
+
+
+def _absolute(local: Path | str) -> str:
+    """``local`` made absolute, keeping a trailing ``/`` (it means "into this directory")."""
+    text = str(local)
+    absolute = os.path.abspath(text)  # noqa: PTH100 (lexical: keeps the name the user gave)
+    return absolute + "/" if text.endswith("/") and absolute != "/" else absolute

@@ -106,9 +106,12 @@ def test_replacing_keeps_the_old_version_until_the_new_one_is_whole(
     parent = tmp_path / "local"
     parent.mkdir()
     local = transfer.download(session, f"{root}/target2/d", parent)
-    (local / "stale.txt").write_text("stale")
+    (local / "mine.txt").write_text("made here")
+    (local / "new.txt").write_text("edited here")
+    # As cp -r: a directory merges into the one there; files it carries replace theirs whole.
     assert transfer.download(session, f"{root}/target2/d", parent) == local
-    assert sorted(p.name for p in local.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in local.iterdir()) == ["mine.txt", "new.txt"]
+    assert (local / "new.txt").read_text() == "new"
 
 
 def test_missing_paths_are_one_sentence_errors(

@@ -12,6 +12,7 @@ an existing file or directory there is replaced.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import posixpath
@@ -28,6 +29,7 @@ from typing import IO
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
+from colablink.ssh import untar
 from colablink.ssh.session import (
     BULK_WINDOW,
     ConnectionLost,
@@ -248,11 +250,50 @@ def _remote_pack_script(src: str) -> str:
     )
 
 
-def _local_place(tmp: Path, target: Path) -> None:
+def _local_place(tmp: Path, target: Path, report: untar.Report) -> None:
+    """Move the unpacked copy to ``target``: a directory merges into one already there (as
+    ``cp -r`` does, so no local file is lost); anything else replaces what was there whole."""
     new = tmp / _ENTRY
-    if (new.is_dir() or target.is_dir()) and (target.exists() or target.is_symlink()):
-        target.rename(tmp / "old")
-    new.replace(target)
+    with untar.open_dir(tmp) as tmp_fd, untar.open_dir(target.parent) as parent_fd:
+        copy_is_dir = untar.is_plain_dir(tmp_fd, _ENTRY)
+        if copy_is_dir and untar.is_plain_dir(parent_fd, target.name):
+            with untar.open_dir(new) as src, untar.open_dir(target) as dst:
+                _merge(src, dst, "", report)
+            return
+        if copy_is_dir or untar.is_plain_dir(parent_fd, target.name):
+            # rename(2) cannot swap a directory and a non-directory: move the old one aside.
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(target.name, "old", src_dir_fd=parent_fd, dst_dir_fd=tmp_fd)
+        os.rename(_ENTRY, target.name, src_dir_fd=tmp_fd, dst_dir_fd=parent_fd)
+
+
+def _merge(src: int, dst: int, where: str, report: untar.Report) -> None:
+    for name in os.listdir(src):
+        shown = posixpath.join(where, name)
+        if untar.is_plain_dir(src, name):
+            if untar.is_plain_dir(dst, name):
+                with contextlib.ExitStack() as stack:
+                    sub_src = untar.open_child_dir(src, name, create=False)
+                    stack.callback(os.close, sub_src)
+                    sub_dst = untar.open_child_dir(dst, name, create=False)
+                    stack.callback(os.close, sub_dst)
+                    _merge(sub_src, sub_dst, shown, report)
+                continue
+            if _exists(dst, name):
+                report(shown, "a file of that name is in the way here")
+                continue
+        elif untar.is_plain_dir(dst, name):
+            report(shown, "a directory of that name is in the way here")
+            continue
+        os.rename(name, name, src_dir_fd=src, dst_dir_fd=dst)
+
+
+def _exists(parent: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def download(
@@ -263,12 +304,18 @@ def download(
     *,
     root: str | None = None,
 ) -> Path:
-    """Copy a remote file or tree to ``local``; return the path the copy landed at."""
+    """Copy a remote file or tree to ``local``; return the path the copy landed at.
+
+    ``local`` follows ``cp -r``: an existing directory, or a path ending in ``/``, receives the
+    copy under its own name (``dir/.`` copies the contents); a directory merges into one there.
+    """
     src = resolve_remote(remote, root)
     name = posixpath.basename(src.rstrip("/")) or "root"
     dest = Path(local)
     ends_with_sep = str(local).endswith(("/", os.sep))
     target = dest / name if ends_with_sep or dest.is_dir() else dest
+    # Lexically, so "." and ".." never end up as the name being placed.
+    target = Path(os.path.abspath(target))  # noqa: PTH100
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".colablink-down.", dir=target.parent))
@@ -280,6 +327,7 @@ def download(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutdown_write(chan)
+    skipped = _Skipped()
     try:
         done = {"bytes": 0, "files": 0}
         totals = [0, 0]
@@ -293,16 +341,30 @@ def download(
                     )
                 )
 
+        def on_file() -> None:
+            done["files"] += 1
+
         reader = _ChannelReader(chan, on_received)
         header = reader.readline().split()
-        if len(header) != 2:
+        if len(header) != 2 or not all(part.isdigit() and len(part) < 20 for part in header):
             _finish(chan, f"read {src}")
             raise RemoteError(f"The runtime sent no listing for {src}.")
         totals[0], totals[1] = int(header[0]), int(header[1])
         done["bytes"] = 0
-        _extract(reader, tmp, done)
+        stream: IO[bytes] = reader  # type: ignore[assignment]
+        untar.unpack(
+            stream,
+            tmp,
+            posixpath.basename(src.rstrip("/") or "/"),
+            entry=_ENTRY,
+            bufsize=_TAR_BUFSIZE,
+            on_file=on_file,
+            report=skipped,
+        )
         _finish(chan, f"read {src}")
-        _local_place(tmp, target)
+        if not os.path.lexists(tmp / _ENTRY):
+            raise RemoteError(f"The runtime sent nothing usable for {src}.")
+        _local_place(tmp, target, skipped)
         if progress is not None:
             progress(TransferProgress(totals[0], totals[0], totals[1], totals[1]))
         return target
@@ -311,24 +373,25 @@ def download(
     except OSError as exc:
         raise UsageError(f"Cannot write under {target.parent} ({exc.strerror or exc}).") from None
     finally:
+        skipped.summarize()
         close_channel(chan)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _extract(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
-    reader_file: IO[bytes] = reader  # type: ignore[assignment]
-    with tarfile.open(fileobj=reader_file, mode="r|", bufsize=_TAR_BUFSIZE) as tar:
-        for member in tar:
-            rest = member.name.partition("/")[2]
-            member.name = posixpath.join(_ENTRY, rest) if rest else _ENTRY
-            if member.islnk():
-                member.linkname = posixpath.join(_ENTRY, member.linkname.partition("/")[2])
-            try:
-                # The "data" filter refuses absolute paths, links that escape the copy, devices.
-                tar.extract(member, into, filter="data")
-            except tarfile.FilterError as exc:
-                # A virtualenv's absolute python symlink must not sink the whole download.
-                log.warning("Skipped %s: %s", rest or member.name, exc)
-                continue
-            if member.isreg():
-                done["files"] += 1
+class _Skipped:
+    """Logs what a download left out: the first few by name, then one line with the count, so
+    a runtime sending millions of bad entries cannot flood the log or memory."""
+
+    SHOWN = 20
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, path: str, why: str) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            log.warning("Skipped %s: %s", path, why)
+
+    def summarize(self) -> None:
+        if self.count > self.SHOWN:
+            log.warning("Skipped %d more entries of the download.", self.count - self.SHOWN)
