@@ -30,6 +30,18 @@ from watchdog.observers import Observer
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.scan import is_temp
 
+# FileModifiedEvent carries writes and attribute changes (chmod); the close ends a write.
+WATCHED_EVENTS = (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+)
+
 
 class LocalWatch(FileSystemEventHandler):
     def __init__(self, root: Path, rules: IgnoreRules, cond: threading.Condition) -> None:
@@ -43,7 +55,9 @@ class LocalWatch(FileSystemEventHandler):
 
     def start(self) -> None:
         observer = Observer()
-        observer.schedule(self, self.root, recursive=True)
+        # Only changes, at the source: opens, reads and close-without-write (ours included,
+        # e.g. reading a .gitignore) must never wake the worker.
+        observer.schedule(self, self.root, recursive=True, event_filter=list(WATCHED_EVENTS))
         observer.daemon = True
         observer.start()
         self.observer = observer
@@ -65,36 +79,32 @@ class LocalWatch(FileSystemEventHandler):
         return rel
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Runs on watchdog's thread. Every rule decision (which may read an ignore file or ask
+        # git) is made before taking ``cond``, which the worker needs.
         rel = self._rel(event.src_path)
-        if rel is None:
-            return
+        moved = isinstance(event, FileMovedEvent | DirMovedEvent)
+        dst = self._rel(event.dest_path) if moved else None
+        rules_changed = False
+        if not isinstance(event, FileModifiedEvent):
+            for path in (rel, dst):
+                if path is not None and self.rules.is_rule_file(path):
+                    rules_changed = self.rules.changed(path) or rules_changed
         is_dir = event.is_directory
+        marks: list[tuple[str, bool]] = []
+        if rel is not None and not self.rules.ignored(rel, is_dir):
+            # A write (or chmod) without a close waits for the close or the debounce ceiling.
+            marks.append((rel, not isinstance(event, FileCreatedEvent | FileModifiedEvent)))
+        if dst is not None and not self.rules.ignored(dst, is_dir):
+            marks.append((dst, True))
+        if not marks and not rules_changed:
+            return
         with self.cond:
-            if self.rules.is_rule_file(rel):
-                self.rules.changed(rel)
-                if self.on_rules_changed is not None:
-                    self.on_rules_changed()
-            if self.rules.ignored(rel, is_dir):
-                if isinstance(event, FileMovedEvent | DirMovedEvent):
-                    dst = self._rel(event.dest_path)
-                    if dst is not None and not self.rules.ignored(dst, is_dir):
-                        self.mark(dst, ready=True)
-                        self.cond.notify_all()
-                return
-            if isinstance(event, FileMovedEvent | DirMovedEvent):
-                dst = self._rel(event.dest_path)
-                self.mark(rel, ready=True)
-                if dst is not None:
-                    self.mark(dst, ready=True)
-                    self.moves.append((rel, dst))
-            elif isinstance(
-                event, FileClosedEvent | FileDeletedEvent | DirDeletedEvent | DirCreatedEvent
-            ):
-                self.mark(rel, ready=True)
-            elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
-                self.mark(rel, ready=False)
-            else:
-                return
+            for path, ready in marks:
+                self.mark(path, ready=ready)
+            if moved and len(marks) == 2 and rel is not None and dst is not None:
+                self.moves.append((rel, dst))
+            if rules_changed and self.on_rules_changed is not None:
+                self.on_rules_changed()
             self.cond.notify_all()
 
     def mark(self, rel: str, *, ready: bool) -> None:

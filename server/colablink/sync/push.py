@@ -89,9 +89,7 @@ class Pusher:
                 continue
             mine = local.get(rel)
             is_dir = meta.kind == "d"
-            if (mine is None or mine.kind != meta.kind) and self.rules.ignored(
-                rel, is_dir, check_parents=False
-            ):
+            if (mine is None or mine.kind != meta.kind) and self.rules.ignored(rel, is_dir):
                 if is_dir:
                     ignored_dirs.add(rel)
                 continue

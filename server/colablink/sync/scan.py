@@ -71,7 +71,7 @@ def scan_local(root: Path, rules: IgnoreRules | None = None, under: str = "") ->
                 if meta is None or meta.kind == "l":
                     continue
                 is_dir = meta.kind == "d"
-                if rules is not None and rules.ignored(rel, is_dir, check_parents=False):
+                if rules is not None and rules.ignored(rel, is_dir):
                     continue
                 tree[rel] = meta
                 if is_dir:
