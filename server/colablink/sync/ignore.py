@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import pathspec
+from colablink.sync.gitpattern import PatternList
 
 BUILTIN_PATTERNS: tuple[str, ...] = (".git/", "__pycache__/", "*.pyc", ".venv/", "node_modules/")
 # Directory names the remote agent can skip while listing, without asking us.
@@ -30,19 +29,13 @@ GIT_INDEX = ".git/index"
 GIT_INFO_EXCLUDE = ".git/info/exclude"
 GIT_TIMEOUT = 60.0
 
-Spec = pathspec.PathSpec[Any]
 
-
-def _spec(lines: Iterable[str]) -> Spec:
-    return pathspec.GitIgnoreSpec.from_lines(list(lines))
-
-
-def _read_spec(path: Path) -> Spec | None:
+def _read_spec(path: Path) -> PatternList | None:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    return _spec(text.splitlines())
+    return PatternList(text.splitlines())
 
 
 def _git(root: Path, *args: str) -> bytes | None:
@@ -60,12 +53,8 @@ def _git(root: Path, *args: str) -> bytes | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def _decide(spec: Spec | None, probe: str) -> bool | None:
-    """True excluded, False re-included by a negation, None no pattern matched."""
-    if spec is None:
-        return None
-    include: bool | None = spec.check_file(probe).include
-    return include
+def _decide(patterns: PatternList | None, rel: str, is_dir: bool) -> bool | None:
+    return None if patterns is None else patterns.decide(rel, is_dir)
 
 
 class GitInfo:
@@ -77,8 +66,8 @@ class GitInfo:
         self.root = root
         self.tracked: frozenset[str] = frozenset()
         self.tracked_dirs: frozenset[str] = frozenset()
-        self.info_exclude: Spec | None = None
-        self.excludes_file: Spec | None = None
+        self.info_exclude: PatternList | None = None
+        self.excludes_file: PatternList | None = None
 
     @staticmethod
     def find(root: Path) -> GitInfo | None:
@@ -119,14 +108,14 @@ class IgnoreRules:
     ) -> None:
         self.root = root
         self.ignored_dirs = frozenset(d.strip("/") for d in ignored_dirs if d.strip("/"))
-        self.fixed = _spec([*BUILTIN_PATTERNS, *excludes])
-        self.gitignores: dict[str, Spec | None] = {}
+        self.fixed = PatternList([*BUILTIN_PATTERNS, *excludes])
+        self.gitignores: dict[str, PatternList | None] = {}
         self.colablinkignore = _read_spec(root / COLABLINKIGNORE)
         self.git = GitInfo.find(root)
         self._fixed_dirs: dict[str, bool] = {}
         self._excluded_dirs: dict[str, bool] = {}
 
-    def _gitignore(self, rel_dir: str) -> Spec | None:
+    def _gitignore(self, rel_dir: str) -> PatternList | None:
         if rel_dir not in self.gitignores:
             name = f"{rel_dir}/{GITIGNORE}" if rel_dir else GITIGNORE
             self.gitignores[rel_dir] = _read_spec(self.root / name)
@@ -181,10 +170,9 @@ class IgnoreRules:
     def _fixed_here(self, rel: str, is_dir: bool) -> bool:
         if is_dir and rel in self.ignored_dirs:
             return True
-        probe = rel + "/" if is_dir else rel
-        if self.fixed.match_file(probe):
+        if self.fixed.decide(rel, is_dir):
             return True
-        return self.colablinkignore is not None and self.colablinkignore.match_file(probe)
+        return bool(_decide(self.colablinkignore, rel, is_dir))
 
     # -- git's patterns ------------------------------------------------------------------------
 
@@ -202,17 +190,16 @@ class IgnoreRules:
         return known
 
     def _pattern_says(self, rel: str, is_dir: bool) -> bool:
-        slash = "/" if is_dir else ""
         parts = rel.split("/")
         for depth in range(len(parts) - 1, -1, -1):  # deepest .gitignore first
             decided = _decide(
-                self._gitignore("/".join(parts[:depth])), "/".join(parts[depth:]) + slash
+                self._gitignore("/".join(parts[:depth])), "/".join(parts[depth:]), is_dir
             )
             if decided is not None:
                 return decided
         if self.git is not None:
-            for spec in (self.git.info_exclude, self.git.excludes_file):
-                decided = _decide(spec, rel + slash)
+            for patterns in (self.git.info_exclude, self.git.excludes_file):
+                decided = _decide(patterns, rel, is_dir)
                 if decided is not None:
                     return decided
         return False
