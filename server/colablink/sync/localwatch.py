@@ -17,6 +17,7 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -30,8 +31,9 @@ from watchdog.observers import Observer
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.scan import is_temp
 
-# FileModifiedEvent carries writes and attribute changes (chmod); the close ends a write.
+# A write ends with its close; an attribute change (chmod) is complete at once.
 WATCHED_EVENTS = (
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileModifiedEvent,
@@ -92,7 +94,7 @@ class LocalWatch(FileSystemEventHandler):
         is_dir = event.is_directory
         marks: list[tuple[str, bool]] = []
         if rel is not None and not self.rules.ignored(rel, is_dir):
-            # A write (or chmod) without a close waits for the close or the debounce ceiling.
+            # A write without a close waits for the close or the debounce ceiling.
             marks.append((rel, not isinstance(event, FileCreatedEvent | FileModifiedEvent)))
         if dst is not None and not self.rules.ignored(dst, is_dir):
             marks.append((dst, True))

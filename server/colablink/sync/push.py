@@ -204,8 +204,12 @@ class Pusher:
         items = [
             (rel, meta)
             for rel, meta in sorted(files.items())
-            # An event on a whole-second mtime may hide a same-size edit: send it anyway.
-            if rel not in placed or not placed[rel].same_content_hint(meta) or coarse(meta.mtime_ns)
+            # An event on a whole-second mtime may hide a same-size edit: send it anyway. A
+            # mode-only change (chmod +x) is a change too.
+            if rel not in placed
+            or not placed[rel].same_content_hint(meta)
+            or placed[rel].mode != meta.mode
+            or coarse(meta.mtime_ns)
         ]
         self.send(items, summary, durable="file" if len(items) == 1 else "batch")
         return summary

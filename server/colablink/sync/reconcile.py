@@ -30,8 +30,13 @@ def compare_file(local: Meta, remote: Meta | None) -> str:
     """``same``, ``send`` or ``doubt`` for one local file against its remote counterpart."""
     if remote is None or remote.kind != "f" or remote.size != local.size:
         return "send"
-    if remote.mtime_ns == local.mtime_ns and not coarse(local.mtime_ns):
+    if (
+        remote.mtime_ns == local.mtime_ns
+        and remote.mode == local.mode
+        and not coarse(local.mtime_ns)
+    ):
         return "same"
+    # Same size: equal hashes need only the mtime and mode set remotely (a chmod is a change).
     return "doubt"
 
 
