@@ -143,6 +143,7 @@ class SyncEngine:
         self._thread: threading.Thread | None = None
         self._watch = LocalWatch(self.spec.local_root, self.rules, self._cond)
         self._watch.on_rules_changed = self._rules_changed
+        self._watch.on_overflow = self._rules_changed  # events were lost: rescan everything
         self._remote_events: list[tuple[Header, bytes]] = []
         self._rescan = False
         self._requested = 0
@@ -287,7 +288,8 @@ class SyncEngine:
             self._cond.notify_all()
 
     def _rules_changed(self) -> None:
-        """Called with ``_cond`` held: newly un-ignored files need a full pass."""
+        """Called with ``_cond`` held: newly un-ignored files (or lost events) need a full
+        pass."""
         self._rescan = True
 
     def _on_remote_event(self, header: Header, body: bytes) -> None:

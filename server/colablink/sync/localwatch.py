@@ -6,6 +6,7 @@ ready at once; a write with no close yet waits at most the debounce ceiling.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -45,6 +46,22 @@ WATCHED_EVENTS = (
 )
 
 
+# watchdog rebuilds its watches after the kernel's queue overflowed but tells its handlers
+# nothing; its warning on this logger is the only signal, and lost events mean a full rescan.
+INOTIFY_LOGGER = "watchdog.observers.inotify_c"
+OVERFLOW_TEXT = "Inotify queue overflowed"
+
+
+class OverflowSignal(logging.Handler):
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(OVERFLOW_TEXT):
+            self.on_overflow()
+
+
 class LocalWatch(FileSystemEventHandler):
     def __init__(self, root: Path, rules: IgnoreRules, cond: threading.Condition) -> None:
         self.root = str(root)
@@ -53,9 +70,15 @@ class LocalWatch(FileSystemEventHandler):
         self.pending: dict[str, tuple[float, bool]] = {}  # path -> (first seen, ready)
         self.moves: list[tuple[str, str]] = []
         self.on_rules_changed: Callable[[], None] | None = None
+        self.on_overflow: Callable[[], None] | None = None
+        self._overflow = OverflowSignal(self._overflowed)
         self.observer: Any = None  # watchdog ships no type information
 
     def start(self) -> None:
+        inotify_log = logging.getLogger(INOTIFY_LOGGER)
+        if not inotify_log.isEnabledFor(logging.WARNING):
+            inotify_log.setLevel(logging.WARNING)
+        inotify_log.addHandler(self._overflow)
         observer = Observer()
         # Only changes, at the source: opens, reads and close-without-write (ours included,
         # e.g. reading a .gitignore) must never wake the worker.
@@ -65,10 +88,17 @@ class LocalWatch(FileSystemEventHandler):
         self.observer = observer
 
     def stop(self) -> None:
+        logging.getLogger(INOTIFY_LOGGER).removeHandler(self._overflow)
         if self.observer is not None:
             self.observer.stop()
             self.observer.join(5)
             self.observer = None
+
+    def _overflowed(self) -> None:
+        with self.cond:
+            if self.on_overflow is not None:
+                self.on_overflow()
+            self.cond.notify_all()
 
     def _rel(self, path: str | bytes) -> str | None:
         text = os.fsdecode(path)
