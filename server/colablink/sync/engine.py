@@ -263,7 +263,8 @@ class SyncEngine:
             return self._full_pass(client, dry_run=dry_run, progress=progress)
         finally:
             client.close()
-            self.records.save(force=True)
+            if not dry_run:
+                self.records.save(force=True)
 
     # -- the worker -----------------------------------------------------------------------
 
@@ -308,7 +309,7 @@ class SyncEngine:
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
         puller = Puller(client, self.spec, self.records, self._report)
         pull_listing = puller.request_listing()  # both listings travel in one round trip
-        plan, local = pusher.plan()
+        plan, local = pusher.plan(dry_run=dry_run)
         if not dry_run:
             self._set_state(SyncState("pushing", len(plan.puts) + len(plan.deletes)))
         report.push = pusher.full(plan, local, dry_run=dry_run, progress=progress)
@@ -319,7 +320,8 @@ class SyncEngine:
             self._notify_outputs(report.pull.received)
         if report.push.sent:
             self._notify_pushed(report.push.sent)
-        self.records.save()
+        if not dry_run:
+            self.records.save()
         report.problems = list(self.problems)
         return report
 

@@ -98,7 +98,8 @@ class Pusher:
 
     # -- whole-tree pass ----------------------------------------------------------------------
 
-    def plan(self) -> tuple[PushPlan, dict[str, Meta]]:
+    def plan(self, *, dry_run: bool = False) -> tuple[PushPlan, dict[str, Meta]]:
+        """What a pass would do; a dry run changes nothing (no remote touch, no records)."""
         pending = self.request_listing()  # the runtime lists while we scan locally
         local = scan_local(self.root, self.rules)
         remote = self.remote_listing(pending.result(REPLY_TIMEOUT), local)
@@ -106,7 +107,9 @@ class Pusher:
             placed = dict(self.records.placed)
         plan = plan_push(local, remote, placed)
         if plan.doubt:
-            self._settle_doubt(plan, local)
+            self._settle_doubt(plan, local, dry_run=dry_run)
+        if dry_run:
+            return plan, local
         for rel in list(placed):
             if rel not in local and rel not in remote:
                 with self.records.lock:
@@ -114,7 +117,7 @@ class Pusher:
                 self.records.mark()
         return plan, local
 
-    def _settle_doubt(self, plan: PushPlan, local: dict[str, Meta]) -> None:
+    def _settle_doubt(self, plan: PushPlan, local: dict[str, Meta], *, dry_run: bool) -> None:
         """Same size, unhelpful mtimes: equal hashes only need the mtime fixed remotely."""
         reply = self.client.call(
             {"op": "hash", "root": self.spec.remote_root, "paths": plan.doubt},
@@ -130,7 +133,7 @@ class Pusher:
             else:
                 plan.puts.append(rel)
         plan.doubt = []
-        if touch:
+        if touch and not dry_run:
             self.client.call(
                 {"op": "touch", "root": self.spec.remote_root, "files": touch},
                 timeout=REPLY_TIMEOUT,
