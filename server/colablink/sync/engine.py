@@ -406,17 +406,17 @@ class SyncEngine:
                 raise ConnectionLost(str(client.lost))
             self._set_state(SyncState("idle"))
             with self._cond:
-                self._cond.wait_for(
-                    lambda: (
-                        self._stop.is_set()
-                        or not client.alive
-                        or self._rescan
-                        or bool(self._remote_events)
-                        or self._requested > self._completed
-                        or self._watch.has_ready(self.debounce)
-                    ),
-                    timeout=self._watch.next_deadline(self.debounce),
-                )
+                # The deadline is recomputed after every wake-up: an event that is not ready
+                # yet (a write with no close, a new symlink) starts its own debounce ceiling.
+                while not (
+                    self._stop.is_set()
+                    or not client.alive
+                    or self._rescan
+                    or bool(self._remote_events)
+                    or self._requested > self._completed
+                    or self._watch.has_ready(self.debounce)
+                ):
+                    self._cond.wait(self._watch.next_deadline(self.debounce))
                 if self._stop.is_set():
                     return
                 target = self._requested
