@@ -24,6 +24,7 @@ class PushPlan:
     doubt: list[str] = field(default_factory=list)  # same size, mtimes unhelpful: compare hashes
     deletes: list[tuple[str, str]] = field(default_factory=list)  # (path, kind), placed only
     adopt: dict[str, Meta] = field(default_factory=dict)  # already identical remotely
+    links: list[str] = field(default_factory=list)  # symlinks to (re)create
 
 
 def compare_file(local: Meta, remote: Meta | None) -> str:
@@ -50,6 +51,13 @@ def plan_push(local: dict[str, Meta], remote: dict[str, Meta], placed: dict[str,
             else:
                 plan.mkdirs.append((rel, meta.mode))
             continue
+        if meta.kind == "l":
+            # Same length of target and same mtime: the link push made (it keeps the mtime).
+            if theirs is not None and theirs.kind == "l" and meta.same_content_hint(theirs):
+                plan.adopt[rel] = meta
+            else:
+                plan.links.append(rel)
+            continue
         verdict = compare_file(meta, theirs)
         if verdict == "same":
             plan.adopt[rel] = meta
@@ -58,7 +66,7 @@ def plan_push(local: dict[str, Meta], remote: dict[str, Meta], placed: dict[str,
         else:
             plan.puts.append(rel)
     for rel, theirs in remote.items():
-        if rel not in local and rel in placed and theirs.kind in ("f", "d"):
+        if rel not in local and rel in placed and theirs.kind in ("f", "d", "l"):
             plan.deletes.append((rel, theirs.kind))
     return plan
 
