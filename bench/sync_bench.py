@@ -125,11 +125,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def rsync(link: Link, src: Path, dest: str, *extra: str) -> None:
-    subprocess.run(
+    done = subprocess.run(
         ["rsync", "-a", *extra, "-e", " ".join(link.ssh_cmd()), f"{src}/", link.dest(dest)],
-        check=True,
         capture_output=True,
+        check=False,
     )
+    if done.returncode not in (0, 24):  # 24: a source file vanished while listing
+        raise RuntimeError(f"rsync failed ({done.returncode}): {done.stderr.decode()[-500:]}")
 
 
 def case_a(link: Link, work: Path, saves: int, baseline_saves: int) -> dict[str, float]:
