@@ -555,6 +555,7 @@ class Agent:
             "delete": self.op_delete,
             "move": self.op_move,
             "touch": self.op_touch,
+            "link": self.op_link,
             "sync": self.op_sync,
             "read": self.op_read,
             "watch": self.op_watch,
@@ -721,6 +722,28 @@ class Agent:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         os.rename(src, dst)
         self.ok(header)
+
+    def op_link(self, header: dict[str, Any], _body: memoryview) -> None:
+        """Symlinks made beside their final name and renamed over it, with the local mtime."""
+        root = header["root"]
+        errors: list[list[str]] = []
+        for rel, target, mtime_ns in header["links"]:
+            try:
+                full = inside(root, rel)
+                directory, name = os.path.split(full)
+                os.makedirs(directory, exist_ok=True)
+                self.writer.counter += 1
+                temp = temp_name(directory, name, self.writer.counter)
+                os.symlink(str(target), temp)  # noqa: PTH211 (str paths throughout)
+                try:
+                    os.utime(temp, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+                    os.rename(temp, full)
+                except OSError:
+                    os.unlink(temp)
+                    raise
+            except (OSError, ProtocolError) as exc:
+                errors.append([rel, describe(exc)])
+        self.ok(header, errors=errors)
 
     def op_touch(self, header: dict[str, Any], _body: memoryview) -> None:
         root = header["root"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -84,9 +85,23 @@ def _rss_mib(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+def _git_project(root: Path) -> None:
+    """A real repository with nested ignore files: reading them must not start a pass."""
+    (root / "a.py").write_text("x = 1\n")
+    (root / ".gitignore").write_text("*.log\n")
+    (root / "pkg").mkdir()
+    (root / "pkg" / ".gitignore").write_text("!keep.log\n")
+    (root / "pkg" / "keep.log").write_text("kept\n")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "tree"], check=True)
+
+
 async def test_idle_with_a_connected_profile_costs_no_cpu(
     helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
 ) -> None:
+    _git_project(workspace.project)
     write_profile(workspace, shared_runtime)
     await connect_profile(helper, workspace)
     await helper.request(Method.SYNC_NOW, {"profile": PROFILE})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ from colablink.ssh.session import Session, SshTarget
 from colablink.sync.engine import Backoff, SyncEngine
 from colablink.sync.spec import SyncSpec
 from support.runtimes import RuntimeHandle
+from watch_cli import Local
 
 FAST_BACKOFF = Backoff(first=0.01, limit=0.05)
 
@@ -158,3 +161,22 @@ def bed(runtime: RuntimeHandle, tmp_path: Path) -> Iterator[SyncBed]:
         yield the_bed
     finally:
         the_bed.close()
+
+
+@pytest.fixture
+def local() -> Iterator[Local]:
+    # Short: the agent's unix socket path must fit in 108 bytes.
+    base = Path(tempfile.mkdtemp(prefix="clr-"))
+    project = base / "project"
+    project.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(base / "home"),
+        "COLABLINK_CONFIG_DIR": str(base / "config"),
+        "COLABLINK_RUNTIME_DIR": str(base / "run"),
+        "COLABLINK_SSH_CONFIG": str(base / "ssh_config"),
+    }
+    try:
+        yield Local(base, env, project)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -143,6 +143,7 @@ class SyncEngine:
         self._thread: threading.Thread | None = None
         self._watch = LocalWatch(self.spec.local_root, self.rules, self._cond)
         self._watch.on_rules_changed = self._rules_changed
+        self._watch.on_overflow = self._rules_changed  # events were lost: rescan everything
         self._remote_events: list[tuple[Header, bytes]] = []
         self._rescan = False
         self._requested = 0
@@ -262,7 +263,8 @@ class SyncEngine:
             return self._full_pass(client, dry_run=dry_run, progress=progress)
         finally:
             client.close()
-            self.records.save(force=True)
+            if not dry_run:
+                self.records.save(force=True)
 
     # -- the worker -----------------------------------------------------------------------
 
@@ -287,7 +289,8 @@ class SyncEngine:
             self._cond.notify_all()
 
     def _rules_changed(self) -> None:
-        """Called with ``_cond`` held: newly un-ignored files need a full pass."""
+        """Called with ``_cond`` held: newly un-ignored files (or lost events) need a full
+        pass."""
         self._rescan = True
 
     def _on_remote_event(self, header: Header, body: bytes) -> None:
@@ -306,7 +309,7 @@ class SyncEngine:
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
         puller = Puller(client, self.spec, self.records, self._report)
         pull_listing = puller.request_listing()  # both listings travel in one round trip
-        plan, local = pusher.plan()
+        plan, local = pusher.plan(dry_run=dry_run)
         if not dry_run:
             self._set_state(SyncState("pushing", len(plan.puts) + len(plan.deletes)))
         report.push = pusher.full(plan, local, dry_run=dry_run, progress=progress)
@@ -317,7 +320,8 @@ class SyncEngine:
             self._notify_outputs(report.pull.received)
         if report.push.sent:
             self._notify_pushed(report.push.sent)
-        self.records.save()
+        if not dry_run:
+            self.records.save()
         report.problems = list(self.problems)
         return report
 
@@ -402,17 +406,17 @@ class SyncEngine:
                 raise ConnectionLost(str(client.lost))
             self._set_state(SyncState("idle"))
             with self._cond:
-                self._cond.wait_for(
-                    lambda: (
-                        self._stop.is_set()
-                        or not client.alive
-                        or self._rescan
-                        or bool(self._remote_events)
-                        or self._requested > self._completed
-                        or self._watch.has_ready(self.debounce)
-                    ),
-                    timeout=self._watch.next_deadline(self.debounce),
-                )
+                # The deadline is recomputed after every wake-up: an event that is not ready
+                # yet (a write with no close, a new symlink) starts its own debounce ceiling.
+                while not (
+                    self._stop.is_set()
+                    or not client.alive
+                    or self._rescan
+                    or bool(self._remote_events)
+                    or self._requested > self._completed
+                    or self._watch.has_ready(self.debounce)
+                ):
+                    self._cond.wait(self._watch.next_deadline(self.debounce))
                 if self._stop.is_set():
                     return
                 target = self._requested

@@ -6,6 +6,7 @@ ready at once; a write with no close yet waits at most the debounce ceiling.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -30,6 +32,35 @@ from watchdog.observers import Observer
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.scan import is_temp
 
+# A write ends with its close; an attribute change (chmod) is complete at once.
+WATCHED_EVENTS = (
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+)
+
+
+# watchdog rebuilds its watches after the kernel's queue overflowed but tells its handlers
+# nothing; its warning on this logger is the only signal, and lost events mean a full rescan.
+INOTIFY_LOGGER = "watchdog.observers.inotify_c"
+OVERFLOW_TEXT = "Inotify queue overflowed"
+
+
+class OverflowSignal(logging.Handler):
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(OVERFLOW_TEXT):
+            self.on_overflow()
+
 
 class LocalWatch(FileSystemEventHandler):
     def __init__(self, root: Path, rules: IgnoreRules, cond: threading.Condition) -> None:
@@ -39,20 +70,35 @@ class LocalWatch(FileSystemEventHandler):
         self.pending: dict[str, tuple[float, bool]] = {}  # path -> (first seen, ready)
         self.moves: list[tuple[str, str]] = []
         self.on_rules_changed: Callable[[], None] | None = None
+        self.on_overflow: Callable[[], None] | None = None
+        self._overflow = OverflowSignal(self._overflowed)
         self.observer: Any = None  # watchdog ships no type information
 
     def start(self) -> None:
+        inotify_log = logging.getLogger(INOTIFY_LOGGER)
+        if not inotify_log.isEnabledFor(logging.WARNING):
+            inotify_log.setLevel(logging.WARNING)
+        inotify_log.addHandler(self._overflow)
         observer = Observer()
-        observer.schedule(self, self.root, recursive=True)
+        # Only changes, at the source: opens, reads and close-without-write (ours included,
+        # e.g. reading a .gitignore) must never wake the worker.
+        observer.schedule(self, self.root, recursive=True, event_filter=list(WATCHED_EVENTS))
         observer.daemon = True
         observer.start()
         self.observer = observer
 
     def stop(self) -> None:
+        logging.getLogger(INOTIFY_LOGGER).removeHandler(self._overflow)
         if self.observer is not None:
             self.observer.stop()
             self.observer.join(5)
             self.observer = None
+
+    def _overflowed(self) -> None:
+        with self.cond:
+            if self.on_overflow is not None:
+                self.on_overflow()
+            self.cond.notify_all()
 
     def _rel(self, path: str | bytes) -> str | None:
         text = os.fsdecode(path)
@@ -65,36 +111,32 @@ class LocalWatch(FileSystemEventHandler):
         return rel
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Runs on watchdog's thread. Every rule decision (which may read an ignore file or ask
+        # git) is made before taking ``cond``, which the worker needs.
         rel = self._rel(event.src_path)
-        if rel is None:
-            return
+        moved = isinstance(event, FileMovedEvent | DirMovedEvent)
+        dst = self._rel(event.dest_path) if moved else None
+        rules_changed = False
+        if not isinstance(event, FileModifiedEvent):
+            for path in (rel, dst):
+                if path is not None and self.rules.is_rule_file(path):
+                    rules_changed = self.rules.changed(path) or rules_changed
         is_dir = event.is_directory
+        marks: list[tuple[str, bool]] = []
+        if rel is not None and not self.rules.ignored(rel, is_dir):
+            # A write without a close waits for the close or the debounce ceiling.
+            marks.append((rel, not isinstance(event, FileCreatedEvent | FileModifiedEvent)))
+        if dst is not None and not self.rules.ignored(dst, is_dir):
+            marks.append((dst, True))
+        if not marks and not rules_changed:
+            return
         with self.cond:
-            if self.rules.is_rule_file(rel):
-                self.rules.changed(rel)
-                if self.on_rules_changed is not None:
-                    self.on_rules_changed()
-            if self.rules.ignored(rel, is_dir):
-                if isinstance(event, FileMovedEvent | DirMovedEvent):
-                    dst = self._rel(event.dest_path)
-                    if dst is not None and not self.rules.ignored(dst, is_dir):
-                        self.mark(dst, ready=True)
-                        self.cond.notify_all()
-                return
-            if isinstance(event, FileMovedEvent | DirMovedEvent):
-                dst = self._rel(event.dest_path)
-                self.mark(rel, ready=True)
-                if dst is not None:
-                    self.mark(dst, ready=True)
-                    self.moves.append((rel, dst))
-            elif isinstance(
-                event, FileClosedEvent | FileDeletedEvent | DirDeletedEvent | DirCreatedEvent
-            ):
-                self.mark(rel, ready=True)
-            elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
-                self.mark(rel, ready=False)
-            else:
-                return
+            for path, ready in marks:
+                self.mark(path, ready=ready)
+            if moved and len(marks) == 2 and rel is not None and dst is not None:
+                self.moves.append((rel, dst))
+            if rules_changed and self.on_rules_changed is not None:
+                self.on_rules_changed()
             self.cond.notify_all()
 
     def mark(self, rel: str, *, ready: bool) -> None:

@@ -140,9 +140,11 @@ class Puller:
     def full(
         self, listing: Future[Header], *, dry_run: bool = False, progress: Progress | None = None
     ) -> PullSummary:
-        """One pass; ``listing`` is a manifest request already in flight, saving a round trip."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(self.root)
+        """One pass; ``listing`` is a manifest request already in flight, saving a round trip.
+        A dry run only reads: not even the local connection dir is created or tidied."""
+        if not dry_run:
+            self.root.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(self.root)
         remote = self.remote_listing(listing.result(REPLY_TIMEOUT))
         with self.records.lock:
             records = dict(self.records.pulled)

@@ -18,6 +18,7 @@ from colablink.errors import RemoteError
 from colablink.pathsafety import UnsafePath, check_remote_relpath
 from colablink.sync.agent_client import Header, SyncAgentClient
 from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
+from colablink.sync.links import OUTSIDE, inside_target
 from colablink.sync.progress import NoProgress, Progress
 from colablink.sync.reconcile import PushPlan, coarse, plan_push
 from colablink.sync.records import Records
@@ -89,9 +90,7 @@ class Pusher:
                 continue
             mine = local.get(rel)
             is_dir = meta.kind == "d"
-            if (mine is None or mine.kind != meta.kind) and self.rules.ignored(
-                rel, is_dir, check_parents=False
-            ):
+            if (mine is None or mine.kind != meta.kind) and self.rules.ignored(rel, is_dir):
                 if is_dir:
                     ignored_dirs.add(rel)
                 continue
@@ -100,15 +99,18 @@ class Pusher:
 
     # -- whole-tree pass ----------------------------------------------------------------------
 
-    def plan(self) -> tuple[PushPlan, dict[str, Meta]]:
+    def plan(self, *, dry_run: bool = False) -> tuple[PushPlan, dict[str, Meta]]:
+        """What a pass would do; a dry run changes nothing (no remote touch, no records)."""
         pending = self.request_listing()  # the runtime lists while we scan locally
-        local = scan_local(self.root, self.rules)
+        local = scan_local(self.root, self.rules, links=True)
         remote = self.remote_listing(pending.result(REPLY_TIMEOUT), local)
         with self.records.lock:
             placed = dict(self.records.placed)
         plan = plan_push(local, remote, placed)
         if plan.doubt:
-            self._settle_doubt(plan, local)
+            self._settle_doubt(plan, local, dry_run=dry_run)
+        if dry_run:
+            return plan, local
         for rel in list(placed):
             if rel not in local and rel not in remote:
                 with self.records.lock:
@@ -116,7 +118,7 @@ class Pusher:
                 self.records.mark()
         return plan, local
 
-    def _settle_doubt(self, plan: PushPlan, local: dict[str, Meta]) -> None:
+    def _settle_doubt(self, plan: PushPlan, local: dict[str, Meta], *, dry_run: bool) -> None:
         """Same size, unhelpful mtimes: equal hashes only need the mtime fixed remotely."""
         reply = self.client.call(
             {"op": "hash", "root": self.spec.remote_root, "paths": plan.doubt},
@@ -132,7 +134,7 @@ class Pusher:
             else:
                 plan.puts.append(rel)
         plan.doubt = []
-        if touch:
+        if touch and not dry_run:
             self.client.call(
                 {"op": "touch", "root": self.spec.remote_root, "files": touch},
                 timeout=REPLY_TIMEOUT,
@@ -149,7 +151,7 @@ class Pusher:
         """Carry out ``plan`` (from ``plan()``, against the ``local`` scan it was made from)."""
         summary = PushSummary()
         if dry_run:
-            summary.sent = list(plan.puts)
+            summary.sent = [*plan.puts, *plan.links]
             summary.deleted = [rel for rel, _ in plan.deletes]
             summary.mkdirs = [rel for rel, _ in plan.mkdirs]
             summary.nbytes = sum(local[rel].size for rel in plan.puts)
@@ -161,6 +163,7 @@ class Pusher:
         self._mkdirs(plan.mkdirs, local, summary)
         items = [(rel, local[rel]) for rel in plan.puts]
         self.send(items, summary, durable="batch", progress=progress)
+        self.links({rel: local[rel] for rel in plan.links}, summary)
         return summary
 
     # -- incremental pass (watcher-driven) ----------------------------------------------------
@@ -173,18 +176,23 @@ class Pusher:
             self._move(src, dst, summary)
         files: dict[str, Meta] = {}
         dirs: dict[str, Meta] = {}
+        links: dict[str, Meta] = {}
         gone: list[str] = []
         for rel in dict.fromkeys(dirty):
             meta = local_meta(self.root / rel)
             if meta is None:
                 gone.append(rel)
                 continue
-            if meta.kind == "l" or self.rules.ignored(rel, meta.kind == "d"):
+            if self.rules.ignored(rel, meta.kind == "d"):
                 continue
-            if meta.kind == "d":
+            if meta.kind == "l":
+                links[rel] = meta
+            elif meta.kind == "d":
                 dirs[rel] = meta
-                for sub, sub_meta in scan_local(self.root, self.rules, under=rel).items():
-                    (dirs if sub_meta.kind == "d" else files)[sub] = sub_meta
+                for sub, sub_meta in scan_local(
+                    self.root, self.rules, under=rel, links=True
+                ).items():
+                    {"d": dirs, "l": links}.get(sub_meta.kind, files)[sub] = sub_meta
             else:
                 files[rel] = meta
         with self.records.lock:
@@ -206,10 +214,15 @@ class Pusher:
         items = [
             (rel, meta)
             for rel, meta in sorted(files.items())
-            # An event on a whole-second mtime may hide a same-size edit: send it anyway.
-            if rel not in placed or not placed[rel].same_content_hint(meta) or coarse(meta.mtime_ns)
+            # An event on a whole-second mtime may hide a same-size edit: send it anyway. A
+            # mode-only change (chmod +x) is a change too.
+            if rel not in placed
+            or not placed[rel].same_content_hint(meta)
+            or placed[rel].mode != meta.mode
+            or coarse(meta.mtime_ns)
         ]
         self.send(items, summary, durable="file" if len(items) == 1 else "batch")
+        self.links(links, summary)
         return summary
 
     def _move(self, src: str, dst: str, summary: PushSummary) -> None:
@@ -279,6 +292,31 @@ class Pusher:
                     summary.mkdirs.append(rel)
         self.records.mark()
 
+    def links(self, links: dict[str, Meta], summary: PushSummary) -> None:
+        """Recreate symlinks that stay inside the project; report the others once."""
+        wanted: list[tuple[str, str, int]] = []
+        for rel, meta in sorted(links.items()):
+            target = inside_target(self.root, rel)
+            if target is None:
+                self.report(rel, OUTSIDE)
+            else:
+                wanted.append((rel, target, meta.mtime_ns))
+        if not wanted:
+            return
+        reply = self.client.call(
+            {"op": "link", "root": self.spec.remote_root, "links": [list(w) for w in wanted]},
+            timeout=REPLY_TIMEOUT,
+        )
+        failed = {rel: why for rel, why in reply.get("errors", [])}
+        with self.records.lock:
+            for rel, _target, _mtime in wanted:
+                if rel in failed:
+                    self.report(rel, f"the runtime could not create the symlink ({failed[rel]})")
+                else:
+                    self.records.placed[rel] = links[rel]
+                    summary.sent.append(rel)
+        self.records.mark()
+
     def send(
         self,
         items: list[tuple[str, Meta]],
@@ -337,7 +375,7 @@ class Pusher:
                 reply = future.result(REPLY_TIMEOUT)
             except RemoteError as exc:
                 reply = {"errors": [[rel, exc.message] for rel, _ in sent]}
-            failed = dict((rel, why) for rel, why in reply.get("errors", []))
+            failed = {rel: why for rel, why in reply.get("errors", [])}
             with self.records.lock:
                 for rel, meta in sent:
                     if rel in failed:

@@ -24,14 +24,20 @@ class PushPlan:
     doubt: list[str] = field(default_factory=list)  # same size, mtimes unhelpful: compare hashes
     deletes: list[tuple[str, str]] = field(default_factory=list)  # (path, kind), placed only
     adopt: dict[str, Meta] = field(default_factory=dict)  # already identical remotely
+    links: list[str] = field(default_factory=list)  # symlinks to (re)create
 
 
 def compare_file(local: Meta, remote: Meta | None) -> str:
     """``same``, ``send`` or ``doubt`` for one local file against its remote counterpart."""
     if remote is None or remote.kind != "f" or remote.size != local.size:
         return "send"
-    if remote.mtime_ns == local.mtime_ns and not coarse(local.mtime_ns):
+    if (
+        remote.mtime_ns == local.mtime_ns
+        and remote.mode == local.mode
+        and not coarse(local.mtime_ns)
+    ):
         return "same"
+    # Same size: equal hashes need only the mtime and mode set remotely (a chmod is a change).
     return "doubt"
 
 
@@ -45,6 +51,13 @@ def plan_push(local: dict[str, Meta], remote: dict[str, Meta], placed: dict[str,
             else:
                 plan.mkdirs.append((rel, meta.mode))
             continue
+        if meta.kind == "l":
+            # Same length of target and same mtime: the link push made (it keeps the mtime).
+            if theirs is not None and theirs.kind == "l" and meta.same_content_hint(theirs):
+                plan.adopt[rel] = meta
+            else:
+                plan.links.append(rel)
+            continue
         verdict = compare_file(meta, theirs)
         if verdict == "same":
             plan.adopt[rel] = meta
@@ -53,7 +66,7 @@ def plan_push(local: dict[str, Meta], remote: dict[str, Meta], placed: dict[str,
         else:
             plan.puts.append(rel)
     for rel, theirs in remote.items():
-        if rel not in local and rel in placed and theirs.kind in ("f", "d"):
+        if rel not in local and rel in placed and theirs.kind in ("f", "d", "l"):
             plan.deletes.append((rel, theirs.kind))
     return plan
 

@@ -49,8 +49,11 @@ def is_temp(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 
 
-def scan_local(root: Path, rules: IgnoreRules | None = None, under: str = "") -> dict[str, Meta]:
-    """Every file and directory below ``root`` (or its subdir ``under``) that is not ignored."""
+def scan_local(
+    root: Path, rules: IgnoreRules | None = None, under: str = "", *, links: bool = False
+) -> dict[str, Meta]:
+    """Every file and directory below ``root`` (or its subdir ``under``) that is not ignored;
+    with ``links``, symlinks too (never followed)."""
     tree: dict[str, Meta] = {}
     stack = [under]
     while stack:
@@ -68,10 +71,10 @@ def scan_local(root: Path, rules: IgnoreRules | None = None, under: str = "") ->
                     meta = Meta.from_stat(dent.stat(follow_symlinks=False))
                 except OSError:
                     continue
-                if meta is None or meta.kind == "l":
+                if meta is None or (meta.kind == "l" and not links):
                     continue
                 is_dir = meta.kind == "d"
-                if rules is not None and rules.ignored(rel, is_dir, check_parents=False):
+                if rules is not None and rules.ignored(rel, is_dir):
                     continue
                 tree[rel] = meta
                 if is_dir:
