@@ -3,18 +3,19 @@ import * as vscode from "vscode";
 import type { Runner } from "./codeLensRunner";
 import { connect, pasteNewConnectionInfo, reconnectNow } from "./connectFlow";
 import type { HeldProfiles } from "./heldProfiles";
-import { HelperError, type HelperClient } from "./helperClient";
+import type { Forwards } from "./forwards";
+import type { HelperClient } from "./helperClient";
 import { errorMessage, showError, showLogs } from "./logging";
 import type { EntryNode } from "./outputsModel";
 import type { OutputsTree } from "./outputsTree";
+import { forwardAndSay } from "./portOffers";
+import type { PortRow } from "./portsModel";
 import type { ProfileStore } from "./profiles";
 import {
-  ErrorCode,
   LensCommand,
   Method,
   type DownloadParams,
   type DownloadResult,
-  type ForwardResult,
   type SshHostResult,
   type SyncNowResult,
 } from "./protocol";
@@ -28,6 +29,7 @@ interface Deps {
   runner: Runner;
   outputs: OutputsTree;
   held: HeldProfiles;
+  forwards: Forwards;
   extensionUri: vscode.Uri;
 }
 
@@ -47,7 +49,9 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     "colablink.openShell": () => openShell(helper, runner.profile()),
     "colablink.openInRemoteSsh": () => remoteSsh(helper, runner),
     "colablink.syncNow": () => syncNow(helper, runner),
-    "colablink.forwardPort": () => forwardPort(helper, runner),
+    "colablink.forwardPort": () => forwardPort(deps.forwards, profiles, runner),
+    "colablink.ports.forward": (row: PortRow) => forwardAndSay(deps.forwards, row.profile, row.port.port, row.port.host),
+    "colablink.ports.stopForward": (row: PortRow) => (row.forward ? deps.forwards.stop(row.forward) : undefined),
     "colablink.showLogs": () => showLogs(),
     // The README the VSIX carries says where connection info comes from.
     "colablink.runtimeHelp": () =>
@@ -114,7 +118,7 @@ async function syncNow(helper: HelperClient, runner: Runner): Promise<void> {
   vscode.window.setStatusBarMessage(`ColabLink: synced, ${result.pushed} up, ${result.pulled} down`, 5000);
 }
 
-async function forwardPort(helper: HelperClient, runner: Runner): Promise<void> {
+async function forwardPort(forwards: Forwards, profiles: ProfileStore, runner: Runner): Promise<void> {
   const answer = await vscode.window.showInputBox({
     title: "ColabLink: Forward Port",
     prompt: "Port on the runtime to reach from this machine",
@@ -126,25 +130,9 @@ async function forwardPort(helper: HelperClient, runner: Runner): Promise<void> 
   }
   const profile = runner.profile();
   const remotePort = Number(answer.trim());
-  // Like Remote-SSH: the same port here when it is free, any free one otherwise.
-  let result: ForwardResult;
-  let taken = "";
-  try {
-    result = await helper.request<ForwardResult>(Method.FORWARD, { profile, remotePort, localPort: remotePort });
-  } catch (error) {
-    if (!(error instanceof HelperError && error.code === ErrorCode.USAGE)) {
-      throw error;
-    }
-    result = await helper.request<ForwardResult>(Method.FORWARD, { profile, remotePort });
-    taken = ` (port ${remotePort} is taken on this machine)`;
-  }
-  const open = await vscode.window.showInformationMessage(
-    `Runtime port ${result.remotePort} is now localhost:${result.localPort}${taken}.`,
-    "Open in Browser",
-  );
-  if (open) {
-    await vscode.env.openExternal(vscode.Uri.parse(`http://127.0.0.1:${result.localPort}/`));
-  }
+  // A server listening on one address only (not loopback) is reached where it listens.
+  const listening = profiles.get(profile)?.ports.find((p) => p.port === remotePort);
+  await forwardAndSay(forwards, profile, remotePort, listening?.host);
 }
 
 async function downloadAgain(helper: HelperClient, node: EntryNode): Promise<void> {

@@ -6,7 +6,10 @@ import { ConnectionWatch } from "./connectionWatch";
 import { HeldProfiles } from "./heldProfiles";
 import { HelperClient } from "./helperClient";
 import { errorMessage, log, showError } from "./logging";
+import { Forwards } from "./forwards";
 import { OUTPUTS_VIEW, OutputsTree } from "./outputsTree";
+import { PortOffers } from "./portOffers";
+import { PORTS_VIEW, PortsTree } from "./portsTree";
 import { ProfileStore } from "./profiles";
 import { StatusBar } from "./statusBar";
 import { RemotePathLinks } from "./terminalLinks";
@@ -19,6 +22,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const outputs = new OutputsTree(helper, profiles);
   const runner = new Runner(helper, profiles);
   const held = new HeldProfiles(context.workspaceState, helper, profiles);
+  const forwards = new Forwards(helper, profiles);
   context.subscriptions.push(
     log(),
     helper,
@@ -26,11 +30,14 @@ export function activate(context: vscode.ExtensionContext): void {
     outputs,
     runner,
     held,
+    forwards,
+    new PortOffers(profiles, forwards),
     new StatusBar(helper, profiles),
     new ConnectionWatch(helper, profiles),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
+    vscode.window.registerTreeDataProvider(PORTS_VIEW, new PortsTree(profiles, forwards)),
     vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),
-    ...registerCommands({ helper, profiles, runner, outputs, held, extensionUri: context.extensionUri }),
+    ...registerCommands({ helper, profiles, runner, outputs, held, forwards, extensionUri: context.extensionUri }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("colablink.python")) {
         void helper?.restart().catch((error: unknown) => showError(errorMessage(error)));

@@ -119,6 +119,15 @@ export interface ResourcesStatus {
   diskFreeBytes: number | null;
 }
 
+/** A TCP port the runtime's login user listens on; `host` is where a forward connects. */
+export interface RuntimePort {
+  port: number;
+  address: string;
+  host: string;
+  process: string | null;
+  pid: number | null;
+}
+
 export interface ProfileStatus {
   profile: string;
   state: ConnectionState;
@@ -134,6 +143,8 @@ export interface ProfileStatus {
   retryInSeconds: number | null;
   lastError: string | null;
   resources: ResourcesStatus | null;
+  /** Refreshed with the resources while connected; empty otherwise. */
+  ports: RuntimePort[];
 }
 
 export interface DisconnectParams {
@@ -249,6 +260,8 @@ export interface ForwardParams {
   profile: string;
   remotePort: number;
   localPort?: number;
+  /** An IP address of the runtime; default: its loopback, 127.0.0.1. */
+  remoteHost?: string;
 }
 
 export interface ForwardResult {

@@ -19,9 +19,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from colablink.errors import ColabLinkError, UsageError
 from colablink.local.profiles import Profile, ProfileStore
-from colablink.resources import Resources, parse_probe, probe_command
+from colablink.ports import LISTENING_COMMAND, Listening, parse_listening
+from colablink.resources import SPLIT, Resources, parse_probe, probe_command
 from colablink.ssh import remote_exec
 from colablink.ssh.session import Session, SshTarget
+
+# The runtime's own loopback, where `ssh -L N:127.0.0.1:N` would reach its port N too.
+REMOTE_HOST = "127.0.0.1"
 
 if TYPE_CHECKING:
     from paramiko import Channel
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
     from colablink.ssh.runner import RemoteRunner
 
 OnOutput = Callable[[bytes], None]
+_PORTS_SPLIT = f"{SPLIT}ports"
+
 Progress = Callable[[int, int], None]
 Command = Sequence[str] | str
 
@@ -70,6 +76,8 @@ class Status:
     problem: str | None
     # GPU memory and utilisation, RAM and disk; None when unreachable (or from an older daemon).
     resources: Resources | None = None
+    # The login user's listening TCP sockets; None when unreachable (or from an older daemon).
+    listening: list[Listening] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,10 +86,12 @@ class Status:
     def from_dict(cls, data: dict[str, Any]) -> Status:
         gpu = data.get("gpu")
         res = data.get("resources")
+        listening = data.get("listening")
         fields = {
             **data,
             "gpu": None if gpu is None else Gpu(**gpu),
             "resources": None if res is None else Resources(**res),
+            "listening": None if listening is None else [Listening(**x) for x in listening],
         }
         return cls(**fields)
 
@@ -278,7 +288,10 @@ class Connection:
                 disk_free_bytes=None,
                 problem=exc.message,
             )
-        found = parse_probe(probe.stdout.decode(errors="replace"))
+        resources_text, _, listening_text = probe.stdout.decode(errors="replace").partition(
+            _PORTS_SPLIT
+        )
+        found = parse_probe(resources_text)
         total = found.resources.gpu_memory_total_mib
         gpu = None if found.gpu_name is None or total is None else Gpu(found.gpu_name, total)
         return Status(
@@ -289,6 +302,7 @@ class Connection:
             disk_free_bytes=found.resources.disk_free_bytes,
             problem=None,
             resources=found.resources,
+            listening=parse_listening(listening_text),
         )
 
     def _status_base(self, agent_running: bool) -> dict[str, Any]:
@@ -303,7 +317,8 @@ class Connection:
         }
 
     def _status_probe(self) -> str:
-        return probe_command(self.profile.remote_root)
+        resources = probe_command(self.profile.remote_root)
+        return f"{resources}; echo {_PORTS_SPLIT}; {LISTENING_COMMAND}"
 
     # -- files -------------------------------------------------------------------------------
 
@@ -345,11 +360,11 @@ class Connection:
 
     # -- forwards ----------------------------------------------------------------------------
 
-    def forward(self, remote_port: int, local_port: int = 0) -> int:
-        """Serve the runtime's ``remote_port`` on a local port; return that local port."""
+    def forward(self, remote_port: int, local_port: int = 0, remote_host: str = REMOTE_HOST) -> int:
+        """Serve the runtime's ``remote_host:remote_port`` on a local port; return that port."""
         from colablink.ssh.forward import LocalForward
 
-        forward = LocalForward(self.session, remote_port, local_port)
+        forward = LocalForward(self.session, remote_port, local_port, remote_host=remote_host)
         port = forward.start()
         with self._lock:
             self._forwards[port] = forward

@@ -542,6 +542,38 @@ async function scenario(): Promise<void> {
       });
     });
 
+    await step("a web server started on the runtime is offered, forwarded on its own port, listed in Ports, stopped", async () => {
+      await clearNotifications(p);
+      // Runtime and editor share this machine: the server takes 127.0.0.2 (a loopback address the
+      // runtime's user can bind), so 127.0.0.1 keeps that port number free for the forward.
+      const port = await freePort();
+      await runCommand(p, "ColabLink: Run Command on Colab…");
+      await answerInputBox(p, "Command line to run on the runtime", `python3 -m http.server ${port} --bind 127.0.0.2`);
+      const offer = toast(p, `Port ${port} (python3) is listening on the runtime.`);
+      await offer.waitFor({ state: "visible", timeout: 20_000 });
+      const listeners = (): string => spawnSync("ss", ["-Htln", `sport = :${port}`], { encoding: "utf8" }).stdout;
+      check(listeners().includes(`127.0.0.2:${port}`) && !listeners().includes(`127.0.0.1:${port}`), `listeners: ${listeners()}`);
+      await p.waitForTimeout(500);
+      await screenshot(p, "port-offered");
+      await offer.locator(".monaco-button", { hasText: "Forward" }).click();
+      await toast(p, `Runtime port ${port} is now localhost:${port}.`).waitFor({ state: "visible" });
+      check(listeners().includes(`127.0.0.1:${port}`), `no local forward on 127.0.0.1:${port}: ${listeners()}`);
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      check(response.status === 200 && (await response.text()).includes("Directory listing"), "no page on the same local port");
+      await runCommand(p, "Explorer: Focus on ColabLink Ports View");
+      const row = p.locator(".monaco-list-row", { hasText: `python3 → localhost:${port}` });
+      await row.waitFor({ state: "visible" });
+      await screenshot(p, "port-forwarded");
+      await row.hover();
+      await row.locator('.action-label[aria-label="Stop Forwarding"]').click();
+      await p.locator(".monaco-list-row", { hasText: "python3 not forwarded" }).waitFor({ state: "visible" });
+      await waitFor("the local forward to close", async () => !listeners().includes(`127.0.0.1:${port}`) || undefined);
+      await clearNotifications(p);
+      await terminalFocus(p);
+      await p.keyboard.press("Control+C");
+      await p.locator(".monaco-list-row", { hasText: "python3 not forwarded" }).waitFor({ state: "detached", timeout: 20_000 });
+    });
+
     await step("Open Shell on Colab runs pwd and shows the source root", async () => {
       const before = (await terminalTexts(p)).length;
       await runCommand(p, "ColabLink: Open Shell on Colab");

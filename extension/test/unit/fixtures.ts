@@ -16,6 +16,7 @@ export function profileStatus(overrides: Partial<ProfileStatus> = {}): ProfileSt
     retryInSeconds: null,
     lastError: null,
     resources: null,
+    ports: [],
     ...overrides,
   };
 }

@@ -287,7 +287,9 @@ class DaemonServer:
 
     def _forward(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         port = self.connection.forward(
-            int(request["remote_port"]), int(request.get("local_port", 0))
+            int(request["remote_port"]),
+            int(request.get("local_port", 0)),
+            str(request.get("remote_host", "127.0.0.1")),
         )
         reply.control({"ok": {"local_port": port}})
         if request.get("hold"):

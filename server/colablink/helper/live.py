@@ -27,9 +27,11 @@ from colablink.helper.protocol import (
     Notification,
     ProfileStatus,
     ResourcesStatus,
+    RuntimePort,
     StatusChangedParams,
     SyncState,
 )
+from colablink.helper.runtime_ports import PortWatch
 from colablink.helper.settings import Settings
 from colablink.helper.syncing import (
     FLUSH_TIMEOUT_S,
@@ -41,6 +43,7 @@ from colablink.helper.syncing import (
 )
 from colablink.helper.terminals import ChannelTerminal, Terminal
 from colablink.local.profiles import Profile
+from colablink.ports import owners_command
 from colablink.resources import Resources
 from colablink.sync.engine import SyncState as EngineState
 
@@ -62,6 +65,8 @@ class LiveProfile:
         self.latency_ms: float | None = None
         self.gpu: GpuStatus | None = None
         self.resources: ResourcesStatus | None = None
+        self.ports: list[RuntimePort] = []
+        self._port_watch = PortWatch(self._owners_output)
         self.last_error: str | None = None
         self.sync_state: SyncState = "disconnected"
         self.sync_pending = 0
@@ -237,12 +242,31 @@ class LiveProfile:
             return Path(str(result["path"]))
         return self.connection.download(remote, local)
 
-    def forward(self, remote_port: int, local_port: int) -> int:
-        request = {"op": "forward", "remote_port": remote_port, "local_port": local_port}
+    def forward(self, remote_port: int, local_port: int, remote_host: str) -> int:
+        request = {
+            "op": "forward",
+            "remote_port": remote_port,
+            "local_port": local_port,
+            "remote_host": remote_host,
+        }
         result = self._daemon_call(request)
         if result is not None:
             return int(result["local_port"])
-        return self.connection.forward(remote_port, local_port)
+        return self.connection.forward(remote_port, local_port, remote_host)
+
+    def _owners_output(self, inodes: list[int]) -> str:
+        """Which processes hold these sockets; empty when the runtime cannot say."""
+        out: list[bytes] = []
+        try:
+            self.exec(
+                owners_command(inodes),
+                on_stdout=out.append,
+                on_stderr=lambda _: None,
+                cancel=threading.Event(),
+            )
+        except ColabLinkError as exc:
+            log.debug("Looking up the runtime's listening processes: %s", exc.message)
+        return b"".join(out).decode(errors="replace")
 
     def unforward(self, local_port: int) -> bool:
         result = self._daemon_call({"op": "unforward", "local_port": local_port})
@@ -283,7 +307,10 @@ class LiveProfile:
             if status.gpu is not None:
                 gpu = {"name": status.gpu.name, "memoryMib": status.gpu.memory_mib}
             error = self.last_error if self.sync_state == "halted" else None
+            listening = status.listening
+            ports = self.ports if listening is None else self._port_watch.update(listening)
             self._set(
+                ports=ports,
                 state="connected",
                 latency_ms=status.rtt_ms,
                 gpu=gpu,
@@ -307,7 +334,7 @@ class LiveProfile:
         if sync is not None:
             sync.stop()
         self.connection.close()
-        self._set(state="disconnected", latency_ms=None, resources=None)
+        self._set(state="disconnected", latency_ms=None, resources=None, ports=[])
 
     def _set(self, **changes: object) -> None:
         with self._lock:
@@ -330,6 +357,7 @@ class LiveProfile:
             retry_in=self.retry_in,
             last_error=self.last_error,
             resources=self.resources,
+            ports=self.ports,
         )
 
 
@@ -344,6 +372,7 @@ def profile_status(
     retry_in: float | None = None,
     last_error: str | None = None,
     resources: ResourcesStatus | None = None,
+    ports: list[RuntimePort] | None = None,
 ) -> ProfileStatus:
     return {
         "profile": profile.name,
@@ -360,6 +389,7 @@ def profile_status(
         "retryInSeconds": retry_in,
         "lastError": last_error,
         "resources": resources,
+        "ports": ports or [],
     }
 
 

@@ -129,6 +129,16 @@ class ResourcesStatus(TypedDict):
     diskFreeBytes: int | None
 
 
+class RuntimePort(TypedDict):
+    """A TCP port the runtime's login user listens on; ``host`` is where a forward connects."""
+
+    port: int
+    address: str
+    host: str
+    process: str | None
+    pid: int | None
+
+
 class ProfileStatus(TypedDict):
     profile: str
     state: ConnectionState
@@ -144,6 +154,8 @@ class ProfileStatus(TypedDict):
     retryInSeconds: float | None
     lastError: str | None
     resources: ResourcesStatus | None
+    # Refreshed with the resources while connected; empty otherwise.
+    ports: list[RuntimePort]
 
 
 class DisconnectParams(TypedDict):
@@ -259,6 +271,8 @@ class ForwardParams(TypedDict):
     profile: str
     remotePort: int
     localPort: NotRequired[int]
+    # An IP address of the runtime; default: its loopback, 127.0.0.1.
+    remoteHost: NotRequired[str]
 
 
 class ForwardResult(TypedDict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -254,10 +255,12 @@ def register(helper: Helper) -> None:
 
     async def forward(params: ForwardParams) -> ForwardResult:
         remote_port, local_port = params["remotePort"], params.get("localPort", 0)
+        remote_host = params.get("remoteHost", "127.0.0.1")
         require(0 < remote_port < 65536, "params.remotePort must be a port number (1-65535).")
         require(0 <= local_port < 65536, "params.localPort must be a port number (0-65535).")
+        require(is_ip_address(remote_host), "params.remoteHost must be an IP address.")
         live = await hub.held(params["profile"])
-        port = await run_blocking(lambda: live.forward(remote_port, local_port))
+        port = await run_blocking(lambda: live.forward(remote_port, local_port, remote_host))
         return {"localPort": port, "remotePort": remote_port}
 
     async def unforward(params: UnforwardParams) -> None:
@@ -292,6 +295,14 @@ def register(helper: Helper) -> None:
     _request(server, Method.UNFORWARD, UnforwardParams, unforward)
     _request(server, Method.SSH_HOST, SshHostParams, ssh_host)
     _request(server, Method.CHECK_CONNECTION_INFO, CheckConnectionInfoParams, check_connection_info)
+
+
+def is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _tree_size(path: Path) -> int:

@@ -13,12 +13,11 @@ from colablink.errors import UsageError
 from colablink.ssh.session import ConnectionLost, Session, close_channel, send_all, shutdown_write
 
 _CHUNK = 256 * 1024
-# The runtime's own loopback, where `ssh -L N:127.0.0.1:N` would reach its port N too.
-REMOTE_HOST = "127.0.0.1"
 
 
 class LocalForward:
-    """Listen on ``bind:local_port`` and relay each client to the runtime's ``remote_port``.
+    """Listen on ``bind:local_port``; relay each client to the runtime's ``remote_host:remote_port``
+    (its loopback by default; a server listening on one address only is reached there).
 
     ``local_port=0`` picks a free port; ``start()`` returns the one in use.
     """
@@ -29,8 +28,10 @@ class LocalForward:
         remote_port: int,
         local_port: int = 0,
         bind: str = "127.0.0.1",
+        remote_host: str = "127.0.0.1",
     ) -> None:
         self.session = session
+        self.remote_host = remote_host
         self.remote_port = remote_port
         self.local_port = local_port
         self.bind = bind
@@ -88,7 +89,7 @@ class LocalForward:
     def _serve(self, client: socket.socket, peer: tuple[str, int]) -> None:
         try:
             chan = self.session.transport.open_channel(
-                "direct-tcpip", (REMOTE_HOST, self.remote_port), peer, timeout=15.0
+                "direct-tcpip", (self.remote_host, self.remote_port), peer, timeout=15.0
             )
         except (paramiko.SSHException, OSError, EOFError):
             # Nothing listens on the remote port (or the connection is gone): refuse this one.
