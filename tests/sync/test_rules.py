@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from colablink.pathsafety import UnsafePath, check_remote_relpath, local_destination
 from colablink.sync.ignore import IgnoreRules
-from colablink.sync.pathsafety import UnsafePath, check_remote_relpath, local_destination
 from colablink.sync.reconcile import compare_file, decide_pull, plan_push
 from colablink.sync.scan import Meta
 

@@ -23,11 +23,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
+from colablink.ssh.landing import LocalWriteError, land
 from colablink.ssh.session import (
     BULK_WINDOW,
     ConnectionLost,
@@ -298,16 +298,21 @@ def download(
         if len(header) != 2:
             _finish(chan, f"read {src}")
             raise RemoteError(f"The runtime sent no listing for {src}.")
-        totals[0], totals[1] = int(header[0]), int(header[1])
+        try:
+            totals[0], totals[1] = int(header[0]), int(header[1])
+        except ValueError:
+            raise RemoteError(f"The runtime sent a malformed listing for {src}.") from None
         done["bytes"] = 0
-        _extract(reader, tmp, done)
+        _land(reader, tmp, done)
         _finish(chan, f"read {src}")
         _local_place(tmp, target)
         if progress is not None:
             progress(TransferProgress(totals[0], totals[0], totals[1], totals[1]))
         return target
-    except (EOFError, paramiko.SSHException, tarfile.ReadError) as exc:
+    except (EOFError, paramiko.SSHException) as exc:
         raise ConnectionLost(f"The connection dropped while downloading {src} ({exc}).") from None
+    except LocalWriteError as exc:
+        raise UsageError(f"Cannot write under {target.parent} ({exc}).") from None
     except OSError as exc:
         raise UsageError(f"Cannot write under {target.parent} ({exc.strerror or exc}).") from None
     finally:
@@ -315,20 +320,18 @@ def download(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _extract(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
-    reader_file: IO[bytes] = reader  # type: ignore[assignment]
-    with tarfile.open(fileobj=reader_file, mode="r|", bufsize=_TAR_BUFSIZE) as tar:
-        for member in tar:
-            rest = member.name.partition("/")[2]
-            member.name = posixpath.join(_ENTRY, rest) if rest else _ENTRY
-            if member.islnk():
-                member.linkname = posixpath.join(_ENTRY, member.linkname.partition("/")[2])
-            try:
-                # The "data" filter refuses absolute paths, links that escape the copy, devices.
-                tar.extract(member, into, filter="data")
-            except tarfile.FilterError as exc:
-                # A virtualenv's absolute python symlink must not sink the whole download.
-                log.warning("Skipped %s: %s", rest or member.name, exc)
-                continue
-            if member.isreg():
-                done["files"] += 1
+def _land(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
+    def on_file() -> None:
+        done["files"] += 1
+
+    def report(path: str, reason: str) -> None:
+        shown = path.removeprefix(_ENTRY + "/")
+        # Names come from the runtime: no control character reaches a terminal raw.
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
+        log.warning("Skipped %s: %s", shown, reason.removeprefix("skipped: "))
+
+    root_fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        land(reader.read, root_fd, _ENTRY, report, on_file)
+    finally:
+        os.close(root_fd)

@@ -19,8 +19,8 @@ from typing import Any
 from colablink_runtime.sync_agent import stale_temp, temp_name
 
 from colablink.errors import RemoteError
+from colablink.pathsafety import UnsafePath, check_remote_relpath, local_destination
 from colablink.sync.agent_client import Header, SyncAgentClient
-from colablink.sync.pathsafety import UnsafePath, check_remote_relpath, local_destination
 from colablink.sync.progress import NoProgress, Progress
 from colablink.sync.reconcile import decide_pull, plan_pull
 from colablink.sync.records import Records

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from colablink_runtime.sync_agent import file_hash
 
 from colablink.errors import RemoteError
+from colablink.pathsafety import UnsafePath, check_remote_relpath
 from colablink.sync.agent_client import Header, SyncAgentClient
 from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
-from colablink.sync.pathsafety import UnsafePath, check_remote_relpath
 from colablink.sync.progress import NoProgress, Progress
 from colablink.sync.reconcile import PushPlan, coarse, plan_push
 from colablink.sync.records import Records
