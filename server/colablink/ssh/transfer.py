@@ -27,6 +27,7 @@ from pathlib import Path
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
+from colablink.shown import shown
 from colablink.ssh.landing import LocalWriteError, land
 from colablink.ssh.session import (
     BULK_WINDOW,
@@ -325,10 +326,9 @@ def _land(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
         done["files"] += 1
 
     def report(path: str, reason: str) -> None:
-        shown = path.removeprefix(_ENTRY + "/")
         # Names come from the runtime: no control character reaches a terminal raw.
-        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
-        log.warning("Skipped %s: %s", shown, reason.removeprefix("skipped: "))
+        name = shown(path.removeprefix(_ENTRY + "/"))
+        log.warning("Skipped %s: %s", name, shown(reason.removeprefix("skipped: ")))
 
     root_fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
