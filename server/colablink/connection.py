@@ -326,15 +326,22 @@ class Connection:
         return transfer.resolve_remote(remote, self.profile.remote_root)
 
     def download(
-        self, remote: str, local: Path | None = None, progress: Progress | None = None
+        self, remote: str, local: Path | str | None = None, progress: Progress | None = None
     ) -> Path:
-        """Copy a remote file or tree here (into ``local`` if it is a directory; default: cwd)."""
+        """Copy a remote file or tree here (into ``local`` if it is a directory or ends in "/";
+        default: cwd)."""
         from colablink.ssh import transfer
 
+        if local is None:
+            target: Path | str = Path.cwd()
+        else:
+            target = str(Path(local).absolute())
+            if str(local).endswith("/") and not target.endswith("/"):
+                target += "/"
         return transfer.download(
             self.session,
             remote,
-            Path(local).absolute() if local is not None else Path.cwd(),
+            target,
             progress=_bytes_only(progress),
             root=self.profile.remote_root,
         )

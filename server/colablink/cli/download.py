@@ -24,13 +24,15 @@ def run(args: argparse.Namespace) -> int:
     from colablink.cli.upload import progress_bar
     from colablink.cli.warm import daemon_for, profile_name
 
-    destination = Path(args.destination).absolute()
+    destination = str(Path(args.destination).absolute())
+    if args.destination.endswith("/") and not destination.endswith("/"):
+        destination += "/"  # as cp: a missing directory named with a slash receives the copy
     name = profile_name(getattr(args, "profile", None))
     with progress_bar(f"download {args.source}") as progress:
         daemon = daemon_for(name)
         if daemon is not None:
             with daemon:
-                request = {"op": "download", "remote": args.source, "local": str(destination)}
+                request = {"op": "download", "remote": args.source, "local": destination}
                 written = str(daemon.call(request, on_progress=progress)["path"])
         else:
             from colablink.connection import Connection

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -239,3 +240,31 @@ def land(read: Read, root_fd: int, entry: str, report: Report, on_file: Callable
             continue
         if member.kind in _FILE_KINDS:
             on_file()
+
+
+def merge(src_fd: int, dst_fd: int, report: Report, where: str = "") -> None:
+    """Move the landed tree at ``src_fd`` into the existing directory ``dst_fd`` (``cp -r``'s
+    ``dir/.``): directories merge, files replace files; nothing local is followed or replaced
+    by a directory, and what cannot move is reported and left out."""
+    for name in sorted(os.listdir(src_fd)):
+        rel = f"{where}{name}"
+        st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
+        try:
+            local = os.stat(name, dir_fd=dst_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            local = None
+        if local is not None and stat.S_ISDIR(local.st_mode) != stat.S_ISDIR(st.st_mode):
+            report(rel, "skipped: a local entry of another kind is in the way")
+            continue
+        if stat.S_ISDIR(st.st_mode) and local is not None:
+            child_src = os.open(name, _DIR_FLAGS, dir_fd=src_fd)
+            try:
+                child_dst = os.open(name, _DIR_FLAGS, dir_fd=dst_fd)
+                try:
+                    merge(child_src, child_dst, report, f"{rel}/")
+                finally:
+                    os.close(child_dst)
+            finally:
+                os.close(child_src)
+        else:
+            os.rename(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)

@@ -28,7 +28,7 @@ import paramiko
 
 from colablink.errors import RemoteError, UsageError
 from colablink.shown import shown
-from colablink.ssh.landing import LocalWriteError, land
+from colablink.ssh.landing import LocalWriteError, land, merge
 from colablink.ssh.session import (
     BULK_WINDOW,
     ConnectionLost,
@@ -268,8 +268,10 @@ def download(
     src = resolve_remote(remote, root)
     name = posixpath.basename(src.rstrip("/")) or "root"
     dest = Path(local)
+    # ``cp -r dir/. dest``: the contents of dir, merged into dest when it is a directory.
+    contents = name == "."
     ends_with_sep = str(local).endswith(("/", os.sep))
-    target = dest / name if ends_with_sep or dest.is_dir() else dest
+    target = dest if contents else dest / name if ends_with_sep or dest.is_dir() else dest
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".colablink-down.", dir=target.parent))
@@ -306,7 +308,10 @@ def download(
         done["bytes"] = 0
         _land(reader, tmp, done)
         _finish(chan, f"read {src}")
-        _local_place(tmp, target)
+        if contents and target.is_dir() and not target.is_symlink():
+            _merge(tmp, target)
+        else:
+            _local_place(tmp, target)
         if progress is not None:
             progress(TransferProgress(totals[0], totals[0], totals[1], totals[1]))
         return target
@@ -335,3 +340,16 @@ def _land(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
         land(reader.read, root_fd, _ENTRY, report, on_file)
     finally:
         os.close(root_fd)
+
+
+def _merge(tmp: Path, target: Path) -> None:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    src_fd = os.open(tmp / _ENTRY, flags)
+    try:
+        dst_fd = os.open(target, flags)
+        try:
+            merge(src_fd, dst_fd, lambda path, why: log.warning("Skipped %s: %s", shown(path), why))
+        finally:
+            os.close(dst_fd)
+    finally:
+        os.close(src_fd)
