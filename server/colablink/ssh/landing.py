@@ -31,6 +31,10 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+class CutShort(RemoteError):
+    """The stream ended inside a member: a dropped connection, or a runtime that lied."""
+
+
 class LocalWriteError(Exception):
     """Writing a file here failed midway (a full disk, say): the copy stops."""
 
@@ -49,7 +53,7 @@ def _read_exact(read: Read, n: int) -> bytes:
     while len(out) < n:
         data = read(n - len(out))
         if not data:
-            raise RemoteError("The runtime's copy ended in the middle of a file.")
+            raise CutShort("The runtime's copy ended in the middle of a file.")
         out += data
     return bytes(out)
 
@@ -205,7 +209,7 @@ def _copy(read: Read, size: int, out: int) -> None:
     while left:
         data = read(min(left, _CHUNK))
         if not data:
-            raise RemoteError("The runtime's copy ended in the middle of a file.")
+            raise CutShort("The runtime's copy ended in the middle of a file.")
         view = memoryview(data)
         try:
             while view:

@@ -28,7 +28,7 @@ import paramiko
 
 from colablink.errors import RemoteError, UsageError
 from colablink.shown import shown
-from colablink.ssh.landing import LocalWriteError, land, merge
+from colablink.ssh.landing import CutShort, LocalWriteError, land, merge
 from colablink.ssh.session import (
     BULK_WINDOW,
     ConnectionLost,
@@ -315,6 +315,9 @@ def download(
         if progress is not None:
             progress(TransferProgress(totals[0], totals[0], totals[1], totals[1]))
         return target
+    except CutShort:
+        _finish(chan, f"read {src}")  # a dropped connection says so; an exit 0 keeps CutShort
+        raise
     except (EOFError, paramiko.SSHException) as exc:
         raise ConnectionLost(f"The connection dropped while downloading {src} ({exc}).") from None
     except LocalWriteError as exc:
