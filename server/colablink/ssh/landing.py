@@ -133,7 +133,6 @@ class Landing:
     def __init__(self, root_fd: int, report: Report) -> None:
         self.root_fd = root_fd
         self.report = report
-        self.files = 0
 
     def _parent(self, rel: str) -> tuple[int, str]:
         """An open fd of ``rel``'s parent (created as needed, never through a link) and its name."""
@@ -164,7 +163,6 @@ class Landing:
                 _copy(read, member.size, out)
             finally:
                 os.close(out)
-            self.files += 1
             return
         _skip(read, member.size)
         if kind == b"5":
