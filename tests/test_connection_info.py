@@ -154,3 +154,36 @@ def test_random_input_only_raises_colablink_errors(text: str) -> None:
         assert exc.message.endswith(".") and "\n" not in exc.message
     else:
         assert 1 <= info.port <= 65535 and info.remote_root.startswith("/")
+
+
+_HOSTILE = [
+    "[" * 100_000 + "]" * 100_000,
+    '{"a":' * 50_000 + "1" + "}" * 50_000,
+    json.dumps({**PRINTED, "port": "9" * 5000}),
+    json.dumps({**PRINTED}).replace("12345", "9" * 4000),
+    json.dumps({**PRINTED, "port": [1]}),
+    json.dumps({**PRINTED, "host": "example.com\n"}),
+    json.dumps({**PRINTED, "host": "-oProxyCommand=touch /tmp/x"}),
+    json.dumps({**PRINTED, "username": "colablink\n"}),
+    json.dumps({**PRINTED, "remote_root": ["/content"]}),
+]
+
+
+@pytest.mark.parametrize("text", [*_HOSTILE, *(encode_token(json.loads(t)) for t in _HOSTILE[2:])])
+def test_hostile_info_is_one_sentence(text: str) -> None:
+    _sentence(text)
+
+
+def test_deeply_nested_token_is_one_sentence() -> None:
+    import base64
+
+    nested = ("[" * 100_000 + "]" * 100_000).encode()
+    _sentence("clk1." + base64.urlsafe_b64encode(nested).decode().rstrip("="))
+
+
+def test_profile_names_with_a_trailing_newline_are_refused() -> None:
+    from colablink.errors import UsageError
+    from colablink.local.profiles import check_profile_name
+
+    with pytest.raises(UsageError, match="not allowed"):
+        check_profile_name("default\n")

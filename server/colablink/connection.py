@@ -10,7 +10,6 @@ there.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -347,13 +346,20 @@ class Connection:
     def download(
         self, remote: str, local: Path | str | None = None, progress: Progress | None = None
     ) -> Path:
-        """Copy a remote file or tree here (into ``local`` if it is a directory; default: cwd)."""
+        """Copy a remote file or tree here (into ``local`` if it is a directory or ends in "/";
+        default: cwd)."""
         from colablink.ssh import transfer
 
+        if local is None:
+            target: Path | str = Path.cwd()
+        else:
+            target = str(Path(local).absolute())
+            if str(local).endswith("/") and not target.endswith("/"):
+                target += "/"
         return transfer.download(
             self.session,
             remote,
-            _absolute(local) if local is not None else Path.cwd(),
+            target,
             progress=_bytes_only(progress),
             root=self.profile.remote_root,
         )
@@ -402,10 +408,3 @@ def _bytes_only(progress: Progress | None) -> Callable[[Any], object] | None:
     if progress is None:
         return None
     return lambda report: progress(report.bytes_done, report.bytes_total)
-
-
-def _absolute(local: Path | str) -> str:
-    """``local`` made absolute, keeping a trailing ``/`` (it means "into this directory")."""
-    text = str(local)
-    absolute = os.path.abspath(text)  # noqa: PTH100 (lexical: keeps the name the user gave)
-    return absolute + "/" if text.endswith("/") and absolute != "/" else absolute

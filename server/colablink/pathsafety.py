@@ -1,21 +1,14 @@
-"""The local side's one set of rules for paths that come from the runtime: it is not trusted.
+"""Checks on every path that comes back from the runtime: the remote is not trusted.
 
 A remote path must be relative, free of ``..``, ``.`` and empty parts, and free of NUL. A local
-destination must stay inside its directory without passing through a symlink. A link the runtime
-sends may only point down, or up by no more than its own depth, so no chain of links can climb
-out. Sync (pull and push) and downloads use these same checks.
+destination must stay inside the local connection directory without passing through a symlink.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
-
-# C0 and C1 controls and DEL: a name or message from the runtime could retitle or repaint the
-# terminal it is printed to.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class UnsafePath(ValueError):
@@ -61,24 +54,3 @@ def local_destination(root: Path, rel: str, *, create_parents: bool) -> Path:
     if final.is_symlink():
         raise UnsafePath(f"{rel!r} is a symlink locally")
     return final
-
-
-def link_stays_inside(target: str, depth: int) -> bool:
-    """Whether a link ``depth`` directories below a copy's root, pointing at ``target``, stays in.
-
-    ``..`` may only lead the target, so it climbs real directories (never the far side of another
-    link), and by no more than ``depth``; the rest only descends. Each link obeying this resolves
-    inside the copy, so chains of them do too, whatever the lengths involved.
-    """
-    if not target or target.startswith("/") or "\x00" in target:
-        return False
-    parts = [part for part in target.split("/") if part not in ("", ".")]
-    ups = 0
-    while ups < len(parts) and parts[ups] == "..":
-        ups += 1
-    return ups <= depth and ".." not in parts[ups:]
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters shown as escapes, safe to print to a terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -175,3 +175,24 @@ async def test_cancelling_a_connect_undoes_what_it_did(
     )
     reports = [v.message for v in helper.lsp.progress_reports["cancel-me"] if v.kind == "report"]
     assert "writing the ssh config" not in reports, reports
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"version": 1, "host": "h\\n", "port": 22, "username": "u", "remote_root": "/c"}',
+        '{"version": 1, "host": "h", "port": "' + "9" * 5000 + '", "username": "u", '
+        '"remote_root": "/c"}',
+        '{"version": 1, "host": "-oProxyCommand=sh", "port": 22, "username": "u", '
+        '"remote_root": "/c"}',
+    ],
+    ids=["deep", "newline-host", "long-port", "option-host"],
+)
+async def test_hostile_connection_info_gives_its_error_code(
+    helper: HelperClient, workspace: Workspace, text: str
+) -> None:
+    params = {"connectionInfo": text, "workspaceRoot": str(workspace.project)}
+    with pytest.raises(Exception) as caught:
+        await helper.request(Method.CONNECT, params)
+    assert getattr(caught.value, "code", None) == ErrorCode.BAD_CONNECTION_INFO, caught.value

@@ -106,12 +106,9 @@ def test_replacing_keeps_the_old_version_until_the_new_one_is_whole(
     parent = tmp_path / "local"
     parent.mkdir()
     local = transfer.download(session, f"{root}/target2/d", parent)
-    (local / "mine.txt").write_text("made here")
-    (local / "new.txt").write_text("edited here")
-    # As cp -r: a directory merges into the one there; files it carries replace theirs whole.
+    (local / "stale.txt").write_text("stale")
     assert transfer.download(session, f"{root}/target2/d", parent) == local
-    assert sorted(p.name for p in local.iterdir()) == ["mine.txt", "new.txt"]
-    assert (local / "new.txt").read_text() == "new"
+    assert sorted(p.name for p in local.iterdir()) == ["new.txt"]
 
 
 def test_missing_paths_are_one_sentence_errors(

@@ -24,10 +24,9 @@ def run(args: argparse.Namespace) -> int:
     from colablink.cli.upload import progress_bar
     from colablink.cli.warm import daemon_for, profile_name
 
-    # A trailing "/" means "into this directory, made if missing", as with cp.
-    destination = str(Path(args.destination).absolute()) + (
-        "/" if args.destination.endswith("/") and args.destination != "/" else ""
-    )
+    destination = str(Path(args.destination).absolute())
+    if args.destination.endswith("/") and not destination.endswith("/"):
+        destination += "/"  # as cp: a missing directory named with a slash receives the copy
     name = profile_name(getattr(args, "profile", None))
     with progress_bar(f"download {args.source}") as progress:
         daemon = daemon_for(name)

@@ -8,6 +8,7 @@ from colablink_runtime.errors import RuntimeSetupError
 
 from colablink import __version__
 from colablink.errors import ColabLinkError
+from colablink.shown import shown
 
 # typing (and collections.abc) cost the CLI's warm path ~4 ms of imports; mypy still sees them.
 TYPE_CHECKING = False
@@ -96,10 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except ColabLinkError as exc:
-        print(f"colablink: {exc.message}", file=sys.stderr)
+        print(f"colablink: {shown(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except RuntimeSetupError as exc:
-        print(f"colablink: {exc.message}", file=sys.stderr)
+        print(f"colablink: {shown(exc.message)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -114,7 +115,7 @@ def _warm_path(argv: Sequence[str]) -> int | None:
     try:
         return fast_main(argv)
     except ColabLinkError as exc:
-        print(f"colablink: {exc.message}", file=sys.stderr)
+        print(f"colablink: {shown(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from colablink.shown import shown
+
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
@@ -89,7 +91,8 @@ def print_status(status: dict[str, Any]) -> int:
         rows.append(("reachable", f"no: {status.get('problem') or 'no answer'}"))
     rows.append(("agent", "running" if status["agent_running"] else "not running"))
     width = max(len(label) for label, _ in rows)
-    print("\n".join(f"{label:<{width}}  {value}" for label, value in rows), flush=True)
+    # Every value but the labels can come from the runtime (the GPU name, a problem text).
+    print("\n".join(f"{label:<{width}}  {shown(value)}" for label, value in rows), flush=True)
     return 0 if status["reachable"] else 1
 
 

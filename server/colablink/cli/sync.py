@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from colablink.shown import shown
+
 if TYPE_CHECKING:
     from rich.progress import Progress as RichBar
     from rich.progress import TaskID
@@ -100,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
             ("fetch", pull.received),
         ):
             for rel in items:
-                print(f"  {label} {rel}")
+                print(f"  {label} {shown(rel)}")
     for path, why in report.problems:
-        print(f"  skipped {path}: {why}")
+        print(f"  skipped {shown(path)}: {shown(why)}")
     return 1 if report.push.failed else 0
 
 

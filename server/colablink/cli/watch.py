@@ -13,6 +13,8 @@ import signal
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from colablink.shown import shown
+
 if TYPE_CHECKING:
     from colablink.connection import Connection
     from colablink.sync.engine import SyncEngine
@@ -60,7 +62,9 @@ def sync_engine(connection: Connection, args: argparse.Namespace) -> SyncEngine 
     engine.on_outputs(
         lambda paths: print(f"sync: {len(paths)} output(s) arrived locally", flush=True)
     )
-    engine.on_problem(lambda path, why: print(f"sync: skipped {path}: {why}", flush=True))
+    engine.on_problem(
+        lambda path, why: print(f"sync: skipped {shown(path)}: {shown(why)}", flush=True)
+    )
     return engine
 
 

@@ -280,7 +280,7 @@ class DaemonServer:
         local = request.get("local")
         written = self.connection.download(
             str(request["remote"]),
-            None if local is None else Path(str(local)),
+            None if local is None else str(local),  # a str keeps a trailing "/"
             progress=lambda done, total: reply.control({"progress": [done, total]}),
         )
         reply.control({"ok": {"path": str(written)}})

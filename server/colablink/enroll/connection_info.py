@@ -17,8 +17,10 @@ from colablink_runtime.info import INFO_VERSION, TOKEN_PREFIX, decode_token
 
 from colablink.errors import BadConnectionInfo
 
-_USERNAME = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
-_HOST = re.compile(r"^[A-Za-z0-9.:\[\]_-]{1,253}$")
+# Matched with fullmatch: "$" also accepts a trailing newline, which ssh config would carry.
+# A host never starts with "-", which ssh would read as an option.
+_USERNAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+_HOST = re.compile(r"[A-Za-z0-9.:\[\]_][A-Za-z0-9.:\[\]_-]{0,252}")
 _KEY_TYPES = (
     "ssh-ed25519",
     "ecdsa-sha2-nistp256",
@@ -72,7 +74,7 @@ def _decode(text: str) -> Any:
     if stripped.startswith(TOKEN_PREFIX):
         try:
             return decode_token(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _bad("the token is damaged or cut short; copy it again in one piece") from None
     try:
         return json.loads(stripped)
@@ -100,11 +102,14 @@ def _port(data: dict[str, Any]) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise _bad(f'"port" must be a number from 1 to 65535, not {type(value).__name__}')
     if isinstance(value, str):
-        if not value.strip().isdigit() or not value.strip().isascii():
+        digits = value.strip()
+        # Past a few digits it is no port; int() of thousands of digits raises on 3.11+.
+        if not digits.isdigit() or not digits.isascii() or len(digits) > 5:
             raise _bad(f'"port" must be a number from 1 to 65535, not {value[:20]!r}')
-        value = int(value.strip())
+        value = int(digits)
     if not 1 <= value <= 65535:
-        raise _bad(f'"port" must be a number from 1 to 65535, not {value}')
+        shown = str(value) if -(10**20) < value < 10**20 else "a number that long"
+        raise _bad(f'"port" must be a number from 1 to 65535, not {shown}')
     return value
 
 
@@ -161,12 +166,12 @@ def connection_info_from_dict(data: dict[str, Any]) -> ConnectionInfo:
         )
     host = _string(data, "host")
     assert host is not None
-    if not _HOST.match(host):
+    if not _HOST.fullmatch(host):
         raise _bad(f'"host" must be a host name or IP address, not {host[:40]!r}')
     port = _port(data)
     username = _string(data, "username")
     assert username is not None
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise _bad(f'"username" must be a Unix user name, not {username[:40]!r}')
     password = _string(data, "password", required=False)
     if password is not None and ("\n" in password or "\0" in password or not password):

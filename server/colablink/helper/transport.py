@@ -32,8 +32,13 @@ from colablink.helper.rpc_errors import (
 log = logging.getLogger(__name__)
 
 HEADER_LINE_LIMIT = 1 << 16
+# No editor message comes near this; a larger length is damage, not a message to wait for.
+MAX_BODY = 64 << 20
 # Latin-1 decoding of a header never fails, and Content-Length is ASCII anyway.
-_CONTENT_LENGTH = re.compile(r"^content-length\s*:\s*(\d+)\s*$", re.IGNORECASE)
+_CONTENT_LENGTH = re.compile(r"content-length\s*:(.*)", re.IGNORECASE)
+# After a bad length the body's extent is unknown: the next header may follow it on one line.
+_NEXT_HEADER = re.compile(r"content-length\s*:(.*)$", re.IGNORECASE)
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 def start_stdin_reader(stdin: BinaryIO, loop: asyncio.AbstractEventLoop) -> asyncio.StreamReader:
@@ -66,8 +71,13 @@ def start_stdin_reader(stdin: BinaryIO, loop: asyncio.AbstractEventLoop) -> asyn
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    """One message body, or ``None`` at end of input."""
+    """One message body, or ``None`` at end of input.
+
+    A Content-Length that is not a length up to ``MAX_BODY`` (non-numeric, negative, thousands
+    of digits) drops that message with a logged error, and reading resumes at the next header.
+    """
     length: int | None = None
+    resync = False
     while True:
         try:
             line = await reader.readline()
@@ -82,9 +92,19 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
             if length is not None:
                 break
             continue
-        match = _CONTENT_LENGTH.match(text)
-        if match:
-            length = int(match.group(1))
+        header = (_NEXT_HEADER.search if resync else _CONTENT_LENGTH.fullmatch)(text)
+        if header is None:
+            continue
+        value = header.group(1).strip()
+        if _DIGITS.fullmatch(value) and int(value) <= MAX_BODY:
+            length, resync = int(value), False
+        else:
+            log.error(
+                "Dropped a message whose Content-Length %r is not a length up to %d bytes",
+                value[:40],
+                MAX_BODY,
+            )
+            length, resync = None, True
     try:
         return await reader.readexactly(length)
     except asyncio.IncompleteReadError:

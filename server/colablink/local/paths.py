@@ -29,16 +29,38 @@ def config_dir() -> Path:
 def runtime_dir() -> Path:
     """The per-user directory for sockets and pid files, created 0700 if missing."""
     override = os.environ.get("COLABLINK_RUNTIME_DIR")
-    if override:
-        path = Path(override).expanduser().absolute()
-    else:
-        # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp/runtime-<uid>;
-        # that fallback is fine for us once the directory is private.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            path = Path(platformdirs.user_runtime_dir(APP_NAME)).absolute()
+    path = Path(override).expanduser().absolute() if override else _platform_runtime_dir()
     ensure_private_dir(path)
     return path
+
+
+def _platform_runtime_dir() -> Path:
+    """The platform's runtime dir, or a private one under the config dir when that is not ours.
+
+    Without ``XDG_RUNTIME_DIR`` platformdirs falls back to ``/tmp/runtime-<uid>``, which another
+    local user may have made first: newer platformdirs raise then, older ones hand it back.
+    """
+    fallback = config_dir() / "run"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the warning about the unset variable, once per run
+            path = Path(platformdirs.user_runtime_dir(APP_NAME)).absolute()
+    except PermissionError:
+        return fallback
+    return path if _nobody_else_can_replace(path.parent) else fallback
+
+
+def _nobody_else_can_replace(parent: Path) -> bool:
+    try:
+        info = parent.lstat()
+    except FileNotFoundError:
+        return True  # made below, by us
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        return False
+    if not hasattr(os, "getuid"):
+        return True
+    sticky = info.st_mode & stat.S_ISVTX
+    return info.st_uid in (os.getuid(), 0) and bool(sticky or not info.st_mode & 0o022)
 
 
 def ssh_config_path(override: str | os.PathLike[str] | None = None) -> Path:
@@ -69,8 +91,11 @@ def known_hosts_path() -> Path:
 
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) and make the leaf 0700; refuse a leaf owned by someone else."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    info = path.lstat()
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = path.lstat()
+    except OSError as exc:
+        raise ColabLinkError(f"Cannot create {path} ({exc.strerror or exc}).") from None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise ColabLinkError(f"{path} should be a directory but is not; move it out of the way.")
     # Windows has no uids; there the user profile directory is private already.

@@ -19,12 +19,13 @@ from colablink.local.localfiles import remove_if_present, write_atomic
 
 PROFILE_FORMAT = 1
 DEFAULT_PROFILE = "default"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# fullmatch: "$" would let a trailing newline into file names and Host aliases.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_profile_name(name: str) -> str:
     """Profile names become file names and ssh Host aliases, so keep them to a safe alphabet."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageError(
             f"Profile name {name[:70]!r} is not allowed; use letters, digits, '.', '_' or '-' "
             "(up to 64, starting with a letter or digit)."
@@ -113,7 +114,7 @@ class ProfileStore:
         return sorted(
             entry.stem
             for entry in self.directory.glob("*.json")
-            if entry.is_file() and _NAME.match(entry.stem)
+            if entry.is_file() and _NAME.fullmatch(entry.stem)
         )
 
     def load(self, name: str) -> Profile:

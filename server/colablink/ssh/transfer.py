@@ -12,7 +12,6 @@ an existing file or directory there is replaced.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import posixpath
@@ -24,12 +23,12 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import paramiko
 
 from colablink.errors import RemoteError, UsageError
-from colablink.ssh import untar
+from colablink.shown import shown
+from colablink.ssh.landing import CutShort, LocalWriteError, land, merge
 from colablink.ssh.session import (
     BULK_WINDOW,
     ConnectionLost,
@@ -250,50 +249,11 @@ def _remote_pack_script(src: str) -> str:
     )
 
 
-def _local_place(tmp: Path, target: Path, report: untar.Report) -> None:
-    """Move the unpacked copy to ``target``: a directory merges into one already there (as
-    ``cp -r`` does, so no local file is lost); anything else replaces what was there whole."""
+def _local_place(tmp: Path, target: Path) -> None:
     new = tmp / _ENTRY
-    with untar.open_dir(tmp) as tmp_fd, untar.open_dir(target.parent) as parent_fd:
-        copy_is_dir = untar.is_plain_dir(tmp_fd, _ENTRY)
-        if copy_is_dir and untar.is_plain_dir(parent_fd, target.name):
-            with untar.open_dir(new) as src, untar.open_dir(target) as dst:
-                _merge(src, dst, "", report)
-            return
-        if copy_is_dir or untar.is_plain_dir(parent_fd, target.name):
-            # rename(2) cannot swap a directory and a non-directory: move the old one aside.
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(target.name, "old", src_dir_fd=parent_fd, dst_dir_fd=tmp_fd)
-        os.rename(_ENTRY, target.name, src_dir_fd=tmp_fd, dst_dir_fd=parent_fd)
-
-
-def _merge(src: int, dst: int, where: str, report: untar.Report) -> None:
-    for name in os.listdir(src):
-        shown = posixpath.join(where, name)
-        if untar.is_plain_dir(src, name):
-            if untar.is_plain_dir(dst, name):
-                with contextlib.ExitStack() as stack:
-                    sub_src = untar.open_child_dir(src, name, create=False)
-                    stack.callback(os.close, sub_src)
-                    sub_dst = untar.open_child_dir(dst, name, create=False)
-                    stack.callback(os.close, sub_dst)
-                    _merge(sub_src, sub_dst, shown, report)
-                continue
-            if _exists(dst, name):
-                report(shown, "a file of that name is in the way here")
-                continue
-        elif untar.is_plain_dir(dst, name):
-            report(shown, "a directory of that name is in the way here")
-            continue
-        os.rename(name, name, src_dir_fd=src, dst_dir_fd=dst)
-
-
-def _exists(parent: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=parent, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
+    if (new.is_dir() or target.is_dir()) and (target.exists() or target.is_symlink()):
+        target.rename(tmp / "old")
+    new.replace(target)
 
 
 def download(
@@ -304,18 +264,14 @@ def download(
     *,
     root: str | None = None,
 ) -> Path:
-    """Copy a remote file or tree to ``local``; return the path the copy landed at.
-
-    ``local`` follows ``cp -r``: an existing directory, or a path ending in ``/``, receives the
-    copy under its own name (``dir/.`` copies the contents); a directory merges into one there.
-    """
+    """Copy a remote file or tree to ``local``; return the path the copy landed at."""
     src = resolve_remote(remote, root)
     name = posixpath.basename(src.rstrip("/")) or "root"
     dest = Path(local)
+    # ``cp -r dir/. dest``: the contents of dir, merged into dest when it is a directory.
+    contents = name == "."
     ends_with_sep = str(local).endswith(("/", os.sep))
-    target = dest / name if ends_with_sep or dest.is_dir() else dest
-    # Lexically, so "." and ".." never end up as the name being placed.
-    target = Path(os.path.abspath(target))  # noqa: PTH100
+    target = dest if contents else dest / name if ends_with_sep or dest.is_dir() else dest
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".colablink-down.", dir=target.parent))
@@ -327,7 +283,6 @@ def download(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     shutdown_write(chan)
-    skipped = _Skipped()
     try:
         done = {"bytes": 0, "files": 0}
         totals = [0, 0]
@@ -341,57 +296,63 @@ def download(
                     )
                 )
 
-        def on_file() -> None:
-            done["files"] += 1
-
         reader = _ChannelReader(chan, on_received)
         header = reader.readline().split()
-        if len(header) != 2 or not all(part.isdigit() and len(part) < 20 for part in header):
+        if len(header) != 2:
             _finish(chan, f"read {src}")
             raise RemoteError(f"The runtime sent no listing for {src}.")
-        totals[0], totals[1] = int(header[0]), int(header[1])
+        try:
+            totals[0], totals[1] = int(header[0]), int(header[1])
+        except ValueError:
+            raise RemoteError(f"The runtime sent a malformed listing for {src}.") from None
         done["bytes"] = 0
-        stream: IO[bytes] = reader  # type: ignore[assignment]
-        untar.unpack(
-            stream,
-            tmp,
-            posixpath.basename(src.rstrip("/") or "/"),
-            entry=_ENTRY,
-            bufsize=_TAR_BUFSIZE,
-            on_file=on_file,
-            report=skipped,
-        )
+        _land(reader, tmp, done)
         _finish(chan, f"read {src}")
-        if not os.path.lexists(tmp / _ENTRY):
-            raise RemoteError(f"The runtime sent nothing usable for {src}.")
-        _local_place(tmp, target, skipped)
+        if contents and target.is_dir() and not target.is_symlink():
+            _merge(tmp, target)
+        else:
+            _local_place(tmp, target)
         if progress is not None:
             progress(TransferProgress(totals[0], totals[0], totals[1], totals[1]))
         return target
-    except (EOFError, paramiko.SSHException, tarfile.ReadError) as exc:
+    except CutShort:
+        _finish(chan, f"read {src}")  # a dropped connection says so; an exit 0 keeps CutShort
+        raise
+    except (EOFError, paramiko.SSHException) as exc:
         raise ConnectionLost(f"The connection dropped while downloading {src} ({exc}).") from None
+    except LocalWriteError as exc:
+        raise UsageError(f"Cannot write under {target.parent} ({exc}).") from None
     except OSError as exc:
         raise UsageError(f"Cannot write under {target.parent} ({exc.strerror or exc}).") from None
     finally:
-        skipped.summarize()
         close_channel(chan)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class _Skipped:
-    """Logs what a download left out: the first few by name, then one line with the count, so
-    a runtime sending millions of bad entries cannot flood the log or memory."""
+def _land(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
+    def on_file() -> None:
+        done["files"] += 1
 
-    SHOWN = 20
+    def report(path: str, reason: str) -> None:
+        # Names come from the runtime: no control character reaches a terminal raw.
+        name = shown(path.removeprefix(_ENTRY + "/"))
+        log.warning("Skipped %s: %s", name, shown(reason.removeprefix("skipped: ")))
 
-    def __init__(self) -> None:
-        self.count = 0
+    root_fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        land(reader.read, root_fd, _ENTRY, report, on_file)
+    finally:
+        os.close(root_fd)
 
-    def __call__(self, path: str, why: str) -> None:
-        self.count += 1
-        if self.count <= self.SHOWN:
-            log.warning("Skipped %s: %s", path, why)
 
-    def summarize(self) -> None:
-        if self.count > self.SHOWN:
-            log.warning("Skipped %d more entries of the download.", self.count - self.SHOWN)
+def _merge(tmp: Path, target: Path) -> None:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    src_fd = os.open(tmp / _ENTRY, flags)
+    try:
+        dst_fd = os.open(target, flags)
+        try:
+            merge(src_fd, dst_fd, lambda path, why: log.warning("Skipped %s: %s", shown(path), why))
+        finally:
+            os.close(dst_fd)
+    finally:
+        os.close(src_fd)

@@ -4,11 +4,11 @@ overwrites a local file it did not place (or that was edited since)."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 
+from colablink.local.localfiles import write_atomic
 from colablink.sync.scan import Meta
 
 
@@ -56,7 +56,6 @@ class Records:
             }
             self.dirty = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        temp.write_text(json.dumps(data), encoding="utf-8")
-        temp.replace(self.path)
+        # 0600 like every other local file: it names the project's paths.
+        write_atomic(self.path, json.dumps(data).encode("utf-8"), mode=0o600)
         self.saved_at = time.monotonic()
