@@ -21,6 +21,7 @@ from colablink.errors import ColabLinkError, UsageError
 from colablink.local.profiles import Profile, ProfileStore
 from colablink.ssh import remote_exec
 from colablink.ssh.session import Session, SshTarget
+from colablink.ssh.transport import DirectTcp, ProxyCommand
 
 if TYPE_CHECKING:
     from paramiko import Channel
@@ -87,6 +88,9 @@ def target_of(profile: Profile) -> SshTarget:
         username=profile.username,
         host_keys=tuple(profile.host_keys),
         key_path=profile.key_path,
+        transport=DirectTcp()
+        if profile.proxy_command is None
+        else ProxyCommand(profile.proxy_command),
     )
 
 

@@ -350,6 +350,7 @@ def _write_local(
         username=profile.username,
         identity_file=profile.key_path,
         known_hosts=known_hosts,
+        proxy_command=profile.proxy_command,
     )
     for message in sshconfig.write_block(entry, profile.ssh_config):
         warn(message)
