@@ -184,12 +184,16 @@ class Session:
         self._ping_lock = threading.Lock()
 
     @classmethod
-    def connect(cls, target: SshTarget, timeout: float = 15.0) -> Session:
+    def connect(
+        cls, target: SshTarget, timeout: float = 15.0, *, learn_host_key: bool = False
+    ) -> Session:
         """Connect, check the host key against the pinned ones, then authenticate.
 
-        The host key is checked before any credential leaves this process.
+        The host key is checked before any credential leaves this process. ``learn_host_key``
+        (with no key pinned) accepts whatever key the server shows, for a channel that is
+        authenticated some other way (Colab's: TLS to Google); ``host_key`` then says which.
         """
-        if not target.host_keys:
+        if not target.host_keys and not learn_host_key:
             raise HostKeyMismatch(
                 "No host key is pinned for this runtime; re-run `colablink init`."
             )
@@ -199,7 +203,7 @@ class Session:
         link = dial(target.transport, target.host, target.port, timeout)
         transport = _Transport(link.sock, packetizer_class=_Packetizer)
         try:
-            cls._handshake(transport, target, link, timeout)
+            cls._handshake(transport, target, link, timeout, learn_host_key)
             cls._authenticate(transport, target, key, timeout)
         except BaseException:
             transport.close()
@@ -207,9 +211,15 @@ class Session:
             raise
         return cls(transport, target, link)
 
+    @property
+    def host_key(self) -> str:
+        """The server's host key as ``"type base64"``."""
+        server_key = self._transport.get_remote_server_key()
+        return f"{server_key.get_name()} {server_key.get_base64()}"
+
     @staticmethod
     def _handshake(
-        transport: paramiko.Transport, target: SshTarget, link: Link, timeout: float
+        transport: paramiko.Transport, target: SshTarget, link: Link, timeout: float, learn: bool
     ) -> None:
         options = transport.get_security_options()
         options.ciphers = (
@@ -217,12 +227,15 @@ class Session:
             *(c for c in options.ciphers if c != PREFERRED_CIPHER),
         )
         pinned = _pinned(target.host_keys)
-        key_types = _allowed_key_types(pinned)
-        if not key_types:
-            raise HostKeyMismatch(
-                "None of the pinned host key types is supported; re-run `colablink init`."
-            )
-        options.key_types = key_types
+        # Only an empty pin list learns: malformed pinned lines still refuse every key.
+        learning = learn and not target.host_keys
+        if not learning:
+            key_types = _allowed_key_types(pinned)
+            if not key_types:
+                raise HostKeyMismatch(
+                    "None of the pinned host key types is supported; re-run `colablink init`."
+                )
+            options.key_types = key_types
         transport.banner_timeout = timeout
         transport.handshake_timeout = timeout
         where = target.where
@@ -241,7 +254,7 @@ class Session:
                 f"{where} did not complete an SSH handshake; check the host and port."
             ) from None
         server_key = transport.get_remote_server_key()
-        if (server_key.get_name(), server_key.get_base64()) not in pinned:
+        if not learning and (server_key.get_name(), server_key.get_base64()) not in pinned:
             raise HostKeyMismatch(
                 f"The host key of {where} is not the pinned one, so nothing was sent; if the "
                 "runtime was restarted, re-run `colablink init` with its new connection info."
