@@ -115,6 +115,8 @@ class Connection:
         self._runner: RemoteRunner | None = None
         self._runner_session: Session | None = None
         self._runner_lock = threading.Lock()
+        # Where the runtime's sshd took the held session, learnt once per session.
+        self._sshd_address: tuple[Session, tuple[str, int]] | None = None
 
     # -- the session -------------------------------------------------------------------------
 
@@ -257,6 +259,19 @@ class Connection:
 
         directory = self.profile.remote_root if cwd is None else cwd
         return pty.open_shell(self.session, directory, cols, rows)
+
+    def open_to_sshd(self) -> Channel:
+        """A ``direct-tcpip`` channel to the runtime's sshd, for ``colablink proxy``."""
+        from colablink.ssh import sshd_channel
+
+        session = self.session
+        with self._lock:
+            known = self._sshd_address
+        if known is None or known[0] is not session:
+            known = (session, sshd_channel.sshd_address(session))
+            with self._lock:
+                self._sshd_address = known
+        return sshd_channel.open_to_sshd(session, known[1])
 
     # -- status ------------------------------------------------------------------------------
 
