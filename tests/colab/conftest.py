@@ -8,7 +8,6 @@ connects to nothing but the stand-in.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,12 +19,9 @@ import pytest
 from colablink.local import keys
 from support.runtimes import RuntimeHandle
 
-from .standin import ColabEndpoint, endpoint
+from .standin import TOKEN, ColabEndpoint, endpoint, write_client_home
 
 CLIENT_VERSION = "0.7.5"
-SESSION = "t"
-TOKEN = "tok-proxy-123"
-FAR_FUTURE = "2099-01-01T00:00:00Z"
 
 
 def cache_dir() -> Path:
@@ -46,22 +42,6 @@ def colab_cli() -> Path:
             check=True,
         )  # fmt: skip
     return cli
-
-
-def write_client_home(home: Path, url: str, token: str = TOKEN) -> None:
-    config = home / ".config" / "colab-cli"
-    config.mkdir(parents=True, exist_ok=True)
-    credential = {
-        "token": "x", "refresh_token": "y", "token_uri": "https://oauth2.googleapis.com/token",
-        "client_id": "c", "client_secret": "s", "scopes": ["openid"], "expiry": FAR_FUTURE,
-    }  # fmt: skip
-    session = {
-        "name": SESSION, "token": token, "url": url, "endpoint": "any",
-        "token_expires_at": FAR_FUTURE,
-    }  # fmt: skip
-    (config / "token.json").write_text(json.dumps(credential))
-    (config / "sessions.json").write_text(json.dumps({SESSION: session}))
-    (config / "settings.json").write_text(json.dumps({"enable_update_check": False}))
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -22,6 +23,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 PATH = "/colab/ssh"
+SESSION = "t"
+TOKEN = "tok-proxy-123"
+FAR_FUTURE = "2099-01-01T00:00:00Z"
 PUBKEY_HEADER = "X-Colab-Ssh-Pubkey"
 _KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
 
@@ -140,3 +144,19 @@ def endpoint(sshd_port: int, authorized_keys: Path, token: str) -> Iterator[Cola
         yield server
     finally:
         server.stop()
+
+
+def write_client_home(home: Path, url: str, token: str = TOKEN) -> None:
+    config = home / ".config" / "colab-cli"
+    config.mkdir(parents=True, exist_ok=True)
+    credential = {
+        "token": "x", "refresh_token": "y", "token_uri": "https://oauth2.googleapis.com/token",
+        "client_id": "c", "client_secret": "s", "scopes": ["openid"], "expiry": FAR_FUTURE,
+    }  # fmt: skip
+    session = {
+        "name": SESSION, "token": token, "url": url, "endpoint": "any",
+        "token_expires_at": FAR_FUTURE,
+    }  # fmt: skip
+    (config / "token.json").write_text(json.dumps(credential))
+    (config / "sessions.json").write_text(json.dumps({SESSION: session}))
+    (config / "settings.json").write_text(json.dumps({"enable_update_check": False}))

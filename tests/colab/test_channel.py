@@ -11,7 +11,8 @@ from colablink.errors import Unreachable, UsageError
 from colablink.ssh.session import Session, SshTarget
 from colablink.ssh.transport import ProxyCommand
 
-from .conftest import SESSION, Channel
+from .conftest import Channel
+from .standin import SESSION
 
 
 def target(channel: Channel) -> SshTarget:

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import SESSION, Channel
+from .conftest import Channel
+from .standin import SESSION
 from .test_init_colab import colablink, init_args, setup
 
 

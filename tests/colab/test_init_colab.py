@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from colablink.local.profiles import ProfileStore
 
-from .conftest import SESSION, Channel
+from .conftest import Channel
+from .standin import SESSION
 
 # `colab new` talks to Google's account APIs, out of reach here: this stand-in answers `new` by
 # recording a session for the endpoint stand-in, and hands any other subcommand to the real client.

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from colablink.client import LocalClient
 
-from .conftest import SESSION, Channel
+from .conftest import Channel
+from .standin import SESSION
 from .test_init_colab import colablink, init_args, setup
 
 
