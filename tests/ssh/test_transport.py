@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 from colablink.errors import Unreachable
 from colablink.ssh.session import Session
+from colablink.ssh.sshd_channel import ForwardingRefused, open_to_sshd, sshd_address
 from colablink.ssh.transport import ProxyCommand
+from support import wait_for
 from support.runtimes import RuntimeHandle
 
 from .targets import key_target
@@ -68,3 +71,32 @@ def test_a_failing_proxy_command_says_why(runtime: RuntimeHandle, tmp_path: Path
     missing = ProxyCommand((str(tmp_path / "no-such-bridge"),))
     with pytest.raises(Unreachable, match=r"Cannot start the ProxyCommand .*no-such-bridge"):
         Session.connect(key_target(runtime, transport=missing), timeout=5)
+
+
+def test_a_channel_to_sshd_itself_and_a_refusal_in_one_sentence(runtime: RuntimeHandle) -> None:
+    with Session.connect(key_target(runtime)) as session:
+        address = sshd_address(session)
+        assert address == (runtime.host, runtime.port)
+        channel = open_to_sshd(session, address)
+        assert channel.recv(64).startswith(b"SSH-2.0-")
+        channel.close()
+    config = runtime.state_dir / "sshd_config"
+    text = config.read_text()
+    assert "AllowTcpForwarding yes" in text
+    config.write_text(text.replace("AllowTcpForwarding yes", "AllowTcpForwarding no"))
+    # sshd re-executes itself with the new config on SIGHUP and keeps its port.
+    os.kill(int((runtime.state_dir / "sshd.pid").read_text()), signal.SIGHUP)
+    # A connection accepted before the re-exec still forwards: retry until the new config answers.
+    refusal = wait_for(lambda: _refusal(runtime), timeout=10, what="sshd to refuse forwarding")
+    assert "refuses port forwarding" in refusal
+
+
+def _refusal(runtime: RuntimeHandle) -> str | None:
+    try:
+        with Session.connect(key_target(runtime), timeout=2) as session:
+            open_to_sshd(session, sshd_address(session)).close()
+    except ForwardingRefused as exc:
+        return str(exc)
+    except Unreachable:
+        pass
+    return None
