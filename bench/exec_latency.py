@@ -9,7 +9,11 @@ config for it in a temporary directory, and measures, side by side:
 - warm: ``colablink exec true`` through a running agent vs ``ssh`` through a ControlMaster;
 - in-process: ``LocalClient.execute(["true"])`` on a live connection.
 
-Then everything again through ``bench.delay_proxy`` at 40 ms round-trip time. Medians.
+Then everything again through ``bench.delay_proxy`` at 40 ms round-trip time. Then, when Google's
+``colab`` client is installed (``--colab-cli``, default: the test bed's cached one), Colab's channel
+through the loopback stand-in of its ``/colab/ssh`` endpoint (``tests/colab/standin.py``):
+``ssh`` with ``colab ssh --proxy-mode`` as ProxyCommand, and ``ssh`` through ``colablink proxy``
+riding a running agent's connection, each against plain ``ssh host true`` in the same run. Medians.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ from colablink.local.profiles import Profile, ProfileStore  # noqa: E402
 from colablink_runtime import ColabRuntime  # noqa: E402
 
 from bench.delay_proxy import DelayProxy  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from colab.standin import SESSION, TOKEN, endpoint, write_client_home  # noqa: E402
 
 # The installed command, as users run it (``-m`` would add runpy's imports).
 _SCRIPT = Path(sys.executable).with_name("colablink")
@@ -222,6 +229,89 @@ def measure(
     return rows
 
 
+def start_agent(name: str, base: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    agent = subprocess.Popen(
+        [*COLABLINK, "--profile", name, "watch"], env=env, stdout=subprocess.DEVNULL
+    )
+    socket_path = base / "run" / f"agent-{name}.sock"
+    deadline = time.monotonic() + 30
+    while not socket_path.exists():
+        if time.monotonic() > deadline or agent.poll() is not None:
+            raise SystemExit("the agent did not start")
+        time.sleep(0.05)
+    return agent
+
+
+def measure_colab(
+    base: Path, info: dict[str, object], port: int, key: Path, cli: Path, runs: int
+) -> list[Row]:
+    """Colab's channel: the real client against the stand-in, next to plain ssh."""
+    from colablink.enroll import colab, enrollment
+    from colablink.local import knownhosts, paths, sshconfig
+
+    home = base / "colab-home"
+    # The key is authorized already; the stand-in's own additions go to a scratch file.
+    scratch_keys = base / "standin_authorized_keys"
+    scratch_keys.write_text("")
+    with endpoint(port, scratch_keys, TOKEN) as server:
+        write_client_home(home, server.url)
+        env = {
+            **installed_python_env(base),
+            "HOME": str(home),
+            "COLABLINK_CONFIG_DIR": str(base / "config"),
+            "COLABLINK_RUNTIME_DIR": str(base / "run"),
+        }
+        os.environ.update(env)
+        name = "benchcolab"
+        project = base / "project-colab"
+        project.mkdir()
+        profile = Profile(
+            name=name,
+            host="colab-runtime",
+            port=22,
+            username=str(info["username"]),
+            remote_root=str(info["remote_root"]),
+            remote_dir="connection_bench",
+            local_dir="connection_bench",
+            project_root=project,
+            key_path=key,
+            host_keys=[str(k) for k in info["host_keys"]],  # type: ignore[attr-defined]
+            proxy_command=colab.proxy_argv(cli, SESSION, key),
+        )
+        ProfileStore().save(profile)
+        knownhosts.set_keys(profile.ssh_alias, profile.host_keys, paths.known_hosts_path())
+        config = base / "ssh_config_colab"
+
+        def block(proxy: tuple[str, ...] | None) -> None:
+            sshconfig.write_block(
+                sshconfig.HostEntry(
+                    name, "colab-runtime", 22, profile.username, key,
+                    paths.known_hosts_path(), proxy,
+                ),
+                config,
+            )  # fmt: skip
+
+        plain = ["ssh", "-F", str(write_ssh_config(base, info, port, key)), ALIAS, "true"]
+        through = ["ssh", "-F", str(config), "-o", "BatchMode=yes", profile.ssh_alias, "true"]
+        block(profile.proxy_command)
+        channel, ssh = paired_ms(
+            lambda: run_quiet(through, env), lambda: run_quiet(plain, env), runs
+        )
+        rows = [Row("colab ssh ProxyCommand", channel, ssh, "ssh host true", None)]
+        block(enrollment._ssh_proxy_command(profile))
+        agent = start_agent(name, base, env)
+        try:
+            held, ssh = paired_ms(
+                lambda: run_quiet(through, env), lambda: run_quiet(plain, env), runs
+            )
+            rows.append(Row("colablink proxy (held)", held, ssh, "ssh host true", None))
+        finally:
+            agent.send_signal(signal.SIGINT)
+            agent.wait(10)
+        print(f"stand-in: {server.connections} connections, refused {server.refused}")
+    return rows
+
+
 def report(rows: list[Row], floor_ms: float) -> None:
     print(
         f"\nPython start-up floor (`python -c 'import re'`, what the installed command does "
@@ -236,16 +326,23 @@ def report(rows: list[Row], floor_ms: float) -> None:
             print(f"{row.what:<26}{row.ours:>9.1f}ms{'':>11}  {'':>6}  {goal}")
             continue
         ratio = row.ours / row.theirs
-        verdict = "met" if row.target is not None and ratio <= row.target else "missed"
-        print(
-            f"{row.what:<26}{row.ours:>9.1f}ms{row.theirs:>9.1f}ms  {ratio:>5.2f}×"
-            f"  ≤ {row.target}× {row.reference} ({verdict})"
-        )
+        if row.target is None:
+            goal = f"vs {row.reference}"
+        else:
+            verdict = "met" if ratio <= row.target else "missed"
+            goal = f"≤ {row.target}× {row.reference} ({verdict})"
+        print(f"{row.what:<26}{row.ours:>9.1f}ms{row.theirs:>9.1f}ms  {ratio:>5.2f}×  {goal}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="runs per cold measurement")
+    parser.add_argument(
+        "--colab-cli",
+        type=Path,
+        default=Path.home() / ".cache" / "colablink-tests" / "colab-cli-0.7.5" / "bin" / "colab",
+        help="Google's colab client (the Colab rows are left out when it is missing)",
+    )
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="clb-"))
     base.chmod(0o755)
@@ -265,6 +362,8 @@ def main() -> int:
                 rows += measure("40 ms RTT", base, info, proxy.port, key, args.runs)
             finally:
                 proxy.stop()
+            if args.colab_cli.exists():
+                rows += measure_colab(base, info, port, key, args.colab_cli, args.runs)
         report(rows, floor)
     finally:
         shutil.rmtree(base, ignore_errors=True)

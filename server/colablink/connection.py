@@ -22,6 +22,7 @@ from colablink.ports import LISTENING_COMMAND, Listening, parse_listening
 from colablink.resources import SPLIT, Resources, parse_probe, probe_command
 from colablink.ssh import remote_exec
 from colablink.ssh.session import Session, SshTarget
+from colablink.ssh.transport import DirectTcp, ProxyCommand
 
 # The runtime's own loopback, where `ssh -L N:127.0.0.1:N` would reach its port N too.
 REMOTE_HOST = "127.0.0.1"
@@ -102,6 +103,9 @@ def target_of(profile: Profile) -> SshTarget:
         username=profile.username,
         host_keys=tuple(profile.host_keys),
         key_path=profile.key_path,
+        transport=DirectTcp()
+        if profile.proxy_command is None
+        else ProxyCommand(profile.proxy_command),
     )
 
 
@@ -126,6 +130,8 @@ class Connection:
         self._runner: RemoteRunner | None = None
         self._runner_session: Session | None = None
         self._runner_lock = threading.Lock()
+        # Where the runtime's sshd took the held session, learnt once per session.
+        self._sshd_address: tuple[Session, tuple[str, int]] | None = None
 
     # -- the session -------------------------------------------------------------------------
 
@@ -268,6 +274,19 @@ class Connection:
 
         directory = self.profile.remote_root if cwd is None else cwd
         return pty.open_shell(self.session, directory, cols, rows, self.environment())
+
+    def open_to_sshd(self) -> Channel:
+        """A ``direct-tcpip`` channel to the runtime's sshd, for ``colablink proxy``."""
+        from colablink.ssh import sshd_channel
+
+        session = self.session
+        with self._lock:
+            known = self._sshd_address
+        if known is None or known[0] is not session:
+            known = (session, sshd_channel.sshd_address(session))
+            with self._lock:
+                self._sshd_address = known
+        return sshd_channel.open_to_sshd(session, known[1])
 
     # -- status ------------------------------------------------------------------------------
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from colablink.local import sshconfig
+from colablink.local import knownhosts, sshconfig
 from colablink.local.sshconfig import HostEntry, SshConfigError
+from support.runtimes import RuntimeHandle
+
+BRIDGE = Path(__file__).resolve().parents[1] / "support" / "stdio_bridge.py"
 
 FOREIGN_HEAD = b"# my settings\r\nAddKeysToAgent yes\n\n"
 FOREIGN_TAIL = b"Host gpu-box\n  HostName 10.0.0.5   \n\tUser  me\nMatch host *.corp\n  Port 2222"
@@ -139,3 +144,39 @@ def test_percent_doubled_and_unwritable_paths_refused(tmp_path: Path) -> None:
     with pytest.raises(sshconfig.ColabLinkError, match="cannot be written"):
         sshconfig.write_block(bad, config)
     assert sshconfig.names(config) == ["a"]
+
+
+def test_proxy_command_line_reaches_the_runtime_with_openssh(
+    runtime: RuntimeHandle, tmp_path: Path
+) -> None:
+    # The bridge sits under a path with a space, a % token and a shell variable: OpenSSH must
+    # run it as written, through `sh -c` after its own % expansion.
+    where = tmp_path / "bin 50%h $HOME"
+    where.mkdir()
+    script = where / "bridge.py"
+    shutil.copy(BRIDGE, script)
+    pidfile = tmp_path / "bridge.pid"
+    known_hosts = tmp_path / "known_hosts"
+    knownhosts.set_keys("colablink-p", runtime.host_keys, known_hosts)
+    proxy = (sys.executable, str(script), runtime.host, str(runtime.port), str(pidfile))
+    # HostName and Port point nowhere: only the ProxyCommand can reach the runtime.
+    config = tmp_path / "config"
+    sshconfig.write_block(
+        HostEntry("p", "192.0.2.1", 9, runtime.username, runtime.client_key, known_hosts, proxy),
+        config,
+    )
+    done = subprocess.run(
+        ["ssh", "-F", str(config), "-o", "BatchMode=yes", "colablink-p", "echo through"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "through\n"), done.stderr
+    assert pidfile.is_file()
+
+
+def test_proxy_command_must_be_absolute(tmp_path: Path) -> None:
+    relative = HostEntry("r", "h", 22, "u", tmp_path / "k", tmp_path / "kh", ("colab", "ssh"))
+    with pytest.raises(sshconfig.ColabLinkError, match="absolute path"):
+        sshconfig.write_block(relative, tmp_path / "config")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -157,3 +158,20 @@ def test_runtime_dir_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert mode(path) == 0o700
     os.chmod(path, 0o755)
     assert mode(paths.runtime_dir()) == 0o700
+
+
+def test_transport_round_trip_and_old_profiles_dial_directly(tmp_path: Path) -> None:
+    store = ProfileStore()
+    proxied = sample("colab", tmp_path)
+    proxied.proxy_command = ("/opt/colab cli/bin/colab", "ssh", "--proxy-mode", "-s", "t")
+    store.save(proxied)
+    assert store.load("colab") == proxied
+    # A profile written before transports existed has no "transport" key.
+    old = sample("old", tmp_path).to_dict()
+    del old["transport"]
+    store.path_of("old").write_text(json.dumps(old))
+    assert store.load("old").proxy_command is None
+    damaged = {**old, "transport": {"kind": "carrier-pigeon"}}
+    store.path_of("old").write_text(json.dumps(damaged))
+    with pytest.raises(ColabLinkError, match="damaged"):
+        store.load("old")

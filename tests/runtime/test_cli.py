@@ -164,6 +164,8 @@ def test_self_check_through_the_ngrok_provider() -> None:
         "PATH": f"{work}:{os.environ['PATH']}",
         "NGROK_AUTHTOKEN": "tok-from-env",
         "NGROK_STAND_IN_RECORD": str(work / "argv.jsonl"),
+        # As on Colab, where ngrok-over-sshd goes against the terms: one warning line.
+        "COLAB_RELEASE_TAG": "release-colab-test",
     }
     try:
         result = subprocess.run(
@@ -178,5 +180,6 @@ def test_self_check_through_the_ngrok_provider() -> None:
         info = _check_printed(result.stdout)
         assert (info["host"], info["port"]) == ("4.tcp.eu.ngrok.io", 17023)
         assert "tok-from-env" not in (work / "argv.jsonl").read_text()
+        assert result.stderr.count("warning: Colab's terms") == 1
     finally:
         shutil.rmtree(work)

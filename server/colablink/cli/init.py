@@ -12,6 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from colablink.local.profiles import Profile
 
 PROMPT = "Paste the connection info (input is hidden): "
 HISTORY_WARNING = (
@@ -49,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--remote-root",
         metavar="PATH",
-        help="with --ssh: where the project goes on that machine (default: ~/colablink)",
+        help="with --ssh: where the project goes on that machine (default: ~/colablink); "
+        "with --colab: /content",
     )
     parser.add_argument(
         "--identity", type=Path, metavar="KEY", help="a private key the remote already authorizes"
@@ -58,6 +65,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--host-key",
         metavar="SHA256:...",
         help="fingerprint of the SSH machine's host key, if it is not in ~/.ssh/known_hosts",
+    )
+    colab = parser.add_argument_group("Colab's official channel (Google's `colab` client)")
+    colab.add_argument(
+        "--colab",
+        nargs="?",
+        const="",
+        metavar="SESSION",
+        help="enroll a Colab runtime through `colab ssh`: the named or only session, or a new one",
+    )
+    where = colab.add_mutually_exclusive_group()
+    where.add_argument(
+        "--gpu", choices=["T4", "L4", "G4", "A100", "H100"], help="for a new session"
+    )
+    where.add_argument("--tpu", choices=["v5e1", "v6e1"], help="accelerator of a new session")
+    colab.add_argument(
+        "--colab-cli", metavar="PATH", help="the `colab` executable (default: on PATH)"
+    )
+    colab.add_argument(
+        "--colab-user", default="root", metavar="NAME", help="login on the runtime (default: root)"
     )
     parser.set_defaults(run=run)
 
@@ -139,11 +165,14 @@ def run(args: argparse.Namespace) -> int:
     from colablink.enroll import enrollment, sshbox
     from colablink.enroll.connection_info import parse_connection_info
     from colablink.errors import UsageError
-    from colablink.local import keys
 
     err = Console(stderr=True, highlight=False)
     project_root = Path.cwd().absolute()
     profile_name = choose_profile(getattr(args, "profile", None), project_root)
+    if args.colab is not None:
+        return _run_colab(args, profile_name, project_root, err)
+    if args.gpu or args.tpu or args.colab_cli:
+        raise UsageError("--gpu, --tpu and --colab-cli go with --colab.")
     if args.ssh is not None:
         if args.source is not None:
             raise UsageError("Give either connection info or --ssh, not both.")
@@ -173,6 +202,43 @@ def run(args: argparse.Namespace) -> int:
             identity=args.identity,
             warn=notes.append,
         )
+    _report(profile, notes)
+    return 0
+
+
+def _run_colab(
+    args: argparse.Namespace, profile_name: str, project_root: Path, err: Console
+) -> int:
+    from colablink.enroll import colab, colab_enroll
+    from colablink.errors import UsageError
+
+    if args.source is not None or args.ssh is not None or args.identity is not None:
+        raise UsageError("--colab takes no connection info, --ssh or --identity.")
+    cli = colab.find_cli(args.colab_cli)
+    colab.check_logged_in()
+    accelerator = ("gpu", args.gpu) if args.gpu else ("tpu", args.tpu) if args.tpu else None
+    session = colab_enroll.choose_session(cli, args.colab or None, accelerator)
+    notes: list[str] = []
+    with err.status(f"Connecting to Colab session {session!r} through `colab ssh`…"):
+        profile = colab_enroll.enroll(
+            cli,
+            session,
+            profile=profile_name,
+            project_root=project_root,
+            username=args.colab_user,
+            remote_root=args.remote_root or colab_enroll.COLAB_ROOT,
+            remote_dir=args.remote_dir,
+            local_dir=args.local_dir,
+            ssh_config=args.ssh_config,
+            warn=notes.append,
+        )
+    _report(profile, notes)
+    return 0
+
+
+def _report(profile: Profile, notes: list[str]) -> None:
+    from colablink.local import keys
+
     for note in notes:
         print(f"colablink: warning: {note}", file=sys.stderr)
     pinned = ", ".join(keys.fingerprint(key) for key in profile.host_keys)
@@ -188,4 +254,3 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Connect with: ssh {flag}{profile.ssh_alias}   (VS Code: Remote-SSH → {profile.ssh_alias})"
     )
-    return 0

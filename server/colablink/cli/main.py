@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "upload",
     "download",
     "forward",
+    "proxy",
     "watch",
     "sync",
     "disconnect",

@@ -68,7 +68,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
+COLAB_NGROK_WARNING = (
+    "colablink: warning: Colab's terms do not allow SSH through a tunnel on free runtimes without "
+    "a compute-unit balance, and such sessions get warnings and disconnects; on Colab use "
+    "`colablink init --colab` on your machine (Google's own channel) instead."
+)
+
+
+def on_colab() -> bool:
+    # Colab's runtime image sets these for every process started in it.
+    return any(name in os.environ for name in ("COLAB_RELEASE_TAG", "COLAB_BACKEND_VERSION"))
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.tunnel == "ngrok" and on_colab():
+        print(COLAB_NGROK_WARNING, file=sys.stderr)
     if args.self_check:
         return _self_check(args)
     return _serve(args)

@@ -37,7 +37,7 @@ from colablink.daemon.wire import (
 )
 from colablink.errors import ColabLinkError, SyncHalted, UsageError
 from colablink.ssh import pty
-from colablink.ssh.session import ConnectionLost, close_channel, send_all
+from colablink.ssh.session import ConnectionLost, close_channel, send_all, shutdown_write
 
 if TYPE_CHECKING:
     import paramiko
@@ -130,6 +130,7 @@ class DaemonServer:
             "sync_now": self._sync_now,
             "sync_events": self._sync_events,
             "pty": self._pty,
+            "proxy": self._proxy,
             "ping": self._ping,
             "shutdown": self._shutdown,
         }
@@ -396,12 +397,39 @@ class DaemonServer:
         with contextlib.suppress(OSError):
             client.shutdown(socket.SHUT_RDWR)
 
+    def _proxy(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        """After the reply, the socket carries raw bytes to and from the runtime's sshd."""
+        channel = self.connection.open_to_sshd()
+        reply.control({"ok": {}})
+        down = threading.Thread(
+            target=_sshd_to_client, args=(channel, client), daemon=True, name="proxy-down"
+        )
+        down.start()
+        try:
+            while data := client.recv(1 << 16):
+                send_all(channel, data)
+            shutdown_write(channel)
+            down.join()
+        except (ConnectionLost, OSError):
+            pass
+        finally:
+            close_channel(channel)
+
     def _ping(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         reply.control({"ok": {"pid": os.getpid(), "profile": self.connection.profile.name}})
 
     def _shutdown(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         self.stop()
         reply.control({"ok": {"pid": os.getpid()}})
+
+
+def _sshd_to_client(channel: paramiko.Channel, client: socket.socket) -> None:
+    try:
+        while chunk := channel.recv(1 << 16):
+            client.sendall(chunk)
+        client.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def error_message(exc: ColabLinkError) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import secrets
+import shutil
 import string
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -359,12 +361,32 @@ def _write_local(
         username=profile.username,
         identity_file=profile.key_path,
         known_hosts=known_hosts,
+        proxy_command=_ssh_proxy_command(profile),
     )
     for message in sshconfig.write_block(entry, profile.ssh_config):
         warn(message)
 
     undo.add(_restore_file(store.path_of(profile.name)))
     store.save(profile)
+
+
+def _ssh_proxy_command(profile: Profile) -> tuple[str, ...] | None:
+    """What OpenSSH runs for a proxied profile: ``colablink proxy``, which rides the daemon's
+    held connection when one is up (the transport may take one connection at a time) and is
+    the transport otherwise. It finds this profile and its daemon wherever init found them."""
+    if profile.proxy_command is None:
+        return None
+    env = shutil.which("env") or "/usr/bin/env"
+    return (
+        env,
+        f"COLABLINK_CONFIG_DIR={paths.config_dir()}",
+        f"COLABLINK_RUNTIME_DIR={paths.runtime_dir()}",
+        sys.executable,
+        "-m",
+        "colablink",
+        "proxy",
+        profile.name,
+    )
 
 
 def forget(profile: Profile, *, warn: Warn = _ignore) -> None:

@@ -1,7 +1,8 @@
 """Connection profiles: one JSON file per profile under the config dir (dir 0700, files 0600).
 
 A profile names everything needed to reach a runtime by key: address, user, pinned host keys,
-the per-profile key, and the directories on both sides. It never holds a password.
+the per-profile key, how the connection is dialled (direct TCP, or a ProxyCommand's argv), and the
+directories on both sides. It never holds a password.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Profile:
     host_keys: list[str] = field(default_factory=list)
     # The ssh config this profile's Host block was written to, so forget removes it from there.
     ssh_config: Path | None = None
+    # None: direct TCP to host:port. Otherwise the argv of a program speaking SSH on stdio.
+    proxy_command: tuple[str, ...] | None = None
 
     @property
     def remote_conn_dir(self) -> str:
@@ -76,6 +79,7 @@ class Profile:
             "key_path": str(self.key_path),
             "host_keys": list(self.host_keys),
             "ssh_config": None if self.ssh_config is None else str(self.ssh_config),
+            "transport": _transport_dict(self.proxy_command),
         }
 
     @classmethod
@@ -93,7 +97,26 @@ class Profile:
             key_path=Path(data["key_path"]),
             host_keys=[str(key) for key in data["host_keys"]],
             ssh_config=None if ssh_config is None else Path(ssh_config),
+            proxy_command=_proxy_command_of(data.get("transport")),
         )
+
+
+def _transport_dict(proxy_command: tuple[str, ...] | None) -> dict[str, Any]:
+    if proxy_command is None:
+        return {"kind": "direct"}
+    return {"kind": "proxy_command", "argv": list(proxy_command)}
+
+
+def _proxy_command_of(data: Any) -> tuple[str, ...] | None:
+    """Profiles written before transports existed have none: they dial directly."""
+    if data is None or data == {"kind": "direct"}:
+        return None
+    if data.get("kind") != "proxy_command":
+        raise ValueError(f"unknown transport {data.get('kind')!r}")
+    argv = tuple(str(arg) for arg in data["argv"])
+    if not argv:
+        raise ValueError("empty ProxyCommand")
+    return argv
 
 
 class ProfileStore:

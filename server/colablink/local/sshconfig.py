@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ class HostEntry:
     username: str
     identity_file: Path
     known_hosts: Path
+    # The argv of a program speaking SSH on stdio; None for direct TCP.
+    proxy_command: tuple[str, ...] | None = None
 
     @property
     def alias(self) -> str:
@@ -62,13 +65,33 @@ def _quoted_path(path: Path) -> str:
     return '"' + text.replace("%", "%%") + '"'
 
 
+def _proxy_command_line(argv: tuple[str, ...]) -> str:
+    # OpenSSH hands the rest of the line to `sh -c "exec ..."` after expanding `%` tokens: quote
+    # each word for the shell, then double the percent signs. A relative program would be looked
+    # up on whatever PATH ssh runs with, so only absolute ones are written.
+    if not argv or not Path(argv[0]).is_absolute():
+        raise ColabLinkError(
+            f"The ProxyCommand {argv[:1]!r} must start with an absolute path to be written into "
+            "an ssh config."
+        )
+    if any(ord(c) < 32 for word in argv for c in word):
+        raise ColabLinkError("A ProxyCommand with control characters cannot go in an ssh config.")
+    return " ".join(shlex.quote(word) for word in argv).replace("%", "%%")
+
+
 def render_block(entry: HostEntry) -> bytes:
+    proxy = (
+        []
+        if entry.proxy_command is None
+        else [f"    ProxyCommand {_proxy_command_line(entry.proxy_command)}"]
+    )
     lines = [
         BEGIN.format(name=entry.name),
         f"Host {entry.alias}",
         f"    HostName {entry.host}",
         f"    Port {entry.port}",
         f"    User {entry.username}",
+        *proxy,
         f"    IdentityFile {_quoted_path(entry.identity_file)}",
         "    IdentitiesOnly yes",
         f"    UserKnownHostsFile {_quoted_path(entry.known_hosts)}",

@@ -9,7 +9,6 @@ could leave after a channel's CLOSE (sshd then drops the whole connection).
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 import weakref
@@ -31,6 +30,7 @@ from paramiko.message import Message
 from paramiko.packet import Packetizer
 
 from colablink.errors import AuthFailed, HostKeyMismatch, Unreachable
+from colablink.ssh.transport import DIRECT, DirectTcp, Link, Transport, dial
 
 PREFERRED_CIPHER = "aes128-gcm@openssh.com"
 # Receive window for bulk downloads. paramiko's 2 MiB default caps a 40 ms RTT link at ~45 MiB/s;
@@ -66,6 +66,13 @@ class SshTarget:
     host_keys: tuple[str, ...]
     key_path: Path | None = None
     password: str | None = field(default=None, repr=False)
+    transport: Transport = DIRECT
+
+    @property
+    def where(self) -> str:
+        if isinstance(self.transport, DirectTcp):
+            return f"{self.host}:{self.port}"
+        return f"{self.host} (through {Path(self.transport.argv[0]).name})"
 
 
 @dataclass(frozen=True)
@@ -141,26 +148,6 @@ class _Transport(paramiko.Transport):
     }
 
 
-def _open_socket(target: SshTarget, timeout: float) -> socket.socket:
-    where = f"{target.host}:{target.port}"
-    try:
-        sock = socket.create_connection((target.host, target.port), timeout=timeout)
-    except socket.gaierror:
-        raise Unreachable(
-            f"Cannot resolve host {target.host!r}; check the connection info."
-        ) from None
-    except TimeoutError:
-        raise Unreachable(
-            f"No answer from {where} within {timeout:g} s; is the runtime up?"
-        ) from None
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise Unreachable(f"Cannot connect to {where} ({reason}); is the runtime up?") from None
-    # Without TCP_NODELAY each channel open waits ~40 ms on Nagle vs. delayed ACK.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
 def _pinned(host_keys: Sequence[str]) -> set[tuple[str, str]]:
     """``"type base64 [comment]"`` lines as (type, base64); malformed lines pin nothing."""
     return {(f[0], f[1]) for f in (line.split() for line in host_keys) if len(f) >= 2}
@@ -188,52 +175,70 @@ def _load_key(path: Path) -> paramiko.PKey:
 class Session:
     """A live, authenticated SSH connection. Thread-safe: channels may be opened concurrently."""
 
-    def __init__(self, transport: paramiko.Transport, target: SshTarget) -> None:
+    def __init__(
+        self, transport: paramiko.Transport, target: SshTarget, link: Link | None = None
+    ) -> None:
         self._transport = transport
         self.target = target
+        self._link = link
         self._ping_lock = threading.Lock()
 
     @classmethod
-    def connect(cls, target: SshTarget, timeout: float = 15.0) -> Session:
+    def connect(
+        cls, target: SshTarget, timeout: float = 15.0, *, learn_host_key: bool = False
+    ) -> Session:
         """Connect, check the host key against the pinned ones, then authenticate.
 
-        The host key is checked before any credential leaves this process.
+        The host key is checked before any credential leaves this process. ``learn_host_key``
+        (with no key pinned) accepts whatever key the server shows, for a channel that is
+        authenticated some other way (Colab's: TLS to Google); ``host_key`` then says which.
         """
-        if not target.host_keys:
+        if not target.host_keys and not learn_host_key:
             raise HostKeyMismatch(
                 "No host key is pinned for this runtime; re-run `colablink init`."
             )
         if target.key_path is None and target.password is None:
             raise AuthFailed("No key or password to log in with; re-run `colablink init`.")
         key = _load_key(target.key_path) if target.key_path is not None else None
-        sock = _open_socket(target, timeout)
-        transport = _Transport(sock, packetizer_class=_Packetizer)
+        link = dial(target.transport, target.host, target.port, timeout)
+        transport = _Transport(link.sock, packetizer_class=_Packetizer)
         try:
-            cls._handshake(transport, target, timeout)
+            cls._handshake(transport, target, link, timeout, learn_host_key)
             cls._authenticate(transport, target, key, timeout)
         except BaseException:
             transport.close()
-            sock.close()
+            link.close()
             raise
-        return cls(transport, target)
+        return cls(transport, target, link)
+
+    @property
+    def host_key(self) -> str:
+        """The server's host key as ``"type base64"``."""
+        server_key = self._transport.get_remote_server_key()
+        return f"{server_key.get_name()} {server_key.get_base64()}"
 
     @staticmethod
-    def _handshake(transport: paramiko.Transport, target: SshTarget, timeout: float) -> None:
+    def _handshake(
+        transport: paramiko.Transport, target: SshTarget, link: Link, timeout: float, learn: bool
+    ) -> None:
         options = transport.get_security_options()
         options.ciphers = (
             PREFERRED_CIPHER,
             *(c for c in options.ciphers if c != PREFERRED_CIPHER),
         )
         pinned = _pinned(target.host_keys)
-        key_types = _allowed_key_types(pinned)
-        if not key_types:
-            raise HostKeyMismatch(
-                "None of the pinned host key types is supported; re-run `colablink init`."
-            )
-        options.key_types = key_types
+        # Only an empty pin list learns: malformed pinned lines still refuse every key.
+        learning = learn and not target.host_keys
+        if not learning:
+            key_types = _allowed_key_types(pinned)
+            if not key_types:
+                raise HostKeyMismatch(
+                    "None of the pinned host key types is supported; re-run `colablink init`."
+                )
+            options.key_types = key_types
         transport.banner_timeout = timeout
         transport.handshake_timeout = timeout
-        where = f"{target.host}:{target.port}"
+        where = target.where
         try:
             transport.start_client(timeout=timeout)
         except (paramiko.SSHException, EOFError, OSError):
@@ -242,11 +247,14 @@ class Session:
             # start_client returns quietly when its timeout passes mid-handshake.
             done = transport.is_active() and transport.initial_kex_done
         if not done:
+            said = link.said()
+            if said:
+                raise Unreachable(f"{where} did not complete an SSH handshake: {said}") from None
             raise Unreachable(
                 f"{where} did not complete an SSH handshake; check the host and port."
             ) from None
         server_key = transport.get_remote_server_key()
-        if (server_key.get_name(), server_key.get_base64()) not in pinned:
+        if not learning and (server_key.get_name(), server_key.get_base64()) not in pinned:
             raise HostKeyMismatch(
                 f"The host key of {where} is not the pinned one, so nothing was sent; if the "
                 "runtime was restarted, re-run `colablink init` with its new connection info."
@@ -260,7 +268,7 @@ class Session:
         timeout: float,
     ) -> None:
         transport.auth_timeout = timeout
-        who = f"{target.username}@{target.host}:{target.port}"
+        who = f"{target.username}@{target.where}"
         try:
             if key is not None:
                 transport.auth_publickey(target.username, key)
@@ -360,6 +368,8 @@ class Session:
 
     def close(self) -> None:
         self._transport.close()
+        if self._link is not None:
+            self._link.close()
 
     def __enter__(self) -> Session:
         return self

@@ -1,0 +1,93 @@
+"""``colablink proxy PROFILE``: the ProxyCommand of the managed ``Host colablink-<profile>`` block.
+
+While a daemon holds the profile's connection, OpenSSH's bytes ride it as a ``direct-tcpip``
+channel to the runtime's sshd: no second connection through the transport (Colab's channel takes
+one at a time) and no second tunnel login. With no daemon up it becomes the profile's transport
+itself: it execs the profile's ProxyCommand, or relays to its host and port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import threading
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "proxy",
+        help="ssh ProxyCommand: reach the runtime's sshd through the agent's connection",
+        description="Speak SSH on stdin/stdout to the profile's runtime, through the running "
+        "agent's connection when there is one, else through the profile's transport.",
+    )
+    parser.add_argument("name", metavar="PROFILE")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colablink.local.profiles import ProfileStore
+
+    profile = ProfileStore().load(args.name)
+    held = _through_daemon(profile.name)
+    if held is not None:
+        return _relay(held)
+    if profile.proxy_command is not None:
+        argv = profile.proxy_command
+        os.execv(argv[0], list(argv))  # noqa: S606 - the profile's stored argv, no shell
+    from colablink.ssh.transport import DIRECT, dial
+
+    return _relay(dial(DIRECT, profile.host, profile.port, 15.0).sock)
+
+
+def _through_daemon(name: str) -> socket.socket | None:
+    """A socket already carrying the sshd stream, or None when no daemon can give one."""
+    from colablink.daemon.address import socket_path
+    from colablink.daemon.wire import (
+        CONTROL,
+        ConnectionClosed,
+        decode_control,
+        encode_control,
+        read_frame,
+    )
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(socket_path(name)))
+        sock.sendall(encode_control({"op": "proxy"}))
+        kind, payload = read_frame(sock)
+        answer = decode_control(payload) if kind == CONTROL else {}
+    except (OSError, ValueError, ConnectionClosed):
+        sock.close()
+        return None
+    if "ok" in answer:
+        return sock
+    sock.close()
+    error = answer.get("error")
+    if isinstance(error, dict):
+        # OpenSSH shows a ProxyCommand's stderr: say why the held connection was not used.
+        print(f"colablink: {error.get('message')}", file=sys.stderr)
+    return None
+
+
+def _relay(sock: socket.socket) -> int:
+    """stdin → sock and sock → stdout until the runtime's side ends."""
+
+    def up() -> None:
+        try:
+            while data := os.read(0, 1 << 16):
+                sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    threading.Thread(target=up, daemon=True).start()
+    try:
+        while data := sock.recv(1 << 16):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(1, view) :]
+    except OSError:
+        return 1
+    return 0
