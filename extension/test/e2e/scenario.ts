@@ -766,6 +766,8 @@ async function scenario(): Promise<void> {
       await runCommand(p, "ColabLink: Connect");
       await p.locator(".quick-input-widget .monaco-list-row", { hasText: profile }).first().click();
       await waitFor("the status bar to say connected", async () => (await statusBarText(p)) === "Colab · CPU" || undefined, 60_000);
+      // VS Code writes workspace state after a short delay; a person does not reload within it.
+      await p.waitForTimeout(2_000);
       await p.reload();
       await p.locator(".monaco-workbench").waitFor({ timeout: 90_000 });
       await waitFor("the status bar to say connected after the reload", async () => (await statusBarText(p).catch(() => "")) === "Colab · CPU" || undefined, 90_000);
