@@ -60,6 +60,6 @@ def test_owners_only_for_asked_sockets_with_clean_names() -> None:
     owners = parse_owners(output, [11, 12, 13, 14])
     assert owners == {
         11: Owner(100, "tensorboard"),
-        12: Owner(101, ("evil[2Jname" + "x" * 100)[:40]),
+        12: Owner(101, ("evil\\x1b[2Jname" + "x" * 100)[:40]),
         13: Owner(102, ""),
     }

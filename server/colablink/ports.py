@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from colablink.shown import shown
+
 # At most this many listening sockets are taken from one probe; more is noise, not a port list.
 MAX_LISTENING = 64
 _MAX_NAME = 40
@@ -111,7 +113,7 @@ def owners_command(inodes: list[int]) -> list[str]:
 
 
 def _clean_name(name: str) -> str:
-    return "".join(c for c in name if c.isprintable())[:_MAX_NAME]
+    return shown(name)[:_MAX_NAME]
 
 
 def parse_owners(output: str, asked: list[int]) -> dict[int, Owner]:

@@ -44,7 +44,8 @@ def test_shell_follows_resizes_and_returns_the_exit_status(live: Setup) -> None:
     set_size(terminal, 33, 91)
     process = subprocess.Popen(
         [sys.executable, "-m", "colablink", "shell"],
-        env=live.env,
+        # A stale exported size must not pin the remote shell's size.
+        env={**live.env, "COLUMNS": "80", "LINES": "24"},
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,

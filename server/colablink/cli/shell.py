@@ -40,11 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     profile = ProfileStore().load(profile_name(getattr(args, "profile", None)))
     with Connection(profile) as connection:
-        cols, rows = shutil.get_terminal_size()
-        chan = connection.open_shell(cols, rows)
+        chan = connection.open_shell(*terminal_size())
 
         def on_resize(signum: int, frame: FrameType | None) -> None:
-            pty.resize(chan, *shutil.get_terminal_size())
+            pty.resize(chan, *terminal_size())
 
         previous = signal.signal(signal.SIGWINCH, on_resize)
         try:
@@ -52,6 +51,19 @@ def run(args: argparse.Namespace) -> int:
         finally:
             signal.signal(signal.SIGWINCH, previous)
             close_channel(chan)
+
+
+def terminal_size() -> tuple[int, int]:
+    """The terminal's own size: ``shutil``'s reads ``COLUMNS``/``LINES`` first, and an exported
+    pair would pin the remote shell to a stale size through every resize."""
+    for fd in (sys.stdout.fileno(), sys.stdin.fileno()):
+        try:
+            size = os.get_terminal_size(fd)
+        except OSError:
+            continue
+        return size.columns, size.lines
+    fallback = shutil.get_terminal_size()
+    return fallback.columns, fallback.lines
 
 
 def relay(chan: Channel) -> int:
