@@ -83,8 +83,13 @@ def run(args: argparse.Namespace) -> int:
     # Claim the socket first (refusing if an daemon is up), then connect, so a bad profile or an
     # unreachable runtime fails here, in one sentence, before anything is served.
     server.bind()
+    # SIGTERM while connecting breaks off the dial (which may take its whole timeout).
+    signal.signal(signal.SIGTERM, _break_off)
     try:
         connection.warm_up()
+    except _Terminated:
+        server.release()
+        return 128 + signal.SIGTERM
     except BaseException:
         server.release()
         raise
@@ -100,3 +105,11 @@ def run(args: argparse.Namespace) -> int:
     server.serve_forever()
     print("Agent stopped.", flush=True)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM before the agent served anything: nothing to wind down but the socket."""
+
+
+def _break_off(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated

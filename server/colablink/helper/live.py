@@ -236,11 +236,15 @@ class LiveProfile:
                 self._take_over()
         return ChannelTerminal(self.connection.open_shell(cols, rows, directory))
 
-    def download(self, remote: str, local: Path) -> Path:
-        result = self._daemon_call({"op": "download", "remote": remote, "local": str(local)})
-        if result is not None:
-            return Path(str(result["path"]))
-        return self.connection.download(remote, local)
+    def download(self, remote: str, local: Path, cancel: threading.Event) -> Path:
+        """Copy a remote file or tree here; ``cancel`` stops it with nothing left behind."""
+        if self.daemon is not None:
+            request = {"op": "download", "remote": remote, "local": str(local)}
+            try:
+                return Path(str(self.daemon.transfer(request, cancel)["path"]))
+            except DaemonUnavailable:
+                self._take_over()
+        return self.connection.download(remote, local, cancel=cancel)
 
     def forward(self, remote_port: int, local_port: int, remote_host: str) -> int:
         request = {

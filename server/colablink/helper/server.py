@@ -14,7 +14,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from colablink.helper import logs
-from colablink.helper.blocking import run_blocking
+from colablink.helper.blocking import run_blocking, run_cancellable
 from colablink.helper.code_lens import code_lenses
 from colablink.helper.execs import ExecRunner
 from colablink.helper.hub import Hub
@@ -53,6 +53,8 @@ from colablink.helper.settings import Settings
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")
+# How long a cancelled download may take to remove its temps before the cancel is answered.
+TRANSFER_CANCEL_GRACE_S = 1.5
 
 
 class Helper:
@@ -249,7 +251,10 @@ def register(helper: Helper) -> None:
         live = await hub.held(params["profile"])
         given = params.get("localPath")
         target = Path(given) if given else live.profile.local_conn_dir
-        written = await run_blocking(lambda: live.download(params["remotePath"], target))
+        written = await run_cancellable(
+            lambda cancel: live.download(params["remotePath"], target, cancel),
+            grace=TRANSFER_CANCEL_GRACE_S,
+        )
         size = await run_blocking(lambda: _tree_size(written))
         return {"localPath": str(written), "bytes": size}
 
