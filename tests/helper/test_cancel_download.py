@@ -1,0 +1,86 @@
+"""Cancelling the helper's download stops it for real, on the window's connection or the agent's.
+
+The runtime's file is large and sparse, so the download is caught mid-way; ``$/cancelRequest``
+must be answered (-32800) quickly, with no temporary left here, no tar left on the runtime and
+the destination as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import time
+from pathlib import Path
+
+import pytest
+from colablink.helper.protocol import Method
+from colablink_runtime import procs
+from lsprotocol import types
+from support.runtimes import RuntimeHandle
+from support.system import pids_of_user, wait_for
+
+from .conftest import PROFILE, Workspace, connect_profile, write_profile
+from .lspclient import HelperClient
+from .test_agent_reuse import agent
+
+# The contract is 1 s; this box is shared by several test runs, so allow for its load.
+ANSWER_S = 2.0
+BIG = 8 << 30  # sparse on the runtime; it cannot come down within the test
+
+
+def partial(directory: Path) -> bool:
+    return any(
+        (tmp / "x").exists() and (tmp / "x").stat().st_size > (4 << 20)
+        for tmp in directory.glob(".colablink-down.*")
+    )
+
+
+def remote_tars(username: str) -> bool:
+    return any(procs.cmdline_of(pid)[:1] == ["tar"] for pid in pids_of_user(username))
+
+
+@pytest.fixture(params=["window", "agent"])
+def holder(request: pytest.FixtureRequest) -> str:
+    """Who holds the profile's connection: the helper itself, or a running `colablink watch`."""
+    if request.param == "agent":
+        request.getfixturevalue(agent.__name__)
+    return str(request.param)
+
+
+async def test_cancelling_a_download_leaves_nothing(
+    holder: str, helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    write_profile(workspace, shared_runtime)
+    await connect_profile(helper, workspace)
+    source = Path(shared_runtime.remote_root) / f"big-{holder}-{workspace.base.name}.bin"
+    with source.open("wb") as f:
+        f.truncate(BIG)
+    account = pwd.getpwnam(shared_runtime.username)
+    os.chown(source, account.pw_uid, account.pw_gid)
+    here = workspace.base / "here"
+    here.mkdir()
+    (here / source.name).write_text("old")
+
+    params = {"profile": PROFILE, "remotePath": source.name, "localPath": f"{here}/"}
+    request = asyncio.ensure_future(
+        helper.lsp.protocol.send_request_async(Method.DOWNLOAD, params, msg_id="big-download")
+    )
+    try:
+        await asyncio.to_thread(wait_for, lambda: partial(here), 30, "the download under way")
+        started = time.monotonic()
+        helper.lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="big-download"))
+        with pytest.raises(Exception) as caught:
+            await asyncio.wait_for(request, 10)
+        answered = time.monotonic() - started
+        print(f"{holder}: cancel answered in {answered:.2f} s")
+        assert getattr(caught.value, "code", None) == -32800, caught.value
+        assert answered < ANSWER_S
+        assert not list(here.glob(".colablink-down.*"))
+        assert (here / source.name).read_text() == "old"
+        await asyncio.to_thread(
+            wait_for, lambda: not remote_tars(shared_runtime.username), 2, "the remote tar to end"
+        )
+    finally:
+        request.cancel()
+        source.unlink()
