@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    signal.set_wakeup_fd(server.wakeup_fd)
     print(
         f"Agent for profile {name!r} is up; Ctrl+C or `colablink disconnect` stops it.", flush=True
     )

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 
 # How long ``serve_forever`` may take to wind down once stopped (SIGTERM must end `watch` in 2 s).
-STOP_BUDGET_S = 1.2
+STOP_BUDGET_S = 1.0
 
 
 class Service(Protocol):
@@ -198,6 +198,8 @@ class DaemonServer:
         try:
             while not self._stop.is_set():
                 ready, _, _ = select.select([listener.fileno(), self._wake_read], [], [])
+                if self._wake_read in ready:
+                    os.read(self._wake_read, 512)
                 if listener.fileno() not in ready:
                     continue
                 client, _ = listener.accept()
@@ -227,6 +229,12 @@ class DaemonServer:
         stopper.join(max(0.0, deadline - time.monotonic()))
         if stopper.is_alive():
             print("Stopping took too long; the rest ends with the agent.", file=sys.stderr)
+
+    @property
+    def wakeup_fd(self) -> int:
+        """For ``signal.set_wakeup_fd``: a signal then wakes the accept loop, whichever thread
+        the kernel delivered it to (a handler alone runs only once the main thread wakes)."""
+        return self._wake_write
 
     def stop(self) -> None:
         """Stop serving (safe from a signal handler and from any thread)."""
