@@ -1,8 +1,9 @@
 """Cancelling the helper's download stops it for real, on the window's connection or the agent's.
 
-The runtime's file is large and sparse, so the download is caught mid-way; ``$/cancelRequest``
-must be answered (-32800) quickly, with no temporary left here, no tar left on the runtime and
-the destination as it was.
+The runtime's file is large and sparse, so the download is caught mid-way. Cancelled by
+``$/cancelRequest`` (on the window's connection) or by its progress's cancel button
+(``window/workDoneProgress/cancel``, through the agent), the request must be answered (-32800)
+quickly, with no temporary left here, no tar left on the runtime and the destination as it was.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ def remote_tars(username: str) -> bool:
     return any(procs.cmdline_of(pid)[:1] == ["tar"] for pid in pids_of_user(username))
 
 
+def downloading(helper: HelperClient) -> str:
+    """The token of the download's progress, which the helper created with a cancel button."""
+    for token, values in helper.lsp.progress_reports.items():
+        if values and values[0].kind == "begin" and "downloading" in values[0].title:
+            assert values[0].cancellable
+            return str(token)
+    raise AssertionError("the download reports no progress")
+
+
+def reported(helper: HelperClient, token: str) -> bool:
+    values = helper.lsp.progress_reports[token]
+    return any(v.kind == "report" and v.percentage is not None for v in values)
+
+
 @pytest.fixture(params=["window", "agent"])
 def holder(request: pytest.FixtureRequest) -> str:
     """Who holds the profile's connection: the helper itself, or a running `colablink watch`."""
@@ -68,8 +83,16 @@ async def test_cancelling_a_download_leaves_nothing(
     )
     try:
         await asyncio.to_thread(wait_for, lambda: partial(here), 30, "the download under way")
+        token = downloading(helper)
+        await asyncio.to_thread(
+            wait_for, lambda: reported(helper, token), 5, "the download's progress reports"
+        )
         started = time.monotonic()
-        helper.lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="big-download"))
+        if holder == "window":
+            helper.lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="big-download"))
+        else:
+            cancel = types.WorkDoneProgressCancelParams(token=token)
+            helper.lsp.protocol.notify(types.WINDOW_WORK_DONE_PROGRESS_CANCEL, cancel)
         with pytest.raises(Exception) as caught:
             await asyncio.wait_for(request, 10)
         answered = time.monotonic() - started

@@ -69,7 +69,12 @@ class DaemonLink:
         with self._connect() as client:
             return client.call(request, on_event=on_event)
 
-    def transfer(self, request: dict[str, Any], cancel: threading.Event) -> dict[str, Any]:
+    def transfer(
+        self,
+        request: dict[str, Any],
+        cancel: threading.Event,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
         """An upload or download through the daemon; setting ``cancel`` cancels it there.
 
         After the cancel, the daemon's answer (``Cancelled``, once its temps are gone) is awaited.
@@ -99,6 +104,9 @@ class DaemonLink:
                     raise DaemonGone("the local agent sent a malformed frame.") from None
                 for kind, payload in frames:
                     message = decode_control(payload) if kind == CONTROL else {}
+                    if "progress" in message and on_progress is not None:
+                        done, total = message["progress"]
+                        on_progress(int(done), int(total))
                     if "error" in message:
                         raise_remote_error(message["error"])
                     if "ok" in message:

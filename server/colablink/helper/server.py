@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 P = TypeVar("P")
 # How long a cancelled download may take to remove its temps before the cancel is answered.
 TRANSFER_CANCEL_GRACE_S = 1.5
+_PROGRESS_EVERY_S = 0.25
 
 
 class Helper:
@@ -95,6 +97,35 @@ class Helper:
                 notifier.progress(token, types.WorkDoneProgressReport(message=message))
 
         return report
+
+    def transfer_reporter(self, token: str | None) -> Callable[[int, int], None] | None:
+        """A transfer's bytes as ``$/progress`` reports, a few a second at most."""
+        if token is None:
+            return None
+        notifier = self.hub.notifier
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] < _PROGRESS_EVERY_S:
+                return
+            last[0] = now
+            percent = min(100, done * 100 // total) if total else None
+            message = f"{done / (1 << 20):.0f} of {total / (1 << 20):.0f} MiB"
+            notifier.progress(
+                token, types.WorkDoneProgressReport(message=message, percentage=percent)
+            )
+
+        return report
+
+    def cancel_with_progress(self, token: str | None, work: asyncio.Future[Any]) -> None:
+        """The progress's cancel button (``window/workDoneProgress/cancel``) cancels ``work``."""
+        if token is None:
+            return
+        loop = asyncio.get_running_loop()
+        pressed = self.server.work_done_progress.tokens.get(token)
+        if pressed is not None:
+            pressed.add_done_callback(lambda _: loop.call_soon_threadsafe(work.cancel))
 
     def refresh_code_lenses(self) -> None:
         capabilities = self.server.client_capabilities.workspace
@@ -251,10 +282,27 @@ def register(helper: Helper) -> None:
         live = await hub.held(params["profile"])
         given = params.get("localPath")
         target = Path(given) if given else live.profile.local_conn_dir
-        written = await run_cancellable(
-            lambda cancel: live.download(params["remotePath"], target, cancel),
-            grace=TRANSFER_CANCEL_GRACE_S,
-        )
+        remote = params["remotePath"]
+        token = await helper.create_progress_token()
+        if token is not None:
+            begin = types.WorkDoneProgressBegin(
+                title=f"ColabLink: downloading {remote}", cancellable=True, percentage=0
+            )
+            hub.notifier.progress(token, begin)
+        try:
+            work = asyncio.ensure_future(
+                run_cancellable(
+                    lambda cancel: live.download(
+                        remote, target, cancel, helper.transfer_reporter(token)
+                    ),
+                    grace=TRANSFER_CANCEL_GRACE_S,
+                )
+            )
+            helper.cancel_with_progress(token, work)
+            written = await work
+        finally:
+            if token is not None:
+                hub.notifier.progress(token, types.WorkDoneProgressEnd())
         size = await run_blocking(lambda: _tree_size(written))
         return {"localPath": str(written), "bytes": size}
 
