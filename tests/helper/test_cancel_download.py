@@ -22,12 +22,21 @@ from support.runtimes import RuntimeHandle
 from support.system import pids_of_user, wait_for
 
 from .conftest import PROFILE, Workspace, connect_profile, write_profile
-from .lspclient import HelperClient
+from .lspclient import HelperClient, start_helper
 from .test_agent_reuse import agent
 
 # The contract is 1 s; this box is shared by several test runs, so allow for its load.
 ANSWER_S = 2.0
 BIG = 8 << 30  # sparse on the runtime; it cannot come down within the test
+
+
+def big_remote_file(runtime: RuntimeHandle, name: str) -> Path:
+    source = Path(runtime.remote_root) / name
+    with source.open("wb") as f:
+        f.truncate(BIG)
+    account = pwd.getpwnam(runtime.username)
+    os.chown(source, account.pw_uid, account.pw_gid)
+    return source
 
 
 def partial(directory: Path) -> bool:
@@ -68,11 +77,7 @@ async def test_cancelling_a_download_leaves_nothing(
 ) -> None:
     write_profile(workspace, shared_runtime)
     await connect_profile(helper, workspace)
-    source = Path(shared_runtime.remote_root) / f"big-{holder}-{workspace.base.name}.bin"
-    with source.open("wb") as f:
-        f.truncate(BIG)
-    account = pwd.getpwnam(shared_runtime.username)
-    os.chown(source, account.pw_uid, account.pw_gid)
+    source = big_remote_file(shared_runtime, f"big-{holder}-{workspace.base.name}.bin")
     here = workspace.base / "here"
     here.mkdir()
     (here / source.name).write_text("old")
@@ -106,4 +111,35 @@ async def test_cancelling_a_download_leaves_nothing(
         )
     finally:
         request.cancel()
+        source.unlink()
+
+
+async def test_the_client_leaving_mid_download_leaves_nothing(
+    workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    helper = await start_helper(workspace.env, workspace.project)
+    write_profile(workspace, shared_runtime)
+    await connect_profile(helper, workspace)
+    source = big_remote_file(shared_runtime, f"big-eof-{workspace.base.name}.bin")
+    here = workspace.base / "here"
+    here.mkdir()
+    params = {"profile": PROFILE, "remotePath": source.name, "localPath": f"{here}/"}
+    pending = asyncio.ensure_future(helper.request(Method.DOWNLOAD, params))
+    try:
+        await asyncio.to_thread(wait_for, lambda: partial(here), 30, "the download under way")
+        server = helper.lsp._server
+        assert server is not None and server.stdin is not None
+        started = time.monotonic()
+        server.stdin.close()
+        await asyncio.wait_for(server.wait(), 5)
+        elapsed = time.monotonic() - started
+        print(f"the helper exited {elapsed:.2f} s after its stdin closed")
+        assert elapsed < ANSWER_S
+        assert not list(here.iterdir())
+        await asyncio.to_thread(
+            wait_for, lambda: not remote_tars(shared_runtime.username), 2, "the remote tar to end"
+        )
+    finally:
+        pending.cancel()
+        await helper.lsp.stop()
         source.unlink()

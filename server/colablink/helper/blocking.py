@@ -44,12 +44,16 @@ async def run_blocking(work: Callable[[], T], *, name: str = "colablink-work") -
 
 
 async def run_cancellable(
-    work: Callable[[threading.Event], T], *, grace: float, name: str = "colablink-work"
+    work: Callable[[threading.Event], T],
+    *,
+    grace: float,
+    cancel: threading.Event | None = None,
+    name: str = "colablink-work",
 ) -> T:
     """Run ``work(cancel)`` off the loop; cancelling the await sets ``cancel`` and then waits up
     to ``grace`` seconds for the work to wind down (a transfer removing its temps) before the
-    cancellation goes on."""
-    cancel = threading.Event()
+    cancellation goes on. ``cancel`` may also be set from elsewhere (closing down)."""
+    cancel = threading.Event() if cancel is None else cancel
     task = asyncio.ensure_future(run_blocking(lambda: work(cancel), name=name))
     try:
         return await asyncio.shield(task)

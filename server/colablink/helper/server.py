@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from colablink.helper import logs
-from colablink.helper.blocking import run_blocking, run_cancellable
+from colablink.helper.blocking import run_blocking
 from colablink.helper.code_lens import code_lenses
 from colablink.helper.execs import ExecRunner
 from colablink.helper.hub import Hub
@@ -51,22 +51,22 @@ from colablink.helper.ptys import PtyRegistry
 from colablink.helper.rpc_errors import to_rpc_error
 from colablink.helper.rpc_server import HelperServer
 from colablink.helper.settings import Settings
+from colablink.helper.transfers import Transfers
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")
-# How long a cancelled download may take to remove its temps before the cancel is answered.
-TRANSFER_CANCEL_GRACE_S = 1.5
 _PROGRESS_EVERY_S = 0.25
 
 
 class Helper:
     """Everything one editor window's helper holds."""
 
-    def __init__(self, server: HelperServer, hub: Hub, execs: ExecRunner, ptys: PtyRegistry,
-                 lifecycle: Lifecycle) -> None:  # fmt: skip
+    def __init__(self, server: HelperServer, hub: Hub, execs: ExecRunner, transfers: Transfers,
+                 ptys: PtyRegistry, lifecycle: Lifecycle) -> None:  # fmt: skip
         self.server = server
         self.hub = hub
         self.execs = execs
+        self.transfers = transfers
         self.ptys = ptys
         self.lifecycle = lifecycle
 
@@ -290,13 +290,9 @@ def register(helper: Helper) -> None:
             )
             hub.notifier.progress(token, begin)
         try:
+            report = helper.transfer_reporter(token)
             work = asyncio.ensure_future(
-                run_cancellable(
-                    lambda cancel: live.download(
-                        remote, target, cancel, helper.transfer_reporter(token)
-                    ),
-                    grace=TRANSFER_CANCEL_GRACE_S,
-                )
+                helper.transfers.run(lambda cancel: live.download(remote, target, cancel, report))
             )
             helper.cancel_with_progress(token, work)
             written = await work
