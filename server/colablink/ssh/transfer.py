@@ -103,6 +103,9 @@ class _ChannelWriter:
         return self._offset
 
     def flush(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            # send_all looks at the cancel only while the window is shut.
+            raise Cancelled("The transfer was cancelled.")
         if self._buf:
             send_all(self._chan, self._buf, self._cancel)
             self._on_bytes(len(self._buf))
