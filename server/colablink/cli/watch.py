@@ -83,22 +83,23 @@ def run(args: argparse.Namespace) -> int:
     # Claim the socket first (refusing if an daemon is up), then connect, so a bad profile or an
     # unreachable runtime fails here, in one sentence, before anything is served.
     server.bind()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+
     # SIGTERM while connecting breaks off the dial (which may take its whole timeout).
     signal.signal(signal.SIGTERM, _break_off)
     try:
         connection.warm_up()
+        # Inside the try: a signal arriving between these lines still releases the socket.
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
     except _Terminated:
         server.release()
         return 128 + signal.SIGTERM
     except BaseException:
         server.release()
         raise
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.stop()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     signal.set_wakeup_fd(server.wakeup_fd)
     print(
         f"Agent for profile {name!r} is up; Ctrl+C or `colablink disconnect` stops it.", flush=True
