@@ -3,7 +3,9 @@
 One stream beats paramiko's SFTP: measured 1.4–2× on large files and 3× on many small ones (no
 per-file round trips, no SFTP request framing, no small reads from paramiko's buffer). The copy
 lands in a temporary sibling first and is renamed into place, so a reader of the destination sees
-the old version or the new one, never half of one.
+the old version or the new one, never half of one. A cancel (an event, or Ctrl+C in the caller)
+stops a transfer on both sides and leaves the destination as it was; an upload is renamed only
+after the commit line that follows its archive, so one that was cut off never lands later.
 
 Destination rules (as ``cp -r``): a destination that is an existing directory, or that ends in
 ``/``, receives the source under its own name; otherwise the destination is the copy's name and
