@@ -111,20 +111,23 @@ class DaemonClient:
         try:
             return self.call(request, on_progress=on_progress)
         except KeyboardInterrupt:
-            self._cancel()
+            answer = self._cancel()
+            landed = None if answer is None else answer.get("ok")
+            if isinstance(landed, dict):
+                return landed  # it had already landed: the cancel came too late
             raise
 
-    def _cancel(self) -> None:
+    def _cancel(self) -> dict[str, Any] | None:
         try:
             self._sock.sendall(encode_control({"op": "cancel"}))
             self._sock.settimeout(CANCEL_WAIT_S)
             while True:
                 message = self._next_control()
                 if "progress" not in message and "event" not in message:
-                    return
+                    return message
         except (DaemonGone, ConnectionClosed, OSError, ValueError):
             # Gone, slow or out of step: the daemon cancels on our leaving as well.
-            return
+            return None
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The events that follow an answer (``sync_events``), until the connection ends."""
