@@ -51,6 +51,8 @@ export const ErrorCode = {
   USAGE: -32006,
   REMOTE: -32007,
   SYNC_HALTED: -32008,
+  // JSON-RPC's own RequestCancelled, also what a cancelled transfer answers.
+  CANCELLED: -32800,
 } as const;
 
 export type SyncState =

@@ -341,11 +341,15 @@ class Connection:
     # -- files -------------------------------------------------------------------------------
 
     def upload(
-        self, local: Path, remote: str | None = None, progress: Progress | None = None
+        self,
+        local: Path,
+        remote: str | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> str:
         """Copy a local file or tree to the runtime (relative paths are under the remote root).
 
-        Returns the remote path written to.
+        Returns the remote path written to. ``cancel`` stops it, leaving nothing behind.
         """
         from colablink.ssh import transfer  # loaded by the verbs that move files, not by every exec
 
@@ -359,14 +363,19 @@ class Connection:
             remote,
             progress=_bytes_only(progress),
             root=self.profile.remote_root,
+            cancel=cancel,
         )
         return transfer.resolve_remote(remote, self.profile.remote_root)
 
     def download(
-        self, remote: str, local: Path | str | None = None, progress: Progress | None = None
+        self,
+        remote: str,
+        local: Path | str | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
     ) -> Path:
         """Copy a remote file or tree here (into ``local`` if it is a directory or ends in "/";
-        default: cwd)."""
+        default: cwd). ``cancel`` stops it, leaving ``local`` as it was."""
         from colablink.ssh import transfer
 
         if local is None:
@@ -381,6 +390,7 @@ class Connection:
             target,
             progress=_bytes_only(progress),
             root=self.profile.remote_root,
+            cancel=cancel,
         )
 
     # -- forwards ----------------------------------------------------------------------------

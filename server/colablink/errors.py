@@ -55,3 +55,10 @@ class SyncHalted(ColabLinkError):
     """The sync engine stopped itself rather than risk losing data."""
 
     code = -32008
+
+
+class Cancelled(ColabLinkError):
+    """The user stopped the work (Ctrl+C, a cancelled request); nothing of it was kept."""
+
+    code = -32800  # JSON-RPC's RequestCancelled
+    exit_code = 130

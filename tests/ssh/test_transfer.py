@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
 from colablink.errors import RemoteError, UsageError
 from colablink.ssh import transfer
-from colablink.ssh.session import Session
+from colablink.ssh.session import Session, close_channel, send_all, shutdown_write
 from colablink.ssh.transfer import TransferProgress
 from support.runtimes import RuntimeHandle
 
@@ -109,6 +111,31 @@ def test_replacing_keeps_the_old_version_until_the_new_one_is_whole(
     (local / "stale.txt").write_text("stale")
     assert transfer.download(session, f"{root}/target2/d", parent) == local
     assert sorted(p.name for p in local.iterdir()) == ["new.txt"]
+
+
+def test_a_whole_archive_without_its_commit_line_lands_nothing(
+    session: Session, runtime: RuntimeHandle, tmp_path: Path
+) -> None:
+    """A stream that ends on a member boundary is a valid archive: only the commit line lands it.
+
+    (Without it, a cancel or a drop at the right moment once let a partial copy replace the old.)
+    """
+    root = runtime.remote_root
+    old = tmp_path / "kept.txt"
+    old.write_text("old")
+    transfer.upload(session, old, "kept.txt", root=root)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("x")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"new"))
+    chan = session.open_exec(transfer._remote_place_script(f"{root}/kept.txt", "kept.txt"))
+    send_all(chan, archive.getvalue())
+    shutdown_write(chan)
+    assert chan.recv_exit_status() != 0
+    close_channel(chan)
+    assert session.run(["cat", f"{root}/kept.txt"]).stdout == b"old"
+    assert session.run(f"ls -a {root}").stdout.count(b".colablink-up.") == 0
 
 
 def test_missing_paths_are_one_sentence_errors(

@@ -29,24 +29,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from colablink.cli.warm import daemon_for, profile_name
-    from colablink.errors import UsageError
+    from colablink.errors import Cancelled, UsageError
 
     source = Path(args.source).absolute()
     if not source.exists():
         raise UsageError(f"{args.source} does not exist.")
     name = profile_name(getattr(args, "profile", None))
-    with progress_bar(f"upload {source.name}") as progress:
-        daemon = daemon_for(name)
-        if daemon is not None:
-            with daemon:
-                request = {"op": "upload", "local": str(source), "remote": args.destination}
-                written = str(daemon.call(request, on_progress=progress)["path"])
-        else:
-            from colablink.connection import Connection
-            from colablink.local.profiles import ProfileStore
+    try:
+        with progress_bar(f"upload {source.name}") as progress:
+            daemon = daemon_for(name)
+            if daemon is not None:
+                with daemon:
+                    request = {"op": "upload", "local": str(source), "remote": args.destination}
+                    written = str(daemon.transfer(request, on_progress=progress)["path"])
+            else:
+                from colablink.connection import Connection
+                from colablink.local.profiles import ProfileStore
 
-            with Connection(ProfileStore().load(name)) as connection:
-                written = connection.upload(source, args.destination, progress=progress)
+                with Connection(ProfileStore().load(name)) as connection:
+                    written = connection.upload(source, args.destination, progress=progress)
+    except KeyboardInterrupt:
+        raise Cancelled("Upload cancelled; nothing of it was kept on the runtime.") from None
     print(f"Uploaded {source} to {written}.")
     return 0
 

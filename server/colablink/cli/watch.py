@@ -83,20 +83,35 @@ def run(args: argparse.Namespace) -> int:
     # Claim the socket first (refusing if an daemon is up), then connect, so a bad profile or an
     # unreachable runtime fails here, in one sentence, before anything is served.
     server.bind()
-    try:
-        connection.warm_up()
-    except BaseException:
-        server.release()
-        raise
 
     def stop(signum: int, frame: FrameType | None) -> None:
         server.stop()
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    # SIGTERM while connecting breaks off the dial (which may take its whole timeout).
+    signal.signal(signal.SIGTERM, _break_off)
+    try:
+        connection.warm_up()
+        # Inside the try: a signal arriving between these lines still releases the socket.
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+    except _Terminated:
+        server.release()
+        return 128 + signal.SIGTERM
+    except BaseException:
+        server.release()
+        raise
+    signal.set_wakeup_fd(server.wakeup_fd)
     print(
         f"Agent for profile {name!r} is up; Ctrl+C or `colablink disconnect` stops it.", flush=True
     )
     server.serve_forever()
     print("Agent stopped.", flush=True)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM before the agent served anything: nothing to wind down but the socket."""
+
+
+def _break_off(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated

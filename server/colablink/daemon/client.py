@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     OnEvent = Callable[[dict[str, Any]], None]
 
 CHUNK = 1 << 16
+# After Ctrl+C, how long to wait for the daemon to say the cancelled transfer left nothing behind.
+CANCEL_WAIT_S = 1.0
 
 
 class DaemonGone(errors.ColabLinkError):
@@ -100,6 +102,32 @@ class DaemonClient:
                     on_event(message["event"])
                 continue
             return self._result(message)
+
+    def transfer(self, request: dict[str, Any], on_progress: Progress | None) -> dict[str, Any]:
+        """``call`` for an upload or download, which Ctrl+C cancels in the daemon too.
+
+        The daemon is told, and its answer awaited briefly: by then both temps are gone.
+        """
+        try:
+            return self.call(request, on_progress=on_progress)
+        except KeyboardInterrupt:
+            answer = self._cancel()
+            landed = None if answer is None else answer.get("ok")
+            if isinstance(landed, dict):
+                return landed  # it had already landed: the cancel came too late
+            raise
+
+    def _cancel(self) -> dict[str, Any] | None:
+        try:
+            self._sock.sendall(encode_control({"op": "cancel"}))
+            self._sock.settimeout(CANCEL_WAIT_S)
+            while True:
+                message = self._next_control()
+                if "progress" not in message and "event" not in message:
+                    return message
+        except (DaemonGone, ConnectionClosed, OSError, ValueError):
+            # Gone, slow or out of step: the daemon cancels on our leaving as well.
+            return None
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The events that follow an answer (``sync_events``), until the connection ends."""

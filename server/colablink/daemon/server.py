@@ -17,8 +17,9 @@ import select
 import socket
 import sys
 import threading
+import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
     import paramiko
 
     from colablink.sync.engine import SyncEngine
+
+
+# How long ``serve_forever`` may take to wind down once stopped (SIGTERM must end `watch` in 2 s).
+STOP_BUDGET_S = 1.0
 
 
 class Service(Protocol):
@@ -117,7 +122,13 @@ class DaemonServer:
         self.services = list(services)
         self._sync = None if sync is None else SyncFeed(sync)
         self._stop = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
         self._listener: socket.socket | None = None
+        # The cancels of the transfers under way: stopping ends them before the session closes.
+        self._transfers: set[threading.Event] = set()
+        self._transfers_lock = threading.Lock()
+        self._transfers_cond = threading.Condition(self._transfers_lock)
         self._ops: dict[str, Callable[[dict[str, Any], socket.socket, Reply], None]] = {
             "exec": self._exec,
             "status": self._status,
@@ -173,7 +184,11 @@ class DaemonServer:
         self.connection.close()
 
     def serve_forever(self) -> None:
-        """Accept requests until ``stop()``; then stop services, forwards and the session."""
+        """Accept requests until ``stop()``; then stop transfers, services, forwards, the session.
+
+        Winding down is bounded (``STOP_BUDGET_S``): a service or a session stuck on a dead link
+        is left to die with the process rather than hold it up.
+        """
         if self._listener is None:
             self.bind()
         listener = self._listener
@@ -182,8 +197,10 @@ class DaemonServer:
             service.start()
         try:
             while not self._stop.is_set():
-                ready, _, _ = select.select([listener], [], [], 0.2)
-                if not ready:
+                ready, _, _ = select.select([listener.fileno(), self._wake_read], [], [])
+                if self._wake_read in ready:
+                    os.read(self._wake_read, 512)
+                if listener.fileno() not in ready:
                     continue
                 client, _ = listener.accept()
                 threading.Thread(target=self._handle, args=(client,), daemon=True).start()
@@ -191,12 +208,39 @@ class DaemonServer:
             listener.close()
             with contextlib.suppress(FileNotFoundError):
                 self.socket_path.unlink()
+            self._wind_down(time.monotonic() + STOP_BUDGET_S)
+
+    def _wind_down(self, deadline: float) -> None:
+        with self._transfers_lock:
+            for cancel in self._transfers:
+                cancel.set()
+            # Half the budget for cancelled transfers to remove their temps on both sides.
+            half = time.monotonic() + (deadline - time.monotonic()) / 2
+            while self._transfers and (left := half - time.monotonic()) > 0:
+                self._transfers_cond.wait(left)
+
+        def stop_the_rest() -> None:
             for service in reversed(self.services):
                 service.stop()
             self.connection.close()
 
+        stopper = threading.Thread(target=stop_the_rest, name="colablink-stop", daemon=True)
+        stopper.start()
+        stopper.join(max(0.0, deadline - time.monotonic()))
+        if stopper.is_alive():
+            print("Stopping took too long; the rest ends with the agent.", file=sys.stderr)
+
+    @property
+    def wakeup_fd(self) -> int:
+        """For ``signal.set_wakeup_fd``: a signal then wakes the accept loop, whichever thread
+        the kernel delivered it to (a handler alone runs only once the main thread wakes)."""
+        return self._wake_write
+
     def stop(self) -> None:
+        """Stop serving (safe from a signal handler and from any thread)."""
         self._stop.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"x")
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -270,21 +314,51 @@ class DaemonServer:
         reply.control({"ok": self.connection.status(agent_running=True).to_dict()})
 
     def _upload(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
-        remote = self.connection.upload(
-            Path(str(request["local"])),
-            request.get("remote"),
-            progress=lambda done, total: reply.control({"progress": [done, total]}),
-        )
+        with self._transfer(client) as cancel:
+            remote = self.connection.upload(
+                Path(str(request["local"])),
+                request.get("remote"),
+                progress=lambda done, total: reply.control({"progress": [done, total]}),
+                cancel=cancel,
+            )
         reply.control({"ok": {"path": remote}})
 
     def _download(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         local = request.get("local")
-        written = self.connection.download(
-            str(request["remote"]),
-            None if local is None else str(local),  # a str keeps a trailing "/"
-            progress=lambda done, total: reply.control({"progress": [done, total]}),
-        )
+        with self._transfer(client) as cancel:
+            written = self.connection.download(
+                str(request["remote"]),
+                None if local is None else str(local),  # a str keeps a trailing "/"
+                progress=lambda done, total: reply.control({"progress": [done, total]}),
+                cancel=cancel,
+            )
         reply.control({"ok": {"path": str(written)}})
+
+    @contextlib.contextmanager
+    def _transfer(self, client: socket.socket) -> Iterator[threading.Event]:
+        """A cancel for one transfer: set by the client's ``cancel``, its leaving, or ``stop``.
+
+        A transfer outliving its requester would land later over whatever came in between.
+        """
+        cancel = threading.Event()
+        threading.Thread(target=self._cancel_when_asked, args=(client, cancel), daemon=True).start()
+        with self._transfers_lock:
+            self._transfers.add(cancel)
+        try:
+            yield cancel
+        finally:
+            with self._transfers_lock:
+                self._transfers.discard(cancel)
+                self._transfers_cond.notify_all()
+
+    @staticmethod
+    def _cancel_when_asked(client: socket.socket, cancel: threading.Event) -> None:
+        with contextlib.suppress(ConnectionClosed, OSError, ValueError):
+            while not cancel.is_set():
+                kind, payload = read_frame(client)
+                if kind == CONTROL and decode_control(payload).get("op") == "cancel":
+                    break
+        cancel.set()
 
     def _forward(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         port = self.connection.forward(

@@ -41,3 +41,25 @@ async def run_blocking(work: Callable[[], T], *, name: str = "colablink-work") -
 
     threading.Thread(target=target, name=name, daemon=True).start()
     return await future
+
+
+async def run_cancellable(
+    work: Callable[[threading.Event], T],
+    *,
+    grace: float,
+    cancel: threading.Event | None = None,
+    name: str = "colablink-work",
+) -> T:
+    """Run ``work(cancel)`` off the loop; cancelling the await sets ``cancel`` and then waits up
+    to ``grace`` seconds for the work to wind down (a transfer removing its temps) before the
+    cancellation goes on. ``cancel`` may also be set from elsewhere (closing down)."""
+    cancel = threading.Event() if cancel is None else cancel
+    task = asyncio.ensure_future(run_blocking(lambda: work(cancel), name=name))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        cancel.set()
+        await asyncio.wait({task}, timeout=grace)
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the cancel, not the work's error, is the answer
+        raise

@@ -69,6 +69,52 @@ class DaemonLink:
         with self._connect() as client:
             return client.call(request, on_event=on_event)
 
+    def transfer(
+        self,
+        request: dict[str, Any],
+        cancel: threading.Event,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """An upload or download through the daemon; setting ``cancel`` cancels it there.
+
+        After the cancel, the daemon's answer (``Cancelled``, once its temps are gone) is awaited.
+        """
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                sock.connect(str(self.path))
+            except OSError:
+                raise DaemonUnavailable("the local agent stopped.") from None
+            sock.sendall(encode_control(request))
+            reader = FrameReader()
+            asked = False
+            while True:
+                if cancel.is_set() and not asked:
+                    asked = True
+                    sock.sendall(encode_control({"op": "cancel"}))
+                ready, _, _ = select.select([sock], [], [], _CANCEL_POLL_S)
+                if not ready:
+                    continue
+                data = sock.recv(_READ_SIZE)
+                if not data:
+                    raise DaemonGone("the local agent stopped during the transfer.")
+                try:
+                    frames = reader.feed(data)
+                except ConnectionClosed:
+                    raise DaemonGone("the local agent sent a malformed frame.") from None
+                for kind, payload in frames:
+                    message = decode_control(payload) if kind == CONTROL else {}
+                    if "progress" in message and on_progress is not None:
+                        done, total = message["progress"]
+                        on_progress(int(done), int(total))
+                    if "error" in message:
+                        raise_remote_error(message["error"])
+                    if "ok" in message:
+                        result = message["ok"]
+                        return result if isinstance(result, dict) else {}
+        finally:
+            sock.close()
+
     def follow_sync(self) -> tuple[DaemonClient, dict[str, Any]]:
         """A connection streaming the daemon's sync events, and the sync's current state event.
 

@@ -2,7 +2,8 @@
 
 On ``shutdown`` pending pushes are flushed first, so the last save reaches the runtime. When
 stdin closes the client is gone: remote commands are interrupted (closing a channel alone would
-leave them running remotely), and everything is closed within a fixed budget.
+leave them running remotely), downloads cancelled (their temps removed), and everything is closed
+within a fixed budget.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from colablink.helper.execs import ExecRunner
 from colablink.helper.hub import Hub
 from colablink.helper.live import LiveProfile
 from colablink.helper.ptys import PtyRegistry
+from colablink.helper.transfers import Transfers
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,12 @@ FLUSH_BUDGET_S = 10.0
 
 
 class Lifecycle:
-    def __init__(self, hub: Hub, execs: ExecRunner, ptys: PtyRegistry) -> None:
+    def __init__(
+        self, hub: Hub, execs: ExecRunner, transfers: Transfers, ptys: PtyRegistry
+    ) -> None:
         self._hub = hub
         self._execs = execs
+        self._transfers = transfers
         self._ptys = ptys
         self.shutting_down = False
 
@@ -52,7 +57,7 @@ class Lifecycle:
         await self._close(deadline=time.monotonic() + CANCEL_BUDGET_S + CLOSE_BUDGET_S)
 
     async def _close(self, deadline: float) -> None:
-        pending = self._execs.cancel_all()
+        pending = self._execs.cancel_all() + self._transfers.cancel_all()
         self._ptys.close_all()
         await _wait_events(pending, deadline - CLOSE_BUDGET_S)
         held = self._hub.close_all()
@@ -65,7 +70,7 @@ class Lifecycle:
         # One budget for all commands and one for all profiles, as in ``_close``: waiting a
         # full budget for each would let several running commands outlast the client's patience.
         deadline = time.monotonic() + CANCEL_BUDGET_S
-        for done in self._execs.cancel_all():
+        for done in self._execs.cancel_all() + self._transfers.cancel_all():
             done.wait(max(0.0, deadline - time.monotonic()))
         self._ptys.close_all()
         deadline = time.monotonic() + CLOSE_BUDGET_S

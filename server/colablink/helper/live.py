@@ -236,11 +236,21 @@ class LiveProfile:
                 self._take_over()
         return ChannelTerminal(self.connection.open_shell(cols, rows, directory))
 
-    def download(self, remote: str, local: Path) -> Path:
-        result = self._daemon_call({"op": "download", "remote": remote, "local": str(local)})
-        if result is not None:
-            return Path(str(result["path"]))
-        return self.connection.download(remote, local)
+    def download(
+        self,
+        remote: str,
+        local: Path,
+        cancel: threading.Event,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """Copy a remote file or tree here; ``cancel`` stops it with nothing left behind."""
+        if self.daemon is not None:
+            request = {"op": "download", "remote": remote, "local": str(local)}
+            try:
+                return Path(str(self.daemon.transfer(request, cancel, progress)["path"]))
+            except DaemonUnavailable:
+                self._take_over()
+        return self.connection.download(remote, local, progress, cancel)
 
     def forward(self, remote_port: int, local_port: int, remote_host: str) -> int:
         request = {

@@ -14,6 +14,7 @@ from colablink.helper.notifier import Notifier
 from colablink.helper.ptys import PtyRegistry
 from colablink.helper.rpc_server import HelperServer
 from colablink.helper.server import Helper, register
+from colablink.helper.transfers import Transfers
 
 
 async def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
@@ -23,8 +24,9 @@ async def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     hub = Hub(notifier)
     execs = ExecRunner(notifier)
     ptys = PtyRegistry(notifier)
-    lifecycle = Lifecycle(hub, execs, ptys)
-    register(Helper(server, hub, execs, ptys, lifecycle))
+    transfers = Transfers()
+    lifecycle = Lifecycle(hub, execs, transfers, ptys)
+    register(Helper(server, hub, execs, transfers, ptys, lifecycle))
     logs.attach_client(server, loop)
     try:
         await server.serve_stdio(stdin, stdout, lambda: lifecycle.shutting_down)

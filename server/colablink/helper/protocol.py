@@ -63,6 +63,8 @@ class ErrorCode:
     USAGE = -32006
     REMOTE = -32007
     SYNC_HALTED = -32008
+    # JSON-RPC's own RequestCancelled, also what a cancelled transfer answers.
+    CANCELLED = -32800
 
 
 SyncState = Literal["idle", "scanning", "pushing", "pulling", "disconnected", "retrying", "halted"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -50,19 +51,22 @@ from colablink.helper.ptys import PtyRegistry
 from colablink.helper.rpc_errors import to_rpc_error
 from colablink.helper.rpc_server import HelperServer
 from colablink.helper.settings import Settings
+from colablink.helper.transfers import Transfers
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")
+_PROGRESS_EVERY_S = 0.25
 
 
 class Helper:
     """Everything one editor window's helper holds."""
 
-    def __init__(self, server: HelperServer, hub: Hub, execs: ExecRunner, ptys: PtyRegistry,
-                 lifecycle: Lifecycle) -> None:  # fmt: skip
+    def __init__(self, server: HelperServer, hub: Hub, execs: ExecRunner, transfers: Transfers,
+                 ptys: PtyRegistry, lifecycle: Lifecycle) -> None:  # fmt: skip
         self.server = server
         self.hub = hub
         self.execs = execs
+        self.transfers = transfers
         self.ptys = ptys
         self.lifecycle = lifecycle
 
@@ -93,6 +97,35 @@ class Helper:
                 notifier.progress(token, types.WorkDoneProgressReport(message=message))
 
         return report
+
+    def transfer_reporter(self, token: str | None) -> Callable[[int, int], None] | None:
+        """A transfer's bytes as ``$/progress`` reports, a few a second at most."""
+        if token is None:
+            return None
+        notifier = self.hub.notifier
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] < _PROGRESS_EVERY_S:
+                return
+            last[0] = now
+            percent = min(100, done * 100 // total) if total else None
+            message = f"{done / (1 << 20):.0f} of {total / (1 << 20):.0f} MiB"
+            notifier.progress(
+                token, types.WorkDoneProgressReport(message=message, percentage=percent)
+            )
+
+        return report
+
+    def cancel_with_progress(self, token: str | None, work: asyncio.Future[Any]) -> None:
+        """The progress's cancel button (``window/workDoneProgress/cancel``) cancels ``work``."""
+        if token is None:
+            return
+        loop = asyncio.get_running_loop()
+        pressed = self.server.work_done_progress.tokens.get(token)
+        if pressed is not None:
+            pressed.add_done_callback(lambda _: loop.call_soon_threadsafe(work.cancel))
 
     def refresh_code_lenses(self) -> None:
         capabilities = self.server.client_capabilities.workspace
@@ -249,7 +282,23 @@ def register(helper: Helper) -> None:
         live = await hub.held(params["profile"])
         given = params.get("localPath")
         target = Path(given) if given else live.profile.local_conn_dir
-        written = await run_blocking(lambda: live.download(params["remotePath"], target))
+        remote = params["remotePath"]
+        token = await helper.create_progress_token()
+        if token is not None:
+            begin = types.WorkDoneProgressBegin(
+                title=f"ColabLink: downloading {remote}", cancellable=True, percentage=0
+            )
+            hub.notifier.progress(token, begin)
+        try:
+            report = helper.transfer_reporter(token)
+            work = asyncio.ensure_future(
+                helper.transfers.run(lambda cancel: live.download(remote, target, cancel, report))
+            )
+            helper.cancel_with_progress(token, work)
+            written = await work
+        finally:
+            if token is not None:
+                hub.notifier.progress(token, types.WorkDoneProgressEnd())
         size = await run_blocking(lambda: _tree_size(written))
         return {"localPath": str(written), "bytes": size}
 

@@ -29,7 +29,7 @@ from paramiko.common import (
 from paramiko.message import Message
 from paramiko.packet import Packetizer
 
-from colablink.errors import AuthFailed, HostKeyMismatch, Unreachable
+from colablink.errors import AuthFailed, Cancelled, HostKeyMismatch, Unreachable
 from colablink.ssh.transport import DIRECT, DirectTcp, Link, Transport, dial
 
 PREFERRED_CIPHER = "aes128-gcm@openssh.com"
@@ -383,19 +383,29 @@ class Session:
         self.close()
 
 
-def _wait_for_window(chan: paramiko.Channel) -> None:
+def _wait_for_window(chan: paramiko.Channel, cancel: threading.Event | None) -> None:
     """Wait, without our send lock, until the runtime lets us send (or the channel ends)."""
     with chan.out_buffer_cv:
         while not (chan.closed or chan.eof_sent or chan.out_window_size > 0):
-            chan.out_buffer_cv.wait(1.0)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("The transfer was cancelled.")
+            # Short waits when cancellable: nothing notifies this condition of a cancel.
+            chan.out_buffer_cv.wait(1.0 if cancel is None else 0.05)
 
 
-def send_all(chan: paramiko.Channel, data: bytes | bytearray | memoryview) -> None:
-    """Send everything; ``Channel.sendall`` re-slices the buffer per packet (quadratic)."""
+def send_all(
+    chan: paramiko.Channel,
+    data: bytes | bytearray | memoryview,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Send everything; ``Channel.sendall`` re-slices the buffer per packet (quadratic).
+
+    Setting ``cancel`` stops the sending with ``Cancelled``, also while the window is shut.
+    """
     view = memoryview(data).cast("B")
     lock = _send_lock(chan)
     while view:
-        _wait_for_window(chan)
+        _wait_for_window(chan, cancel)
         with lock:
             if chan.closed or chan.eof_sent:
                 raise ConnectionLost("The runtime closed the channel while data was being sent.")
