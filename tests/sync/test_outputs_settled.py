@@ -1,0 +1,221 @@
+"""Outputs are never torn and never older, through the real sshd and the real ``colablink watch``.
+
+A job on the runtime (as the runtime's user) appends to a log it holds open, rewrites a
+checkpoint in bursts with pauses shorter than the settle time, and safe-saves another file by
+writing a temp and renaming it over the final name. It announces every version before writing
+it. Meanwhile a sampler reads the local copies: each must be a version the job announced, never
+one older than a copy seen before, and the log must always be a prefix of what the job wrote,
+arriving within about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from support import spawn_as
+from support.runtimes import RuntimeHandle
+from watch_cli import Local, Watch
+
+JOB_SECONDS = 7.0
+LOG_LAG_LIMIT = 1.5
+
+JOB = r"""
+import hashlib, json, os, sys, time
+
+out, duration = sys.argv[1], float(sys.argv[2])
+os.makedirs(out, exist_ok=True)
+
+
+def say(**record):
+    record["t"] = time.time()
+    print(json.dumps(record), flush=True)
+
+
+def announce(name, data):
+    say(file=name, sha=hashlib.sha256(data).hexdigest())
+
+
+log = open(os.path.join(out, "train.log"), "a")
+start = time.time()
+next_ckpt, next_best, step = start + 0.5, start + 0.9, 0
+while time.time() - start < duration:
+    step += 1
+    line = f"step {step} loss {1 / step:.6f}\n"
+    say(log=line)
+    log.write(line)
+    log.flush()
+    if time.time() >= next_ckpt:
+        data = os.urandom(600_000)  # too big to travel inside an event
+        announce("model.ckpt", data)
+        with open(os.path.join(out, "model.ckpt"), "wb") as ckpt:
+            for i in range(3):
+                ckpt.write(data[i * 200_000 : (i + 1) * 200_000])
+                ckpt.flush()
+                time.sleep(0.15)  # a pause mid-write, shorter than the settle time
+        next_ckpt = time.time() + 0.8
+    if time.time() >= next_best:
+        data = os.urandom(60_000)
+        announce("best.pt", data)
+        temp = os.path.join(out, "best.pt.tmp")
+        with open(temp, "wb") as best:
+            best.write(data[:30_000])
+            best.flush()
+            time.sleep(0.1)
+            best.write(data[30_000:])
+        os.replace(temp, os.path.join(out, "best.pt"))
+        next_best = time.time() + 1.1
+    time.sleep(0.1)
+log.close()
+say(done=True)
+"""
+
+
+@dataclass
+class Journal:
+    """What the job announced, as the test heard it."""
+
+    versions: dict[str, list[str]] = field(
+        default_factory=lambda: {"model.ckpt": [], "best.pt": []}
+    )
+    lines: list[tuple[float, int]] = field(default_factory=list)  # (time, log size after it)
+    log: bytearray = field(default_factory=bytearray)
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hear(self, record: dict[str, object]) -> None:
+        with self.lock:
+            if "log" in record:
+                self.log += str(record["log"]).encode()
+                self.lines.append((float(str(record["t"])), len(self.log)))
+            elif "file" in record:
+                self.versions[str(record["file"])].append(str(record["sha"]))
+            elif record.get("done"):
+                self.done = True
+
+
+@dataclass
+class Sampler:
+    """Reads the local copies over and over; records what is wrong as it happens."""
+
+    outputs: Path
+    journal: Journal
+    faults: list[str] = field(default_factory=list)
+    log_sizes: list[tuple[float, int]] = field(default_factory=list)
+    seen: dict[str, int] = field(default_factory=dict)  # file -> latest version index seen
+    samples: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.sample()
+            time.sleep(0.01)
+
+    def sample(self) -> None:
+        self.samples += 1
+        for name in ("model.ckpt", "best.pt"):
+            data = read(self.outputs / name)
+            if data is None:
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            with self.journal.lock:
+                versions = list(self.journal.versions[name])
+            if digest not in versions:
+                self.faults.append(f"{name}: a torn or unknown copy ({len(data)} bytes)")
+                continue
+            index = versions.index(digest)
+            if index < self.seen.get(name, -1):
+                self.faults.append(f"{name}: went back from version {self.seen[name]} to {index}")
+            self.seen[name] = max(index, self.seen.get(name, -1))
+        log = read(self.outputs / "train.log")
+        if log is not None:
+            now = time.time()
+            with self.journal.lock:
+                written = bytes(self.journal.log)
+            if not written.startswith(log):
+                self.faults.append(f"train.log: {len(log)} bytes that the job did not write")
+            self.log_sizes.append((now, len(log)))
+
+
+def read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def log_lags(journal: Journal, sizes: list[tuple[float, int]]) -> list[float]:
+    """For each log line: how long after the job wrote it the local copy first held it."""
+    lags: list[float] = []
+    for written_at, end in journal.lines:
+        arrived = next((t for t, size in sizes if size >= end and t >= written_at), None)
+        assert arrived is not None, f"the log line ending at byte {end} never arrived"
+        lags.append(arrived - written_at)
+    return lags
+
+
+def test_outputs_arrive_settled_in_order_and_logs_as_they_grow(
+    runtime: RuntimeHandle, local: Local
+) -> None:
+    (local.project / "train.py").write_text("print('train')\n")
+    enrolled = local.cli("init", input=json.dumps(runtime.info))
+    assert enrolled.returncode == 0, enrolled.stderr
+    conn_dir = local.profile()["remote_dir"]
+    remote_out = Path(runtime.remote_root) / conn_dir
+    outputs = local.project / local.profile()["local_dir"]
+    watch = Watch(local)
+    journal = Journal()
+    sampler = Sampler(outputs, journal)
+    job = None
+    try:
+        watch.wait(lambda: watch.saw("sync: idle"), 60, "the first sync")
+        job = spawn_as(runtime.username, ["python3", "-c", JOB, str(remote_out), str(JOB_SECONDS)])
+        assert job.stdout is not None
+        sampling = threading.Thread(target=sampler.run, daemon=True)
+        sampling.start()
+        for raw in job.stdout:
+            journal.hear(json.loads(raw))
+        assert job.wait(10) == 0
+        assert journal.done
+        final = {name: versions[-1] for name, versions in journal.versions.items()}
+
+        def settled() -> bool:
+            return (
+                read(outputs / "train.log") == bytes(journal.log)
+                and all(
+                    hashlib.sha256(read(outputs / name) or b"").hexdigest() == sha
+                    for name, sha in final.items()
+                )
+                and not (outputs / "best.pt.tmp").exists()
+            )
+
+        watch.wait(settled, 10, "the final versions to arrive")
+        sampler.stop.set()
+        sampling.join(5)
+    finally:
+        sampler.stop.set()
+        if job is not None and job.poll() is None:
+            job.kill()
+            job.wait()
+        watch.kill()
+    lags = log_lags(journal, sampler.log_sizes)
+    print(
+        f"{sampler.samples} samples; {len(journal.lines)} log lines; log lag median "
+        f"{statistics.median(lags):.2f} s, max {max(lags):.2f} s; versions "
+        f"{ {name: len(v) for name, v in journal.versions.items()} }"
+    )
+    assert sampler.faults == [], sampler.faults[:10]
+    assert max(lags) <= LOG_LAG_LIMIT, f"log lag up to {max(lags):.2f} s"
+    assert all(len(v) >= 3 for v in journal.versions.values()), journal.versions
+    # Versions were seen along the way, not only the last one at the end.
+    assert sampler.seen["model.ckpt"] >= 1 and sampler.seen["best.pt"] >= 1
+    assert not [p for p in outputs.rglob("*") if p.name.startswith((".clk~", "best.pt.tmp"))]
+    skipped = [line for line in watch.lines if "skipped" in line]
+    assert skipped == [], skipped
+    assert os.listdir(outputs)
