@@ -19,7 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import spawn_as
+from colablink.sync.wire import agent_source
+from conftest import SyncBed
+from support import spawn_as, wait_for
 from support.runtimes import RuntimeHandle
 from watch_cli import Local, Watch
 
@@ -219,3 +221,57 @@ def test_outputs_arrive_settled_in_order_and_logs_as_they_grow(
     skipped = [line for line in watch.lines if "skipped" in line]
     assert skipped == [], skipped
     assert os.listdir(outputs)
+
+
+# Appended to the real agent: every later change event for m.txt is followed by a replay of the
+# first one, as an event queued for an old version and delivered late would be.
+STALE = b"""
+
+_real_send = Output.send
+_stash = []
+
+
+def _send_with_replay(self, header, body=b""):
+    _real_send(self, header, body)
+    if header.get("op") == "changed" and any(e[0] == "m.txt" for e in header["entries"]):
+        if _stash:
+            _real_send(self, *_stash[0])
+        else:
+            _stash.append((header, bytes(body)))
+
+
+Output.send = _send_with_replay
+"""
+
+
+def test_an_event_for_an_older_version_never_replaces_a_newer_copy(bed: SyncBed) -> None:
+    engine = bed.engine(agent_source=agent_source() + STALE)
+    engine.start()
+    wait_for(lambda: str(engine.state) == "idle", 30, "the first pass")
+    local = bed.outputs / "m.txt"
+    bed.remote_write("m.txt", b"version 1")
+    wait_for(lambda: read(local) == b"version 1", 10, "the first version")
+    bed.remote_write("m.txt", b"version 2, longer")
+    wait_for(lambda: read(local) == b"version 2, longer", 10, "the second version")
+    bed.remote_write("marker.txt", b"after the replay")  # its event comes after the stale one
+    wait_for(lambda: (bed.outputs / "marker.txt").exists(), 10, "the marker")
+    assert read(local) == b"version 2, longer"
+    assert engine.problems == []
+
+
+def test_a_rename_on_the_runtime_is_a_local_rename(bed: SyncBed) -> None:
+    engine = bed.engine()
+    engine.start()
+    wait_for(lambda: str(engine.state) == "idle", 30, "the first pass")
+    data = os.urandom(400_000)
+    bed.remote_write("run/epoch1.ckpt", data)
+    old = bed.outputs / "run" / "epoch1.ckpt"
+    wait_for(lambda: read(old) == data, 10, "the checkpoint")
+    inode = old.stat().st_ino
+    os.link(old, bed.project.parent / "pin")  # the inode stays in use, so it cannot be reused
+    (bed.remote_out / "run" / "epoch1.ckpt").rename(bed.remote_out / "run" / "best.ckpt")
+    new = bed.outputs / "run" / "best.ckpt"
+    wait_for(lambda: new.exists() and not old.exists(), 10, "the local rename")
+    assert new.stat().st_ino == inode  # renamed here too, not fetched again
+    assert read(new) == data
+    assert engine.problems == []
