@@ -19,7 +19,7 @@ from support import run_as
 from support.runtimes import RuntimeHandle
 from watch_cli import Local, Watch
 
-FLOOD = 200_000
+FLOOD = 100_000
 
 PATCH = f"""
 
