@@ -23,6 +23,7 @@ from colablink.sync.wire import agent_source
 from conftest import SyncBed
 from support import spawn_as, wait_for
 from support.runtimes import RuntimeHandle
+from test_hostile_remote import OVERFLOW
 from watch_cli import Local, Watch
 
 JOB_SECONDS = 7.0
@@ -275,3 +276,40 @@ def test_a_rename_on_the_runtime_is_a_local_rename(bed: SyncBed) -> None:
     assert new.stat().st_ino == inode  # renamed here too, not fetched again
     assert read(new) == data
     assert engine.problems == []
+
+
+def test_an_overflow_mid_write_rescans_without_pulling_the_half_written_file(
+    bed: SyncBed,
+) -> None:
+    engine = bed.engine(agent_source=agent_source() + OVERFLOW)
+    engine.start()
+    wait_for(lambda: str(engine.state) == "idle", 30, "the first pass")
+    states: list[str] = []
+    engine.on_state(lambda s: states.append(str(s)))
+    data = os.urandom(300_000)
+    local = bed.outputs / "ckpt.bin"
+    torn: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            copy = read(local)
+            if copy is not None and copy != data:
+                torn.append(len(copy))
+            time.sleep(0.005)
+
+    sampling = threading.Thread(target=sample, daemon=True)
+    sampling.start()
+    try:
+        path = bed.remote_out / "ckpt.bin"
+        with open(path, "wb") as handle:  # its first events are lost to the overflow
+            for i in range(3):
+                handle.write(data[i * 100_000 : (i + 1) * 100_000])
+                handle.flush()
+                time.sleep(0.1)
+        wait_for(lambda: read(local) == data, 10, "the finished file")
+    finally:
+        stop.set()
+        sampling.join(5)
+    assert "scanning" in states  # the overflow was a rescan
+    assert torn == [], f"half-written copies seen locally: {torn[:5]}"

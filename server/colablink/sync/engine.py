@@ -436,6 +436,7 @@ class SyncEngine:
             target = self._requested
         with self.records.lock:
             self.records.versions.clear()  # versions are this agent's clock's
+            self.records.appended.clear()
         self._full_pass(client, progress=self._progress)
         self._finish(target)
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)

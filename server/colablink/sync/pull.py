@@ -288,6 +288,9 @@ class Puller:
             if rel in gone or not self._fresh(rel, version, remote.size):
                 continue
             wanted = Wanted(remote, version, len(entry) > 7 and entry[7] == "a")
+            if wanted.growing:
+                with self.records.lock:
+                    self.records.appended.add(rel)
             try:
                 local = local_meta(local_destination(self.root, rel, create_parents=False))
             except UnsafePath as exc:
@@ -304,7 +307,7 @@ class Puller:
             elif verdict == "adopt" and local is not None:
                 with self.records.lock:
                     self.records.pulled[rel] = (remote, local)
-            elif verdict == "read" and self._appendable(remote, local, record):
+            elif verdict == "read" and self._appendable(rel, wanted, local, record):
                 tails[rel] = wanted
             elif verdict == "read" and inline >= 0 and len(data) == remote.size:
                 self._write_whole(rel, wanted, data, summary)
@@ -366,12 +369,17 @@ class Puller:
         return True
 
     def _appendable(
-        self, remote: Meta, local: Meta | None, record: tuple[Meta, Meta] | None
+        self, rel: str, wanted: Wanted, local: Meta | None, record: tuple[Meta, Meta] | None
     ) -> bool:
-        """The local copy is the one pull placed and the runtime's file is longer: maybe an
-        append (checked when the tail arrives)."""
+        """A file seen being appended to, whose local copy is the one pull placed, is longer on
+        the runtime: maybe an append (checked when the tail arrives). A checkpoint rewritten
+        larger is not tried: it comes whole at once."""
+        remote = wanted.meta
+        with self.records.lock:
+            appended = wanted.growing or rel in self.records.appended
         return (
-            record is not None
+            appended
+            and record is not None
             and local is not None
             and record[1] == local
             and remote.kind == "f"
