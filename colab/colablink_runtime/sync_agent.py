@@ -487,7 +487,8 @@ class Watcher(threading.Thread):
         self.pending: dict[str, float] = {}
         self.first: dict[str, float] = {}
         self.checked: set[str] = set()  # pending files already looked up for an appender
-        self.growing: dict[str, int] = {}  # appended-to files -> size last reported
+        # appended-to files -> (size last reported, when): at most one report per GROW_TICK
+        self.growing: dict[str, tuple[int, float]] = {}
 
     def hot(self) -> list[str]:
         with self.lock:
@@ -648,15 +649,17 @@ class Watcher(threading.Thread):
         if unchecked:
             real = os.path.realpath(self.root)
             for rel in appending({os.path.join(real, rel): rel for rel in unchecked}):
-                self.growing[rel] = -1
+                self.growing[rel] = (-1, 0.0)
         grown: list[str] = []
-        for rel in [rel for rel in self.growing if rel in pending]:
+        for rel, (reported, at) in list(self.growing.items()):
+            if rel not in pending or now - at < GROW_TICK:
+                continue
             try:
                 size = os.lstat(os.path.join(self.root, rel)).st_size
             except OSError:
                 continue
-            if size != self.growing[rel]:
-                self.growing[rel] = size
+            if size != reported:
+                self.growing[rel] = (size, now)
                 grown.append(rel)
         self.emit(settled)
         self.emit(grown, grow=True)
