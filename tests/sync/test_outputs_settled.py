@@ -313,3 +313,68 @@ def test_an_overflow_mid_write_rescans_without_pulling_the_half_written_file(
         sampling.join(5)
     assert "scanning" in states  # the overflow was a rescan
     assert torn == [], f"half-written copies seen locally: {torn[:5]}"
+
+
+def test_a_log_the_job_writes_as_its_stdout_comes_back_while_it_runs(bed: SyncBed) -> None:
+    engine = bed.engine()
+    engine.start()
+    wait_for(lambda: str(engine.state) == "idle", 30, "the first pass")
+    log = bed.remote_out / "stdout.log"
+    # ``> file``: opened without O_APPEND, but as the job's stdout it is a log.
+    job = spawn_as(
+        bed.rt.username,
+        ["sh", "-c", f"for i in $(seq 1 40); do echo line $i; sleep 0.1; done > {log}"],
+    )
+    try:
+        local = bed.outputs / "stdout.log"
+        wait_for(lambda: (read(local) or b"").count(b"\n") >= 5, 10, "the first lines")
+        assert job.poll() is None, "the log arrived only once the job had ended"
+        assert (read(local) or b"").startswith(b"line 1\nline 2\n")
+        assert job.wait(10) == 0
+        expected = b"".join(b"line %d\n" % i for i in range(1, 41))
+        wait_for(lambda: read(local) == expected, 10, "the whole log")
+    finally:
+        if job.poll() is None:
+            job.kill()
+        job.wait()
+    assert engine.problems == []
+
+
+# Appended to the real agent: the change event for gone.txt is held back and delivered in one
+# write with the removal that follows it, as a busy link delivers both at once.
+HELD = b"""
+
+_real_send = Output.send
+_held = []
+
+
+def _send_holding(self, header, body=b""):
+    names = [e[0] for e in header.get("entries", [])] + header.get("paths", [])
+    if header.get("op") == "changed" and names == ["gone.txt"]:
+        _held.append((header, bytes(body)))
+        return
+    if header.get("op") == "removed" and "gone.txt" in names and _held:
+        frames = [_held.pop(), (header, b"")]
+        with self.lock:
+            for head, data in frames:
+                raw = json.dumps(head, separators=(",", ":")).encode()
+                self._write(FRAME_HEADER.pack(len(raw), len(data)) + raw + data)
+        return
+    _real_send(self, header, body)
+
+
+Output.send = _send_holding
+"""
+
+
+def test_a_file_removed_before_it_was_pulled_is_not_pulled(bed: SyncBed) -> None:
+    engine = bed.engine(agent_source=agent_source() + HELD)
+    engine.start()
+    wait_for(lambda: str(engine.state) == "idle", 30, "the first pass")
+    bed.remote_write("gone.txt", b"short-lived")
+    time.sleep(0.3)  # reported (and held) before it goes
+    (bed.remote_out / "gone.txt").unlink()
+    bed.remote_write("after.txt", b"marker")
+    wait_for(lambda: (bed.outputs / "after.txt").exists(), 10, "the marker")
+    assert not (bed.outputs / "gone.txt").exists()
+    assert engine.problems == []

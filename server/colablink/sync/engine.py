@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -481,18 +481,17 @@ class SyncEngine:
 
     def _pull_events(self, puller: Puller, events: list[tuple[Header, bytes]]) -> None:
         """Apply the runtime's events in order; a file removed by a later event is not pulled."""
-        gone_after: list[set[str]] = []
-        gone: set[str] = set()
-        for header, _body in reversed(events):
-            gone_after.append(gone)
+        removed_at: dict[str, int] = {}  # path -> index of the last event that removed it
+        for index, (header, _body) in enumerate(events):
             paths = header.get("paths") if header.get("op") == "removed" else None
-            if isinstance(paths, list):
-                gone = gone | {p for p in paths if isinstance(p, str)}
-        gone_after.reverse()
-        for (header, body), later in zip(events, gone_after, strict=True):
+            for path in paths if isinstance(paths, list) else []:
+                if isinstance(path, str):
+                    removed_at[path] = index
+        for index, (header, body) in enumerate(events):
             op = header.get("op")
             if op == "removed":
                 continue
+            later = RemovedAfter(removed_at, index)
             entries = header.get("entries")
             if not isinstance(entries, list):
                 self._report("<event>", "the runtime sent a malformed change event")
@@ -510,6 +509,23 @@ class SyncEngine:
         with self._cond:
             self._completed = max(self._completed, target)
             self._cond.notify_all()
+
+
+class RemovedAfter(Collection[str]):
+    """The paths a later event (after ``index``) removed: those are not pulled."""
+
+    def __init__(self, removed_at: dict[str, int], index: int) -> None:
+        self.removed_at = removed_at
+        self.index = index
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.removed_at.get(path, -1) > self.index
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, at in self.removed_at.items() if at > self.index)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def describe(exc: BaseException) -> str:
