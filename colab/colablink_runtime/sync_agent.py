@@ -818,9 +818,22 @@ class Agent:
         root = header["root"]
         versions = bool(header.get("versions"))
         prune, prune_names = set(header.get("prune", ())), set(header.get("prune_names", ()))
-        entries = list(scan_tree(root, prune, prune_names, versions)) if os.path.isdir(root) else []
+        tree = scan_tree(root, prune, prune_names, versions) if os.path.isdir(root) else iter(())
         hot = [rel for w in self.watchers if w.root == root for rel in w.hot()] if versions else []
-        self.ok(header, entries=entries, exists=os.path.isdir(root), hot=hot)
+        page = header.get("page")
+        if isinstance(page, int) and page > 0:
+            # In pages ahead of the answer, so the client never holds the whole listing's text.
+            entries: list[Entry] = []
+            for entry in tree:
+                entries.append(entry)
+                if len(entries) >= page:
+                    self.out.send({"op": "data", "seq": header["seq"], "entries": entries})
+                    entries = []
+            if entries:
+                self.out.send({"op": "data", "seq": header["seq"], "entries": entries})
+            self.ok(header, entries=[], exists=os.path.isdir(root), hot=hot)
+            return
+        self.ok(header, entries=list(tree), exists=os.path.isdir(root), hot=hot)
 
     def op_hash(self, header: dict[str, Any], _body: memoryview) -> None:
         root = header["root"]

@@ -46,6 +46,9 @@ REPLY_TIMEOUT = 600.0
 TAIL_LIMIT = 8 * 1024 * 1024
 # Bytes before a tail fetched again and compared with the end of the local copy.
 OVERLAP = 4096
+# The runtime lists its outputs in pages of this many entries; past MAX_LISTED, none are kept.
+LISTING_PAGE = 5000
+MAX_LISTED = 2_000_000
 Report = Callable[[str, str], None]
 
 
@@ -162,6 +165,8 @@ class Puller:
         self.records = records
         self.report = report
         self.writer = LocalWriter(self.root)
+        self.listing: dict[str, Meta] = {}
+        self.versions: dict[str, int] = {}
 
     def _checked(self, entry: Any) -> tuple[str, Meta] | None:
         try:
@@ -176,22 +181,44 @@ class Puller:
         return None
 
     def request_listing(self) -> Future[Header]:
+        """The runtime's outputs, in pages checked as they arrive (on the reader thread): only
+        the accepted entries are kept, at most ``MAX_LISTED``."""
+        self.listing, self.versions = {}, {}
+
+        def on_page(header: Header, _body: bytes) -> None:
+            entries = header.get("entries")
+            if isinstance(entries, list):
+                self._take(entries)
+
         return self.client.request(
-            {"op": "manifest", "root": self.spec.remote_conn_dir, "versions": True}
+            {
+                "op": "manifest",
+                "root": self.spec.remote_conn_dir,
+                "versions": True,
+                "page": LISTING_PAGE,
+            },
+            on_data=on_page,
         )
+
+    def _take(self, entries: list[Any]) -> None:
+        for entry in entries:
+            checked = self._checked(entry)
+            if checked is None:
+                continue
+            if len(self.listing) >= MAX_LISTED:
+                self.report(checked[0], f"the runtime listed more than {MAX_LISTED:,} outputs")
+                continue
+            self.listing[checked[0]] = checked[1]
+            version = _int_at(entry, 6)
+            if version is not None:
+                self.versions[checked[0]] = version
 
     def remote_listing(self, reply: Header) -> tuple[dict[str, Meta], dict[str, int]]:
         """Checked entries and their versions; refused ones are reported, not kept."""
-        listing: dict[str, Meta] = {}
-        versions: dict[str, int] = {}
-        for entry in reply.get("entries", []):
-            checked = self._checked(entry)
-            if checked is not None:
-                listing[checked[0]] = checked[1]
-                version = _int_at(entry, 6)
-                if version is not None:
-                    versions[checked[0]] = version
-        return listing, versions
+        entries = reply.get("entries")
+        if isinstance(entries, list):
+            self._take(entries)  # an agent that answers in one piece
+        return self.listing, self.versions
 
     def full(
         self, listing: Future[Header], *, dry_run: bool = False, progress: Progress | None = None
