@@ -12,7 +12,7 @@ scans a tree, those left by agents that are no longer alive. It exits when stdin
 """
 
 # The agent handles many paths per second as plain strings; pathlib objects would only add cost.
-# ruff: noqa: PTH101, PTH103, PTH104, PTH106, PTH108, PTH112, PTH114, PTH118, PTH120
+# ruff: noqa: PTH101, PTH103, PTH104, PTH106, PTH108, PTH112, PTH114, PTH115, PTH118, PTH120, PTH208
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ INLINE_LIMIT = 256 * 1024
 READ_CHUNK = 1024 * 1024
 # Frames read ahead of the one being written to disk (a few MiB each).
 READ_AHEAD = 8
+# A file still being written is checked for an appending writer after this long, and while one
+# grows, its new bytes are reported this often (the log lag the local side sees).
+GROW_AFTER = 0.2
+GROW_TICK = 0.25
+O_APPEND_FLAG = 0o2000
 
 IN_MODIFY = 0x2
 IN_ATTRIB = 0x4
@@ -143,8 +148,13 @@ def entry_of(rel: str, st: os.stat_result) -> Entry | None:
     return [rel, kind, size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)]
 
 
-def scan_tree(root: str, prune: set[str], prune_names: set[str]) -> Iterator[Entry]:
-    """Walk ``root`` without following symlinks, skipping pruned dirs and our temp files."""
+def scan_tree(
+    root: str, prune: set[str], prune_names: set[str], versions: bool = False
+) -> Iterator[Entry]:
+    """Walk ``root`` without following symlinks, skipping pruned dirs and our temp files.
+
+    With ``versions``, each entry also carries ``-1`` (no inline content) and its ctime: the
+    version stamp pull orders copies by (ctime only moves forward; mtime can be set back)."""
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -169,23 +179,34 @@ def scan_tree(root: str, prune: set[str], prune_names: set[str]) -> Iterator[Ent
                     continue
                 if entry[1] == "d" and (rel in prune or dent.name in prune_names):
                     continue
+                if versions:
+                    entry += [-1, st.st_ctime_ns]
                 yield entry
                 if entry[1] == "d":
                     stack.append(rel)
 
 
-def file_hash(path: str) -> str | None:
-    """SHA-256 of a regular file, or None when it cannot be read (it is then sent, not trusted).
+def file_hash(path: str, limit: int | None = None) -> str | None:
+    """SHA-256 of a regular file (of its first ``limit`` bytes), or None when it cannot be read
+    (or is shorter than ``limit``): it is then sent, not trusted.
 
     The local side hashes its own files with this too, so both sides agree on the digest.
     """
     digest = hashlib.sha256()
+    left = limit if isinstance(limit, int) and limit >= 0 else None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as handle:
-            while chunk := handle.read(READ_CHUNK):
+            while left is None or left > 0:
+                chunk = handle.read(READ_CHUNK if left is None else min(left, READ_CHUNK))
+                if not chunk:
+                    break
                 digest.update(chunk)
+                if left is not None:
+                    left -= len(chunk)
     except OSError:
+        return None
+    if left:
         return None
     return digest.hexdigest()
 
@@ -357,8 +378,8 @@ class Inotify:
                 continue
         return found
 
-    def read(self, timeout: float) -> list[tuple[int, str, str]] | None:
-        """Events as (mask, rel path, kind hint); None on queue overflow."""
+    def read(self, timeout: float) -> list[tuple[int, str, str, int]] | None:
+        """Events as (mask, rel path, kind hint, rename cookie); None on queue overflow."""
         ready, _, _ = select.select([self.fd], [], [], timeout)
         if not ready:
             return []
@@ -366,10 +387,10 @@ class Inotify:
             data = os.read(self.fd, 256 * 1024)
         except BlockingIOError:
             return []
-        events: list[tuple[int, str, str]] = []
+        events: list[tuple[int, str, str, int]] = []
         offset = 0
         while offset < len(data):
-            wd, mask, _cookie, length = EVENT.unpack_from(data, offset)
+            wd, mask, cookie, length = EVENT.unpack_from(data, offset)
             raw = data[offset + EVENT.size : offset + EVENT.size + length].rstrip(b"\x00")
             offset += EVENT.size + length
             if mask & IN_Q_OVERFLOW:
@@ -382,12 +403,58 @@ class Inotify:
                 continue
             name = os.fsdecode(raw)
             rel = f"{base}/{name}" if base else name
-            events.append((mask, rel, "d" if mask & IN_ISDIR else "f"))
+            events.append((mask, rel, "d" if mask & IN_ISDIR else "f", cookie))
         return events
 
 
+def appending(paths: dict[str, str]) -> set[str]:
+    """Which of ``paths`` (real absolute path -> rel) a process holds open for appending: with
+    ``O_APPEND`` (a logging handler, ``>>``) or as its stdout or stderr (``> train.log``).
+
+    Such a file is a log, whose growth is reported while it happens; any other file being
+    written (a checkpoint) is reported only once it is closed or settled."""
+    found: set[str] = set()
+    me = str(os.getpid())
+    try:
+        pids = [pid for pid in os.listdir("/proc") if pid.isdigit() and pid != me]
+    except OSError:
+        return found
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                rel = paths.get(os.readlink(f"{fd_dir}/{fd}"))
+            except OSError:
+                continue
+            if rel is None or rel in found:
+                continue
+            flags = 0
+            try:
+                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                    for line in info:
+                        if line.startswith("flags:"):
+                            flags = int(line.split()[1], 8)
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+            if flags & 3 != os.O_RDONLY and (flags & O_APPEND_FLAG or fd in ("1", "2")):
+                found.add(rel)
+    return found
+
+
 class Watcher(threading.Thread):
-    """Reports settled files under one root: closed after writing, or quiet for ``settle`` s."""
+    """Reports files under one root once settled: closed after writing, or quiet for ``settle`` s.
+
+    A file a process holds open for appending (a training log) is also reported while it grows
+    (flag ``"a"``), so the local side can pull just the new bytes. Renames within the root are
+    reported as renames and removals as removals, in the order they happened, so the local side
+    can follow a safe-save (``x.tmp`` renamed to ``x``) and never pull a file that is gone.
+    Entries are ``[path, kind, size, mtime_ns, mode, inline length, ctime_ns, flag]``.
+    """
 
     def __init__(
         self,
@@ -414,8 +481,20 @@ class Watcher(threading.Thread):
                 self.inotify = None
         self.mode = "inotify" if self.inotify else "poll"
         self.snapshot: dict[str, tuple[Any, ...]] = {}
+        # Files written and not yet settled (rel -> last write, first write), read by manifest
+        # requests on the main thread: a full pass leaves them to this watcher.
+        self.lock = threading.Lock()
+        self.pending: dict[str, float] = {}
+        self.first: dict[str, float] = {}
+        self.checked: set[str] = set()  # pending files already looked up for an appender
+        # appended-to files -> (size last reported, when): at most one report per GROW_TICK
+        self.growing: dict[str, tuple[int, float]] = {}
 
-    def emit(self, rels: list[str]) -> None:
+    def hot(self) -> list[str]:
+        with self.lock:
+            return list(self.pending)
+
+    def entries(self, rels: list[str], grow: bool = False) -> tuple[list[Entry], bytes]:
         entries: list[Entry] = []
         chunks: list[bytes] = []
         for rel in dict.fromkeys(rels):
@@ -429,17 +508,19 @@ class Watcher(threading.Thread):
                 continue
             # Small files travel inside the event; -1 tells the client to fetch the rest.
             inline: bytes | None = None
-            if entry[1] == "f" and entry[2] <= INLINE_LIMIT:
+            if entry[1] == "f" and entry[2] <= INLINE_LIMIT and not grow:
                 inline = read_settled(full, st)
                 if inline is None:
                     continue  # still changing: its close brings another event
-            entry.append(-1 if inline is None else len(inline))
+            entry += [-1 if inline is None else len(inline), st.st_ctime_ns, "a" if grow else ""]
             entries.append(entry)
             chunks.append(inline or b"")
+        return entries, b"".join(chunks)
+
+    def emit(self, rels: list[str], grow: bool = False) -> None:
+        entries, body = self.entries(rels, grow)
         if entries:
-            self.out.send(
-                {"op": "changed", "watch": self.wid, "entries": entries}, b"".join(chunks)
-            )
+            self.out.send({"op": "changed", "watch": self.wid, "entries": entries}, body)
 
     def run(self) -> None:
         try:
@@ -463,41 +544,141 @@ class Watcher(threading.Thread):
         return {e[0]: tuple(e[1:]) for e in scan_tree(self.root, set(), set())}
 
     def run_inotify(self, inotify: Inotify) -> None:
-        pending: dict[str, float] = {}
         while True:
-            timeout = self.settle / 2 if pending else 1.0
-            events = inotify.read(timeout)
+            with self.lock:
+                busy = bool(self.pending)
+            events = inotify.read(min(GROW_TICK, self.settle / 2) if busy else 1.0)
             if events is None:
-                inotify.dirs.clear()
-                self.emit(inotify.add_tree(""))
-                self.out.send({"op": "rescan", "watch": self.wid})
-                pending.clear()
-                continue
-            now = time.monotonic()
-            ready: list[str] = []
-            for mask, rel, kind in events:
-                if kind == "d":
-                    if mask & (IN_CREATE | IN_MOVED_TO):
-                        ready.append(rel)
-                        ready.extend(inotify.add_tree(rel))
-                    continue
-                if mask & (IN_CLOSE_WRITE | IN_MOVED_TO):
-                    pending.pop(rel, None)
-                    ready.append(rel)
-                elif mask & IN_CREATE:
-                    # A symlink or a file someone is about to write: report links now.
-                    if os.path.islink(os.path.join(self.root, rel)):
-                        ready.append(rel)
-                    else:
-                        pending[rel] = now
-                elif mask & (IN_MODIFY | IN_ATTRIB):
-                    pending[rel] = now
-            for rel, since in list(pending.items()):
-                if now - since >= self.settle:
-                    del pending[rel]
-                    ready.append(rel)
+                self.overflowed(inotify)
+            else:
+                self.handle(inotify, events)
+            self.tick()
+
+    def written(self, rel: str, now: float) -> None:
+        with self.lock:
+            self.pending[rel] = now
+            self.first.setdefault(rel, now)
+
+    def forget(self, rel: str) -> None:
+        with self.lock:
+            self.pending.pop(rel, None)
+            self.first.pop(rel, None)
+            self.checked.discard(rel)
+        self.growing.pop(rel, None)
+
+    def handle(self, inotify: Inotify, events: list[tuple[int, str, str, int]]) -> None:
+        now = time.monotonic()
+        ready: list[str] = []
+        gone: list[str] = []
+        moved_from: dict[int, tuple[str, bool]] = {}
+
+        def flush() -> None:
             if ready:
                 self.emit(ready)
+                ready.clear()
+            if gone:
+                self.out.send({"op": "removed", "watch": self.wid, "paths": list(gone)})
+                gone.clear()
+
+        for mask, rel, kind, cookie in events:
+            if kind == "d":
+                if mask & (IN_CREATE | IN_MOVED_TO):
+                    ready.append(rel)
+                    ready.extend(inotify.add_tree(rel))
+                continue
+            if mask & IN_MOVED_FROM:
+                with self.lock:
+                    unsettled = rel in self.pending
+                self.forget(rel)
+                moved_from[cookie] = (rel, unsettled)
+            elif mask & IN_MOVED_TO and cookie in moved_from:
+                self.forget(rel)
+                flush()
+                src, unsettled = moved_from.pop(cookie)
+                # Renamed while still being written: it is reported under its new name once
+                # it settles; for now only the old name goes.
+                entries, body = ([], b"") if unsettled else self.entries([rel])
+                if unsettled:
+                    self.written(rel, now)
+                self.out.send(
+                    {"op": "moved", "watch": self.wid, "src": src, "dst": rel, "entries": entries},
+                    body,
+                )
+            elif mask & IN_DELETE:
+                self.forget(rel)
+                if ready:
+                    flush()
+                gone.append(rel)
+            elif mask & (IN_CLOSE_WRITE | IN_MOVED_TO):
+                self.forget(rel)
+                if gone:
+                    flush()
+                ready.append(rel)
+            elif mask & IN_CREATE:
+                # A symlink or a file someone is about to write: report links now.
+                if os.path.islink(os.path.join(self.root, rel)):
+                    ready.append(rel)
+                else:
+                    self.written(rel, now)
+            elif mask & (IN_MODIFY | IN_ATTRIB):
+                self.written(rel, now)
+        if ready:
+            flush()
+        # Moved out of the root (no matching arrival): for this side, removed.
+        gone.extend(src for src, _ in moved_from.values())
+        flush()
+
+    def tick(self) -> None:
+        """Report what settled, and the growth of files being appended to."""
+        now = time.monotonic()
+        with self.lock:
+            settled = [rel for rel, at in self.pending.items() if now - at >= self.settle]
+            for rel in settled:
+                del self.pending[rel]
+                self.first.pop(rel, None)
+                self.checked.discard(rel)
+            unchecked = [
+                rel
+                for rel, at in self.first.items()
+                if rel not in self.checked and now - at >= GROW_AFTER
+            ]
+            self.checked.update(unchecked)
+            pending = set(self.pending)
+        for rel in settled:
+            self.growing.pop(rel, None)
+        if unchecked:
+            real = os.path.realpath(self.root)
+            for rel in appending({os.path.join(real, rel): rel for rel in unchecked}):
+                self.growing[rel] = (-1, 0.0)
+        grown: list[str] = []
+        for rel, (reported, at) in list(self.growing.items()):
+            if rel not in pending or now - at < GROW_TICK:
+                continue
+            try:
+                size = os.lstat(os.path.join(self.root, rel)).st_size
+            except OSError:
+                continue
+            if size != reported:
+                self.growing[rel] = (size, now)
+                grown.append(rel)
+        self.emit(settled)
+        self.emit(grown, grow=True)
+
+    def overflowed(self, inotify: Inotify) -> None:
+        """Events were lost: watch everything again and have the local side rescan. A file
+        written recently may still be in progress: it waits out its settle time first (the
+        rescan leaves it alone)."""
+        inotify.dirs.clear()
+        found = inotify.add_tree("")
+        now, wall = time.monotonic(), time.time_ns()
+        for rel in found:
+            try:
+                st = os.lstat(os.path.join(self.root, rel))
+            except OSError:
+                continue
+            if wall - st.st_mtime_ns < self.settle * 1e9:
+                self.written(rel, now)
+        self.out.send({"op": "rescan", "watch": self.wid})
 
     def run_poll(self) -> None:
         reported = self.snapshot
@@ -632,17 +813,33 @@ class Agent:
         self.ok(header, version=PROTOCOL_VERSION, pid=os.getpid())
 
     def op_manifest(self, header: dict[str, Any], _body: memoryview) -> None:
+        """The tree's entries; with ``versions``, also their version stamps and the files a
+        watcher of that root sees still being written (``hot``: a pass leaves those to it)."""
         root = header["root"]
-        entries = (
-            list(scan_tree(root, set(header.get("prune", ())), set(header.get("prune_names", ()))))
-            if os.path.isdir(root)
-            else []
-        )
-        self.ok(header, entries=entries, exists=os.path.isdir(root))
+        versions = bool(header.get("versions"))
+        prune, prune_names = set(header.get("prune", ())), set(header.get("prune_names", ()))
+        tree = scan_tree(root, prune, prune_names, versions) if os.path.isdir(root) else iter(())
+        hot = [rel for w in self.watchers if w.root == root for rel in w.hot()] if versions else []
+        page = header.get("page")
+        if isinstance(page, int) and page > 0:
+            # In pages ahead of the answer, so the client never holds the whole listing's text.
+            entries: list[Entry] = []
+            for entry in tree:
+                entries.append(entry)
+                if len(entries) >= page:
+                    self.out.send({"op": "data", "seq": header["seq"], "entries": entries})
+                    entries = []
+            if entries:
+                self.out.send({"op": "data", "seq": header["seq"], "entries": entries})
+            self.ok(header, entries=[], exists=os.path.isdir(root), hot=hot)
+            return
+        self.ok(header, entries=list(tree), exists=os.path.isdir(root), hot=hot)
 
     def op_hash(self, header: dict[str, Any], _body: memoryview) -> None:
         root = header["root"]
-        hashes = {rel: file_hash(inside(root, rel)) for rel in header["paths"]}
+        # ``sizes``: hash only that many leading bytes (what pull placed of a growing file).
+        sizes = header.get("sizes") or {}
+        hashes = {rel: file_hash(inside(root, rel), sizes.get(rel)) for rel in header["paths"]}
         self.ok(header, hashes=hashes)
 
     def op_put(self, header: dict[str, Any], body: memoryview) -> None:
@@ -763,36 +960,71 @@ class Agent:
         self.ok(header)
 
     def op_read(self, header: dict[str, Any], _body: memoryview) -> None:
+        """Files as ``data`` frames. ``sizes`` maps a path to the size it was listed with: a file
+        of another size by now is not sent (one "changed" frame: its event brings it). ``tails``
+        maps a path to ``[offset, size]``: only those bytes of a file being appended to are
+        sent (it may have grown since; it is "changed" only if it got shorter). Vanished files
+        are listed apart from errors."""
         root, seq = header["root"], header["seq"]
+        tails = header.get("tails") or {}
+        sizes = header.get("sizes") or {}
         errors: list[list[str]] = []
+        missing: list[str] = []
         for rel in header["paths"]:
             try:
-                self.send_file(seq, root, rel)
-            except (OSError, ProtocolError) as exc:
+                self.send_file(seq, root, rel, tails.get(rel), sizes.get(rel))
+            except FileNotFoundError:
+                missing.append(rel)
+            except (OSError, ProtocolError, TypeError, ValueError) as exc:
                 errors.append([rel, describe(exc)])
-        self.ok(header, errors=errors)
+        self.ok(header, errors=errors, missing=missing)
 
-    def send_file(self, seq: int, root: str, rel: str) -> None:
+    def send_file(
+        self,
+        seq: int,
+        root: str,
+        rel: str,
+        tail: list[int] | None = None,
+        listed: int | None = None,
+    ) -> None:
         fd = os.open(inside(root, rel), os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb", buffering=0) as handle:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
                 raise ProtocolError(f"{rel} is not a regular file")
+            start, end = (0, before.st_size) if tail is None else (int(tail[0]), int(tail[1]))
             meta = {
                 "op": "data",
                 "seq": seq,
                 "path": rel,
-                "size": before.st_size,
+                "size": before.st_size if tail is None else end,
                 "mtime_ns": before.st_mtime_ns,
                 "mode": stat.S_IMODE(before.st_mode),
+                "ctime_ns": before.st_ctime_ns,
             }
-            offset = 0
+            if tail is None and listed is not None and before.st_size != listed:
+                self.out.send({**meta, "offset": 0, "last": True, "changed": True})
+                return
+            if tail is not None:
+                handle.seek(start)
+            digest = hashlib.sha256()
+            offset = start
             while True:
-                chunk = handle.read(READ_CHUNK)
+                chunk = handle.read(min(READ_CHUNK, max(end - offset, 0)))
                 after = os.fstat(fd)
-                changed = (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
-                last = not chunk or offset + len(chunk) >= before.st_size or changed
-                self.out.send({**meta, "offset": offset, "last": last, "changed": changed}, chunk)
+                if tail is None:
+                    changed = (after.st_size, after.st_mtime_ns) != (
+                        before.st_size,
+                        before.st_mtime_ns,
+                    )
+                else:
+                    changed = after.st_size < end
+                digest.update(chunk)
+                last = not chunk or offset + len(chunk) >= end or changed
+                extra = {"sha256": digest.hexdigest()} if last else {}
+                self.out.send(
+                    {**meta, "offset": offset, "last": last, "changed": changed, **extra}, chunk
+                )
                 offset += len(chunk)
                 if last:
                     return

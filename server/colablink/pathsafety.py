@@ -54,3 +54,9 @@ def local_destination(root: Path, rel: str, *, create_parents: bool) -> Path:
     if final.is_symlink():
         raise UnsafePath(f"{rel!r} is a symlink locally")
     return final
+
+
+def created_mode(remote_mode: int) -> int:
+    """The mode a file from the runtime is created with (``os.open`` applies the local umask):
+    of the runtime's mode only the executable bit travels, never setuid or world-writable."""
+    return 0o777 if remote_mode & 0o111 else 0o666

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from colablink.errors import RemoteError
-from colablink.pathsafety import UnsafePath, check_remote_relpath
+from colablink.pathsafety import UnsafePath, check_remote_relpath, created_mode
 
 Read = Callable[[int], bytes]
 Report = Callable[[str, str], None]
@@ -187,7 +187,7 @@ class Landing:
         fd, name = self._parent(rel)
         try:
             # The umask decides the rest; only the executable bit comes from the runtime.
-            return os.open(name, _FILE_FLAGS, 0o777 if mode & 0o111 else 0o666, dir_fd=fd)
+            return os.open(name, _FILE_FLAGS, created_mode(mode), dir_fd=fd)
         finally:
             os.close(fd)
 

@@ -182,7 +182,7 @@ class SyncAgentClient:
     def _dispatch(self, header: Header, body: bytes) -> None:
         op = header.get("op")
         seq = header.get("seq")
-        if op in ("changed", "rescan"):
+        if op in ("changed", "moved", "removed", "rescan"):
             if self.on_event is not None:
                 self.on_event(header, body)
             return

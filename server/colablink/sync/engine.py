@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -54,6 +54,15 @@ LINK_ERRORS: tuple[type[BaseException], ...] = (
 # serve another machine): retry too, as the next dial goes wherever init stored. Nothing is sent
 # to a host whose key is not pinned.
 RETRY_ERRORS: tuple[type[BaseException], ...] = (AuthFailed, HostKeyMismatch, *LINK_ERRORS)
+# Runtime events queued beyond this while the worker is busy are dropped for a full pass: memory
+# stays bounded whatever the runtime sends, and nothing is lost.
+MAX_QUEUED_EVENTS = 1000
+# (path, why) pairs remembered so each is reported once; past this, repeats are only counted.
+MAX_REMEMBERED_PROBLEMS = 10_000
+# Problems kept for ``problems`` (the helper and ``colablink sync`` show them).
+MAX_KEPT_PROBLEMS = 200
+# Problems of one kind named one by one; the rest are counted into one line per pass.
+NAMED_PER_KIND = 5
 
 
 class SessionLike(Protocol):
@@ -150,6 +159,11 @@ class SyncEngine:
         self._completed = 0
         self._client: SyncAgentClient | None = None
         self._reported: set[tuple[str, str]] = set()
+        # Problems of one kind (their text with the path left out) past the first few: counted
+        # and reported as one line per pass.
+        self._kinds: dict[str, int] = {}
+        self._repeats: dict[str, int] = {}
+        self._report_lock = threading.Lock()
         self._progress: Progress | None = None
 
     # -- observation ----------------------------------------------------------------------
@@ -181,14 +195,35 @@ class SyncEngine:
             callback(state)
 
     def _report(self, path: str, why: str) -> None:
+        """Each (path, why) once; of one kind, the first few in full, the rest as a count."""
         key = (path, why)
-        if key in self._reported:
-            return
-        self._reported.add(key)
-        self.problems.append(key)
+        kind = why.replace(path, "…") if path else why
+        with self._report_lock:
+            if key in self._reported:
+                return
+            if len(self._reported) < MAX_REMEMBERED_PROBLEMS:
+                self._reported.add(key)
+            named = self._kinds.get(kind, 0)
+            if named >= NAMED_PER_KIND:
+                self._repeats[kind] = self._repeats.get(kind, 0) + 1
+                return
+            if named or len(self._kinds) < MAX_REMEMBERED_PROBLEMS:
+                self._kinds[kind] = named + 1
+        self._tell(path, why)
+
+    def _tell(self, path: str, why: str) -> None:
+        if len(self.problems) < MAX_KEPT_PROBLEMS:
+            self.problems.append((path, why))
         log.warning("sync: %s: %s", path, why)
         for callback in self._problem_listeners:
             callback(path, why)
+
+    def _report_repeats(self) -> None:
+        """One line per kind for what was only counted since the last call."""
+        with self._report_lock:
+            repeats, self._repeats = self._repeats, {}
+        for kind, count in repeats.items():
+            self._tell(f"{count} more path{'s' if count > 1 else ''}", kind)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -295,7 +330,8 @@ class SyncEngine:
 
     def _on_remote_event(self, header: Header, body: bytes) -> None:
         with self._cond:
-            if header.get("op") == "rescan":
+            if header.get("op") == "rescan" or len(self._remote_events) >= MAX_QUEUED_EVENTS:
+                self._remote_events.clear()
                 self._rescan = True
             else:
                 self._remote_events.append((header, body))
@@ -322,6 +358,7 @@ class SyncEngine:
             self._notify_pushed(report.push.sent)
         if not dry_run:
             self.records.save()
+        self._report_repeats()
         report.problems = list(self.problems)
         return report
 
@@ -397,6 +434,9 @@ class SyncEngine:
             self._remote_events.clear()
             self._rescan = False
             target = self._requested
+        with self.records.lock:
+            self.records.versions.clear()  # versions are this agent's clock's
+            self.records.appended.clear()
         self._full_pass(client, progress=self._progress)
         self._finish(target)
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
@@ -434,22 +474,58 @@ class SyncEngine:
                 summary = pusher.push_dirty(dirty, moves)
                 if summary.sent or summary.deleted:
                     self._notify_pushed(summary.sent + summary.deleted)
-            for header, body in events:
-                entries = header.get("entries")
-                if not isinstance(entries, list):
-                    self._report("<event>", "the runtime sent a malformed change event")
-                    continue
-                self._set_state(SyncState("pulling", len(entries)))
-                landed = puller.on_changed(entries, body)
-                if landed.received:
-                    self._notify_outputs(landed.received)
+            if events:
+                self._pull_events(puller, events)
             self.records.save()
             self._finish(target)
+
+    def _pull_events(self, puller: Puller, events: list[tuple[Header, bytes]]) -> None:
+        """Apply the runtime's events in order; a file removed by a later event is not pulled."""
+        removed_at: dict[str, int] = {}  # path -> index of the last event that removed it
+        for index, (header, _body) in enumerate(events):
+            paths = header.get("paths") if header.get("op") == "removed" else None
+            for path in paths if isinstance(paths, list) else []:
+                if isinstance(path, str):
+                    removed_at[path] = index
+        for index, (header, body) in enumerate(events):
+            op = header.get("op")
+            if op == "removed":
+                continue
+            later = RemovedAfter(removed_at, index)
+            entries = header.get("entries")
+            if not isinstance(entries, list):
+                self._report("<event>", "the runtime sent a malformed change event")
+                continue
+            self._set_state(SyncState("pulling", max(len(entries), 1)))
+            if op == "moved":
+                landed = puller.on_moved(header, body, later)
+            else:
+                landed = puller.on_changed(entries, body, later)
+            if landed.received:
+                self._notify_outputs(landed.received)
+        self._report_repeats()
 
     def _finish(self, target: int) -> None:
         with self._cond:
             self._completed = max(self._completed, target)
             self._cond.notify_all()
+
+
+class RemovedAfter(Collection[str]):
+    """The paths a later event (after ``index``) removed: those are not pulled."""
+
+    def __init__(self, removed_at: dict[str, int], index: int) -> None:
+        self.removed_at = removed_at
+        self.index = index
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.removed_at.get(path, -1) > self.index
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, at in self.removed_at.items() if at > self.index)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def describe(exc: BaseException) -> str:

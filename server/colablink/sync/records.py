@@ -22,6 +22,11 @@ class Records:
         self.placed: dict[str, Meta] = {}
         # conn-dir-relative path -> (remote meta it came from, local meta after writing)
         self.pulled: dict[str, tuple[Meta, Meta]] = {}
+        # conn-dir-relative path -> (ctime_ns, size) on the runtime of the copy pull placed;
+        # only for one agent connection (a restarted runtime's clock says nothing), not saved
+        self.versions: dict[str, tuple[int, int]] = {}
+        # files the runtime reported as appended to, on this connection: their growth is a tail
+        self.appended: set[str] = set()
         self.lock = threading.Lock()
         self.dirty = False
         self.saved_at = 0.0
