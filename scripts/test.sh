@@ -16,8 +16,9 @@ npm run --silent lint
 
 echo "==> pytest"
 # Two workers: most tests wait on sshd and the network, not the CPU, so two cut the wall time
-# on a 2-core machine by about a third.
-pytest -p no:cacheprovider -n 2
+# on a 2-core machine by about a third. Tests that change machine-wide state run alone after.
+pytest -p no:cacheprovider -n 2 -m "not alone"
+pytest -p no:cacheprovider -m alone
 
 echo "==> extension unit tests (vitest)"
 npm test --silent

@@ -18,6 +18,9 @@ from support import wait_for
 
 QUEUE_LIMIT = Path("/proc/sys/fs/inotify/max_queued_events")
 
+# Every inotify instance made on the machine while the limit is low gets the tiny queue.
+pytestmark = pytest.mark.alone
+
 
 @contextmanager
 def small_inotify_queue(events: int) -> Iterator[None]:
