@@ -18,10 +18,12 @@ from typing import Any
 
 from colablink.connection import Connection, Status
 from colablink.daemon.client import DaemonClient
+from colablink.enroll import colab_account
 from colablink.errors import ColabLinkError, UsageError
 from colablink.helper.daemon_link import DaemonLink, DaemonUnavailable
 from colablink.helper.notifier import Notifier
 from colablink.helper.protocol import (
+    ColabRuntime,
     ConnectionState,
     GpuStatus,
     Notification,
@@ -390,7 +392,20 @@ def profile_status(
         "lastError": last_error,
         "resources": resources,
         "ports": ports or [],
+        "colab": colab_runtime(profile),
     }
+
+
+def colab_runtime(profile: Profile) -> ColabRuntime | None:
+    """The profile's Colab session and its accelerator, read from the client's state file."""
+    found = colab_account.session_of(profile.proxy_command)
+    if found is None:
+        return None
+    try:
+        known = {s.name: s.accelerator for s in colab_account.sessions()}
+    except ColabLinkError:
+        known = {}
+    return {"session": found[1], "accelerator": known.get(found[1], "NONE")}
 
 
 def resources_status(found: Resources | None) -> ResourcesStatus | None:

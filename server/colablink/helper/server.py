@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,13 +95,24 @@ class Helper:
 
         return report
 
+    @contextlib.contextmanager
+    def progress_span(self, token: str | int | None, title: str) -> Iterator[None]:
+        """Begin and end the client's work-done progress ``token`` around a request's steps."""
+        if token is not None:
+            self.hub.notifier.progress(token, types.WorkDoneProgressBegin(title=title))
+        try:
+            yield
+        finally:
+            if token is not None:
+                self.hub.notifier.progress(token, types.WorkDoneProgressEnd())
+
     def refresh_code_lenses(self) -> None:
         capabilities = self.server.client_capabilities.workspace
         if capabilities and capabilities.code_lens and capabilities.code_lens.refresh_support:
             self.server.workspace_code_lens_refresh(None)
 
 
-def _request(
+def register_request(
     server: HelperServer,
     method: str,
     shape: type[P],
@@ -170,13 +182,8 @@ def register(helper: Helper) -> None:
             log.info("Connect: %s", message)
             report(message)
 
-        if token is not None:
-            hub.notifier.progress(token, types.WorkDoneProgressBegin(title="ColabLink: connecting"))
-        try:
+        with helper.progress_span(token, "ColabLink: connecting"):
             status = await hub.connect(params, step)
-        finally:
-            if token is not None:
-                hub.notifier.progress(token, types.WorkDoneProgressEnd())
         helper.refresh_code_lenses()
         return status
 
@@ -279,22 +286,28 @@ def register(helper: Helper) -> None:
             "configFile": str(config),
         }
 
-    _request(server, Method.CONNECT, ConnectParams, connect)
-    _request(server, Method.DISCONNECT, DisconnectParams, disconnect)
-    _request(server, Method.STATUS, dict, status)
-    _request(server, Method.EXEC, ExecParams, exec_)
-    _request(server, Method.PTY_OPEN, PtyOpenParams, pty_open)
-    _request(server, Method.PTY_INPUT, PtyInputParams, pty_input)
-    _request(server, Method.PTY_RESIZE, PtyResizeParams, pty_resize)
-    _request(server, Method.PTY_CLOSE, PtyCloseParams, pty_close)
-    _request(server, Method.FLUSH, FlushParams, flush)
-    _request(server, Method.SYNC_NOW, SyncNowParams, sync_now)
-    _request(server, Method.OUTPUTS, OutputsParams, outputs)
-    _request(server, Method.DOWNLOAD, DownloadParams, download)
-    _request(server, Method.FORWARD, ForwardParams, forward)
-    _request(server, Method.UNFORWARD, UnforwardParams, unforward)
-    _request(server, Method.SSH_HOST, SshHostParams, ssh_host)
-    _request(server, Method.CHECK_CONNECTION_INFO, CheckConnectionInfoParams, check_connection_info)
+    register_request(server, Method.CONNECT, ConnectParams, connect)
+    register_request(server, Method.DISCONNECT, DisconnectParams, disconnect)
+    register_request(server, Method.STATUS, dict, status)
+    register_request(server, Method.EXEC, ExecParams, exec_)
+    register_request(server, Method.PTY_OPEN, PtyOpenParams, pty_open)
+    register_request(server, Method.PTY_INPUT, PtyInputParams, pty_input)
+    register_request(server, Method.PTY_RESIZE, PtyResizeParams, pty_resize)
+    register_request(server, Method.PTY_CLOSE, PtyCloseParams, pty_close)
+    register_request(server, Method.FLUSH, FlushParams, flush)
+    register_request(server, Method.SYNC_NOW, SyncNowParams, sync_now)
+    register_request(server, Method.OUTPUTS, OutputsParams, outputs)
+    register_request(server, Method.DOWNLOAD, DownloadParams, download)
+    register_request(server, Method.FORWARD, ForwardParams, forward)
+    register_request(server, Method.UNFORWARD, UnforwardParams, unforward)
+    register_request(server, Method.SSH_HOST, SshHostParams, ssh_host)
+    register_request(
+        server, Method.CHECK_CONNECTION_INFO, CheckConnectionInfoParams, check_connection_info
+    )
+    # Imported here: the Colab requests build on this module's Helper and register_request.
+    from colablink.helper import colab_requests
+
+    colab_requests.register(helper)
 
 
 def is_ip_address(text: str) -> bool:
