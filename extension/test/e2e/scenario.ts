@@ -244,8 +244,12 @@ function connectionJson(info: RuntimeAnswer["info"], password: string): string {
   return JSON.stringify({ ...info, password });
 }
 
+const CONNECT_PICK = "Paste connection info, take a Colab runtime";
+
 async function connectFromPalette(page: Page, json: string): Promise<void> {
   await runCommand(page, "ColabLink: Connect");
+  // Paste is the first of Connect's ways in.
+  await acceptQuickPick(page, CONNECT_PICK);
   await answerInputBox(page, "Paste the connection JSON", json);
   // The folders are defaults: one Enter on the first row connects.
   await acceptQuickPick(page, "Press Enter to connect with the default output folders");
@@ -314,6 +318,7 @@ async function scenario(): Promise<void> {
 
     await step("garbage pasted into Connect is refused in the input box itself", async () => {
       await runCommand(p, "ColabLink: Connect");
+      await acceptQuickPick(p, CONNECT_PICK);
       await answerInputBox(p, "Paste the connection JSON", "hello, this is not connection info");
       const message = p.locator(".quick-input-widget .quick-input-message", { hasText: "Connection info is not valid" });
       await message.waitFor({ state: "visible" });
