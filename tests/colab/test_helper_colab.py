@@ -7,8 +7,10 @@ real client, which reaches the endpoint stand-in.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -38,7 +40,8 @@ if sys.argv[1:2] == ["new"]:
     state.write_text(json.dumps(sessions))
     sys.exit(print("Created", arg("-s")))
 if sys.argv[1:2] == ["usage"]:
-    sys.exit(print("Current balance: 12.50 compute units\\nUsage rate: 1.76/hr\\nActive assignments: 1"))
+    print("Current balance: 12.50 compute units\\nUsage rate: 1.76/hr")
+    sys.exit(print("Active assignments: 1"))
 if sys.argv[1:2] == ["stop"]:
     sessions.pop(arg("-s"))
     state.write_text(json.dumps(sessions))
@@ -94,6 +97,20 @@ async def test_new_runtime_connects_reports_units_and_stops_after_pulling(
     steps = [v.message for v in helper.lsp.progress_reports["colab-steps"] if v.kind == "report"]
     assert steps[0] == "starting a T4 runtime (colablink); this can take minutes"
     assert "reaching Colab session colablink and pinning its host key" in steps
+
+    # The window holds the one connection: OpenSSH rides it, the endpoint sees no second one.
+    held = channel.endpoint.connections
+    for _ in range(2):
+        ssh = await asyncio.to_thread(
+            subprocess.run,
+            ["ssh", "-F", env["COLABLINK_SSH_CONFIG"], "-o", "BatchMode=yes", "colablink-default",
+             'echo "$SSH_CONNECTION"'],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert ssh.returncode == 0, ssh.stderr
+        # sshd saw this login arrive from its own side of the held connection.
+        assert ssh.stdout.split()[2:] == [ssh.stdout.split()[0], str(rt.port)]
+    assert channel.endpoint.connections == held
 
     usage = await helper.request(Method.COLAB_USAGE, {"profile": "default"})
     assert usage == {"balance": 12.5, "ratePerHour": 1.76}

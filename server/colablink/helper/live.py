@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from colablink.connection import Connection, Status
+from colablink.daemon.address import window_socket_path
 from colablink.daemon.client import DaemonClient
 from colablink.enroll import colab_account
 from colablink.errors import ColabLinkError, UsageError
@@ -33,6 +34,7 @@ from colablink.helper.protocol import (
     StatusChangedParams,
     SyncState,
 )
+from colablink.helper.proxy_socket import ProxySocket
 from colablink.helper.runtime_ports import PortWatch
 from colablink.helper.settings import Settings
 from colablink.helper.syncing import (
@@ -79,6 +81,8 @@ class LiveProfile:
         self._follower: DaemonClient | None = None
         self._closed = False
         self._take_over_lock = threading.Lock()
+        # While this window holds the connection itself, `colablink proxy` rides it too.
+        self._proxy_socket: ProxySocket | None = None
 
     @property
     def name(self) -> str:
@@ -110,6 +114,7 @@ class LiveProfile:
         with self._take_over_lock:
             if self.sync is not None or self._closed:
                 return
+            self._serve_proxy()
             self.sync = HelperSync(
                 self.profile,
                 lambda: self.connection.session,
@@ -327,8 +332,16 @@ class LiveProfile:
         if self.sync is not None:
             self.sync.flush()
 
+    def _serve_proxy(self) -> None:
+        proxy = ProxySocket(self.connection, window_socket_path(self.name))
+        if proxy.start():
+            self._proxy_socket = proxy
+
     def close(self) -> None:
         self._closed = True
+        proxy, self._proxy_socket = self._proxy_socket, None
+        if proxy is not None:
+            proxy.close()
         follower, self._follower = self._follower, None
         if follower is not None:
             follower.close()
