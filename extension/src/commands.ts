@@ -41,8 +41,10 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
   const table: Record<string, Handler> = {
     "colablink.connect": () => connect(helper, profiles),
     "colablink.disconnect": () => disconnect(helper, profiles, deps.held),
-    "colablink.reconnectNow": () => reconnectNow(helper, profiles, runner.profile()),
-    "colablink.pasteConnectionInfo": () => pasteNewConnectionInfo(helper, profiles, runner.profile()),
+    // The "restarted?" notification's links name their profile.
+    "colablink.reconnectNow": (profile?: string) => reconnectNow(helper, profiles, profile ?? runner.profile()),
+    "colablink.pasteConnectionInfo": (profile?: string) =>
+      pasteNewConnectionInfo(helper, profiles, profile ?? runner.profile()),
     [LensCommand.RUN_FILE]: (relativePath?: string) => runner.runFile(relativePath),
     [LensCommand.RUN_CELL]: (relativePath: string, startLine: number, endLine: number) =>
       runner.runCell(relativePath, startLine, endLine),
