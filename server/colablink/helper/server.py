@@ -20,8 +20,10 @@ from colablink.helper.code_lens import code_lenses
 from colablink.helper.execs import ExecRunner
 from colablink.helper.hub import Hub
 from colablink.helper.lifecycle import Lifecycle
+from colablink.helper.live import profile_status
 from colablink.helper.outputs import list_outputs
 from colablink.helper.params import require, validate
+from colablink.helper.profile_watch import watch_profiles
 from colablink.helper.protocol import (
     CheckConnectionInfoParams,
     CheckConnectionInfoResult,
@@ -35,6 +37,7 @@ from colablink.helper.protocol import (
     ForwardParams,
     ForwardResult,
     Method,
+    Notification,
     OutputsParams,
     PtyCloseParams,
     PtyInputParams,
@@ -43,6 +46,7 @@ from colablink.helper.protocol import (
     PtyResizeParams,
     SshHostParams,
     SshHostResult,
+    StatusChangedParams,
     SyncNowParams,
     SyncNowResult,
     UnforwardParams,
@@ -66,6 +70,7 @@ class Helper:
         self.execs = execs
         self.ptys = ptys
         self.lifecycle = lifecycle
+        self.profile_watch: asyncio.Future[None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -106,6 +111,14 @@ class Helper:
             if token is not None:
                 self.hub.notifier.progress(token, types.WorkDoneProgressEnd())
 
+    def profiles_changed(self) -> None:
+        """A profile was made or rewritten elsewhere: show its lenses, and tell the editor."""
+        self.refresh_code_lenses()
+        for profile in self.hub.workspace_profiles():
+            if profile.name not in self.hub.live:
+                params: StatusChangedParams = {"status": profile_status(profile)}
+                self.hub.notifier.send(Notification.STATUS_CHANGED, params)
+
     def refresh_code_lenses(self) -> None:
         capabilities = self.server.client_capabilities.workspace
         if capabilities and capabilities.code_lens and capabilities.code_lens.refresh_support:
@@ -143,6 +156,9 @@ def register(helper: Helper) -> None:
         if root:
             hub.workspace_root = Path(root)
         helper.apply_settings(params.initialization_options)
+        helper.profile_watch = asyncio.ensure_future(
+            watch_profiles(hub.store.directory, helper.profiles_changed)
+        )
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
