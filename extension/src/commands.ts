@@ -55,7 +55,7 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     "colablink.forwardPort": () => forwardPort(deps.forwards, profiles, runner),
     "colablink.ports.forward": (row: PortRow) => forwardAndSay(deps.forwards, row.profile, row.port.port, row.port.host),
     "colablink.ports.stopForward": (row: PortRow) => (row.forward ? deps.forwards.stop(row.forward) : undefined),
-    "colablink.stopRuntime": () => stopRuntime(helper, profiles),
+    "colablink.stopRuntime": () => stopRuntime(helper, profiles, deps.held),
     "colablink.showLogs": () => showLogs(),
     // The README the VSIX carries says where connection info comes from.
     "colablink.runtimeHelp": () =>
@@ -195,7 +195,7 @@ function menuEntries(helper: HelperClient, profiles: ProfileStore): [string, str
 }
 
 /** Pulls what the runtime wrote, then `colab stop`: an idle GPU costs compute units. */
-async function stopRuntime(helper: HelperClient, profiles: ProfileStore): Promise<void> {
+async function stopRuntime(helper: HelperClient, profiles: ProfileStore, held: HeldProfiles): Promise<void> {
   const names = profiles.all().filter((s) => s.colab && s.state !== "disconnected").map((s) => s.profile);
   if (names.length === 0) {
     throw new Error("No connected profile runs on a Colab session.");
@@ -209,6 +209,8 @@ async function stopRuntime(helper: HelperClient, profiles: ProfileStore): Promis
     { location: vscode.ProgressLocation.Notification, title: `ColabLink: pulling outputs, then stopping Colab session ${session}` },
     () => helper.request<StopRuntimeResult>(Method.STOP_RUNTIME, { profile }),
   );
+  // A stopped runtime is gone: a reload must not dial it again.
+  await held.forget(profile);
   await profiles.refresh();
   void vscode.window.showInformationMessage(
     `ColabLink: stopped Colab session ${result.session}; ${result.pulled} file(s) pulled first.`,

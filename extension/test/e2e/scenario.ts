@@ -492,7 +492,7 @@ async function scenario(): Promise<void> {
       check((await terminalTexts(p)).length === terminalsBefore, "a terminal opened for a notebook");
       await screenshot(p, "notebook-refused");
       await clearNotifications(p);
-      await runCommand(p, "View: Close All Editors");
+      await runCommand(p, "View: Close Editor");
     });
 
     await step("a settings change reaches the helper: colablink.codeLens false hides the lenses", async () => {
