@@ -81,8 +81,9 @@ def create(cli: Path, name: str, accelerator: tuple[str, str] | None, *, show_ou
         argv += [f"--{accelerator[0]}", accelerator[1]]
     try:
         done = subprocess.run(
-            argv, check=False, timeout=NEW_TIMEOUT_S, text=True,
-            capture_output=not show_output, stdin=subprocess.DEVNULL,
+            argv, check=False, timeout=NEW_TIMEOUT_S, text=True, capture_output=not show_output,
+            # In a terminal the client may ask something; in the editor nobody can answer.
+            stdin=None if show_output else subprocess.DEVNULL,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise ColabLinkError(f"`colab new -s {name}` did not finish in 10 minutes.") from None
