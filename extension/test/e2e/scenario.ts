@@ -820,23 +820,25 @@ async function scenario(): Promise<void> {
         readline.createInterface({ input: started.stdout }).once("line", (line) => resolve(JSON.parse(line) as { cli: string; calls: string }));
         started.once("exit", (code) => reject(new Error(`the Colab stand-in exited with ${code}; see colab-endpoint.log`)));
       });
-      // The runtime behind the stand-in logs in as its own user, under its own root (Colab's: root, /content).
-      const settingsFile = path.join(dirs.userData, "User", "settings.json");
-      const settings = JSON.parse(fs.readFileSync(settingsFile, "utf8")) as Record<string, unknown>;
-      fs.writeFileSync(
-        settingsFile,
-        JSON.stringify(
-          {
-            ...settings,
-            "colablink.colab.cliPath": standin.cli,
-            "colablink.colab.username": current.username,
-            "colablink.colab.remoteRoot": current.info.remote_root,
-          },
-          null,
-          2,
-        ),
+      // The runtime behind the stand-in logs in as its own user, under its own root (Colab's: root,
+      // /content). Set as a person would, in the settings editor: VS Code may not notice the file
+      // changing underneath it.
+      const colabSettings = {
+        "colablink.colab.cliPath": standin.cli,
+        "colablink.colab.username": current.username,
+        "colablink.colab.remoteRoot": current.info.remote_root,
+      };
+      await runCommand(p, "Preferences: Open User Settings (JSON)");
+      await p.locator(".view-line", { hasText: "workbench.startupEditor" }).waitFor({ state: "visible" });
+      await p.keyboard.press("Control+Home");
+      await p.keyboard.press("End");
+      await p.keyboard.press("Enter");
+      await p.keyboard.insertText(`${JSON.stringify(colabSettings).slice(1, -1)},`);
+      await p.keyboard.press("Control+S");
+      await waitFor("the Colab settings to be saved", async () =>
+        fs.readFileSync(path.join(dirs.userData, "User", "settings.json"), "utf8").includes(standin.cli) || undefined,
       );
-      await p.waitForTimeout(1_500); // VS Code reads the changed settings file
+      await p.keyboard.press("Escape");
       await runCommand(p, "ColabLink: Connect");
       await p.locator(".quick-input-widget .monaco-list-row", { hasText: "Colab runtime (Google account)" }).first().click();
       const session = p.locator(".quick-input-widget .monaco-list-row", { hasText: "existing session" }).first();
@@ -860,6 +862,8 @@ async function scenario(): Promise<void> {
       const ssh = spawnSync("ssh", ["-F", sshConfig, "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", `colablink-${profile}`, "echo through"], {
         encoding: "utf8",
         timeout: 60_000,
+        // Were the window's connection not taken, the client must still find only the stand-in.
+        env: { ...process.env, HOME: colabHome },
       });
       check(ssh.status === 0 && ssh.stdout.trim() === "through", `ssh through the Colab channel failed: ${ssh.stderr}`);
       await statusBarItem(p).click();
