@@ -24,8 +24,8 @@ NEW_TIMEOUT_S = 600.0
 USAGE_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 120.0
 
-_BALANCE = re.compile(r"Current balance:\s*(-?[\d.]+)")
-_RATE = re.compile(r"Usage rate:\s*(-?[\d.]+)")
+_BALANCE = re.compile(r"Current balance:\s*(-?\d+(?:\.\d+)?)")
+_RATE = re.compile(r"Usage rate:\s*(-?\d+(?:\.\d+)?)")
 
 
 @dataclass(frozen=True)
