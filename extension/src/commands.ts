@@ -17,6 +17,7 @@ import {
   type DownloadParams,
   type DownloadResult,
   type SshHostResult,
+  type StopRuntimeResult,
   type SyncNowResult,
 } from "./protocol";
 import { openInRemoteSsh } from "./remoteSsh";
@@ -40,8 +41,10 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
   const table: Record<string, Handler> = {
     "colablink.connect": () => connect(helper, profiles),
     "colablink.disconnect": () => disconnect(helper, profiles, deps.held),
-    "colablink.reconnectNow": () => reconnectNow(helper, profiles, runner.profile()),
-    "colablink.pasteConnectionInfo": () => pasteNewConnectionInfo(helper, profiles, runner.profile()),
+    // The "restarted?" notification's links name their profile.
+    "colablink.reconnectNow": (profile?: string) => reconnectNow(helper, profiles, profile ?? runner.profile()),
+    "colablink.pasteConnectionInfo": (profile?: string) =>
+      pasteNewConnectionInfo(helper, profiles, profile ?? runner.profile()),
     [LensCommand.RUN_FILE]: (relativePath?: string) => runner.runFile(relativePath),
     [LensCommand.RUN_CELL]: (relativePath: string, startLine: number, endLine: number) =>
       runner.runCell(relativePath, startLine, endLine),
@@ -52,6 +55,7 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     "colablink.forwardPort": () => forwardPort(deps.forwards, profiles, runner),
     "colablink.ports.forward": (row: PortRow) => forwardAndSay(deps.forwards, row.profile, row.port.port, row.port.host),
     "colablink.ports.stopForward": (row: PortRow) => (row.forward ? deps.forwards.stop(row.forward) : undefined),
+    "colablink.stopRuntime": () => stopRuntime(helper, profiles, deps.held),
     "colablink.showLogs": () => showLogs(),
     // The README the VSIX carries says where connection info comes from.
     "colablink.runtimeHelp": () =>
@@ -173,6 +177,9 @@ function menuEntries(helper: HelperClient, profiles: ProfileStore): [string, str
         ["colablink.pasteConnectionInfo", "Paste New Connection Info…"],
       ]
     : [];
+  const colab: [string, string][] = profiles.all().some((s) => s.colab && s.state !== "disconnected")
+    ? [["colablink.stopRuntime", "Stop Runtime"]]
+    : [];
   return [
     ...recovery,
     ["colablink.runFile", "Run Current File on Colab"],
@@ -182,6 +189,30 @@ function menuEntries(helper: HelperClient, profiles: ProfileStore): [string, str
     ["colablink.forwardPort", "Forward Port…"],
     ["colablink.openInRemoteSsh", "Open in Remote-SSH"],
     ["colablink.disconnect", "Disconnect"],
+    ...colab,
     ["colablink.showLogs", "Show Logs"],
   ];
+}
+
+/** Pulls what the runtime wrote, then `colab stop`: an idle GPU costs compute units. */
+async function stopRuntime(helper: HelperClient, profiles: ProfileStore, held: HeldProfiles): Promise<void> {
+  const names = profiles.all().filter((s) => s.colab && s.state !== "disconnected").map((s) => s.profile);
+  if (names.length === 0) {
+    throw new Error("No connected profile runs on a Colab session.");
+  }
+  const profile = names.length === 1 ? names[0] : await vscode.window.showQuickPick(names, { placeHolder: "Stop which runtime?" });
+  const session = profile && profiles.get(profile)?.colab?.session;
+  if (!profile || !session) {
+    return;
+  }
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `ColabLink: pulling outputs, then stopping Colab session ${session}` },
+    () => helper.request<StopRuntimeResult>(Method.STOP_RUNTIME, { profile }),
+  );
+  // A stopped runtime is gone: a reload must not dial it again.
+  await held.forget(profile);
+  await profiles.refresh();
+  void vscode.window.showInformationMessage(
+    `ColabLink: stopped Colab session ${result.session}; ${result.pulled} file(s) pulled first.`,
+  );
 }

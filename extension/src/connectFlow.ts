@@ -1,24 +1,32 @@
-// "ColabLink: Connect": the paste is checked in the input box itself (the helper parses it without
-// connecting), the folders are defaults taken with one Enter, and the connect shows its steps in a
-// cancellable notification naming the host. A failure offers Try Again beside Show Logs.
+// "ColabLink: Connect": paste connection info, or take a Colab runtime of your Google account (one of
+// your sessions, or a new one with an accelerator). The paste is checked in the input box itself
+// (the helper parses it without connecting), the folders are defaults taken with one Enter, and the
+// connect shows its steps in a cancellable notification naming the host or the Colab runtime. A
+// failure offers Try Again beside Show Logs.
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { workspaceRootPath } from "./codeLensRunner";
+import { colabChoices, colabProgressTitle, connectColabParams } from "./colabModel";
 import type { HelperClient } from "./helperClient";
 import { errorMessage, log, showError } from "./logging";
 import type { ProfileStore } from "./profiles";
 import {
   Method,
   type CheckConnectionInfoResult,
+  type ColabSessionsResult,
+  type ConnectColabParams,
   type ConnectParams,
   type ProfileStatus,
 } from "./protocol";
+import { colabSettings } from "./settings";
 
-/** What Connect asks for, and the host to name while it runs. */
+/** What Connect asks for, and the title of its progress notification. */
 interface ConnectPlan {
-  params: ConnectParams;
+  method?: typeof Method.CONNECT | typeof Method.CONNECT_COLAB;
+  params: ConnectParams | ConnectColabParams;
   where: string;
+  title?: string;
 }
 
 export function defaultFolders(workspaceRoot: string): { remoteDir: string; localDir: string } {
@@ -53,11 +61,16 @@ async function runConnect(helper: HelperClient, profiles: ProfileStore, plan: Co
   profiles.setConnecting(true);
   try {
     const status = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `ColabLink: connecting to ${plan.where}`, cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: plan.title ?? `ColabLink: connecting to ${plan.where}`,
+        cancellable: true,
+      },
       async (progress, cancel) => {
         const steps = await helper.onProgress(workDoneToken, (message) => progress.report({ message }));
         try {
-          return await helper.request<ProfileStatus>(Method.CONNECT, { ...plan.params, workDoneToken }, cancel);
+          const method = plan.method ?? Method.CONNECT;
+          return await helper.request<ProfileStatus>(method, { ...plan.params, workDoneToken }, cancel);
         } catch (error) {
           if (cancel.isCancellationRequested) {
             log().info(`Connect to ${plan.where} cancelled.`);
@@ -84,19 +97,21 @@ async function askConnectPlan(
   known: readonly ProfileStatus[],
   workspaceRoot: string,
 ): Promise<ConnectPlan | undefined> {
-  if (known.length > 0) {
-    const paste = { label: "$(clippy) Paste connection info…", description: "JSON or token the runtime printed" };
-    const picked = await vscode.window.showQuickPick(
-      [paste, ...known.map((s) => ({ label: s.profile, description: `${s.host}:${s.port} · ${s.state}` }))],
-      { title: "ColabLink: Connect", placeHolder: "Paste new connection info or pick a profile" },
-    );
-    if (!picked) {
-      return undefined;
-    }
-    if (picked !== paste) {
-      const status = known.find((s) => s.profile === picked.label);
-      return { params: { workspaceRoot, profile: picked.label }, where: status ? `${status.host}:${status.port}` : picked.label };
-    }
+  const paste = { label: "$(clippy) Paste connection info…", description: "JSON or token the runtime printed" };
+  const colab = { label: "$(cloud) Colab runtime (Google account)…", description: "one of your sessions, or a new one" };
+  const picked = await vscode.window.showQuickPick(
+    [paste, colab, ...known.map((s) => ({ label: s.profile, description: `${s.host}:${s.port} · ${s.state}` }))],
+    { title: "ColabLink: Connect", placeHolder: "Paste connection info, take a Colab runtime, or pick a profile" },
+  );
+  if (!picked) {
+    return undefined;
+  }
+  if (picked === colab) {
+    return askColabPlan(helper, workspaceRoot);
+  }
+  if (picked !== paste) {
+    const status = known.find((s) => s.profile === picked.label);
+    return { params: { workspaceRoot, profile: picked.label }, where: status ? `${status.host}:${status.port}` : picked.label };
   }
   const checked = await askConnectionInfo(helper);
   if (!checked) {
@@ -104,6 +119,26 @@ async function askConnectPlan(
   }
   const folders = await askFolders(workspaceRoot);
   return folders && { params: { workspaceRoot, connectionInfo: checked.text, ...folders }, where: checked.where };
+}
+
+/** One of the Google account's Colab sessions, or a new one with an accelerator. */
+async function askColabPlan(helper: HelperClient, workspaceRoot: string): Promise<ConnectPlan | undefined> {
+  const settings = colabSettings();
+  const listed = await helper.request<ColabSessionsResult>(Method.COLAB_SESSIONS, settings.colabCli ? { colabCli: settings.colabCli } : {});
+  const choice = await vscode.window.showQuickPick(colabChoices(listed.sessions), {
+    title: "ColabLink: Colab runtime",
+    placeHolder: listed.sessions.length > 0 ? "Pick one of your sessions, or start a new runtime" : "Start a new runtime",
+    ignoreFocusOut: true,
+  });
+  if (!choice) {
+    return undefined;
+  }
+  const folders = await askFolders(workspaceRoot);
+  if (!folders) {
+    return undefined;
+  }
+  const params = connectColabParams(choice, workspaceRoot, { ...folders, ...settings });
+  return { method: Method.CONNECT_COLAB, params, where: choice.session ?? "a new Colab runtime", title: colabProgressTitle(choice) };
 }
 
 /** The pasted info, refused in the box while the helper cannot parse it. */

@@ -97,3 +97,26 @@ export class ConnectionStory {
     this.hinted = false;
   }
 }
+
+/** The outage a "restarted?" notification speaks of is over: the link is back, or was let go. */
+export function outageOver(status: ProfileStatus): boolean {
+  return status.state === "disconnected" || (status.state === "connected" && !isLinkDown(status));
+}
+
+function commandLink(label: string, command: string, profile: string): string {
+  return `[${label}](command:${command}?${encodeURIComponent(JSON.stringify([profile]))})`;
+}
+
+/** The "restarted?" notification: what happened, and the two ways out as command links. */
+export function restartHint(status: ProfileStatus, tries: number): { title: string; actions: string } {
+  return {
+    title:
+      `ColabLink: ${status.host}:${status.port} has not answered ${tries} tries in a row. ` +
+      "The runtime may have been restarted: a restarted Colab runtime is a new machine with new connection info.",
+    actions: `${commandLink("Reconnect Now", "colablink.reconnectNow", status.profile)} · ${commandLink(
+      "Paste New Connection Info",
+      "colablink.pasteConnectionInfo",
+      status.profile,
+    )}`,
+  };
+}

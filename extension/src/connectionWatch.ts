@@ -1,24 +1,19 @@
 // Writes each profile's connection story to the ColabLink log (its lines carry the time), and asks
-// once per outage whether the runtime was restarted, with the two ways out.
+// once per outage whether the runtime was restarted, with the two ways out. The question is a
+// progress-style notification, so it goes away by itself when the outage ends.
 import * as vscode from "vscode";
-import { pasteNewConnectionInfo, reconnectNow } from "./connectFlow";
-import { ConnectionStory } from "./connectionStory";
+import { ConnectionStory, outageOver, restartHint } from "./connectionStory";
 import type { HelperClient } from "./helperClient";
-import { errorMessage, log, showError } from "./logging";
-import type { ProfileStore } from "./profiles";
+import { log } from "./logging";
 import type { ProfileStatus } from "./protocol";
-
-export const RECONNECT_NOW = "Reconnect Now";
-export const PASTE_NEW_INFO = "Paste New Connection Info";
 
 export class ConnectionWatch implements vscode.Disposable {
   private readonly stories = new Map<string, ConnectionStory>();
+  /** Resolves the open "restarted?" notification of each profile. */
+  private readonly hints = new Map<string, () => void>();
   private readonly subscriptions: vscode.Disposable[];
 
-  constructor(
-    private readonly helper: HelperClient,
-    private readonly profiles: ProfileStore,
-  ) {
+  constructor(helper: HelperClient) {
     this.subscriptions = [helper.onStatusChanged.event(({ status }) => this.observe(status))];
   }
 
@@ -33,27 +28,34 @@ export class ConnectionWatch implements vscode.Disposable {
       log().info(step.line);
     }
     if (step.suspectRestart) {
-      void this.askAboutRestart(status, story.tries);
+      this.askAboutRestart(status, story.tries);
+    } else if (outageOver(status)) {
+      this.hints.get(status.profile)?.();
     }
   }
 
-  private async askAboutRestart(status: ProfileStatus, tries: number): Promise<void> {
-    const message =
-      `ColabLink: ${status.host}:${status.port} has not answered ${tries} tries in a row. ` +
-      "The runtime may have been restarted: a restarted Colab runtime is a new machine with new connection info.";
-    const choice = await vscode.window.showWarningMessage(message, RECONNECT_NOW, PASTE_NEW_INFO);
-    try {
-      if (choice === RECONNECT_NOW) {
-        await reconnectNow(this.helper, this.profiles, status.profile);
-      } else if (choice === PASTE_NEW_INFO) {
-        await pasteNewConnectionInfo(this.helper, this.profiles, status.profile);
-      }
-    } catch (error) {
-      await showError(errorMessage(error));
+  private askAboutRestart(status: ProfileStatus, tries: number): void {
+    const profile = status.profile;
+    if (this.hints.has(profile)) {
+      return;
     }
+    const hint = restartHint(status, tries);
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: hint.title, cancellable: true },
+      (progress, dismissed) => {
+        progress.report({ message: hint.actions });
+        return new Promise<void>((resolve) => {
+          this.hints.set(profile, resolve);
+          dismissed.onCancellationRequested(() => resolve());
+        }).finally(() => this.hints.delete(profile));
+      },
+    );
   }
 
   dispose(): void {
+    for (const resolve of this.hints.values()) {
+      resolve();
+    }
     for (const subscription of this.subscriptions) {
       subscription.dispose();
     }

@@ -33,7 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
     forwards,
     new PortOffers(profiles, forwards),
     new StatusBar(helper, profiles),
-    new ConnectionWatch(helper, profiles),
+    new ConnectionWatch(helper),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
     vscode.window.registerTreeDataProvider(PORTS_VIEW, new PortsTree(profiles, forwards)),
     vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),

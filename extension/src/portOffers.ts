@@ -5,6 +5,7 @@ import { errorMessage, showError } from "./logging";
 import { forwardedText, newOffers, offerText } from "./portsModel";
 import type { ProfileStore } from "./profiles";
 import type { RuntimePort } from "./protocol";
+import { offerPorts } from "./settings";
 
 export class PortOffers implements vscode.Disposable {
   private readonly offered = new Set<string>();
@@ -15,6 +16,9 @@ export class PortOffers implements vscode.Disposable {
     private readonly forwards: Forwards,
   ) {
     this.subscription = profiles.onDidChange.event(() => {
+      if (!offerPorts()) {
+        return;
+      }
       for (const offer of newOffers(this.profiles.all(), this.forwards.all(), this.offered)) {
         void this.offer(offer.profile, offer.port);
       }

@@ -19,6 +19,10 @@ export const Method = {
   UNFORWARD: "colablink/unforward",
   SSH_HOST: "colablink/sshHost",
   CHECK_CONNECTION_INFO: "colablink/checkConnectionInfo",
+  COLAB_SESSIONS: "colablink/colabSessions",
+  CONNECT_COLAB: "colablink/connectColab",
+  COLAB_USAGE: "colablink/colabUsage",
+  STOP_RUNTIME: "colablink/stopRuntime",
 } as const;
 
 /** Notifications the helper sends to the extension. */
@@ -147,6 +151,15 @@ export interface ProfileStatus {
   resources: ResourcesStatus | null;
   /** Refreshed with the resources while connected; empty otherwise. */
   ports: RuntimePort[];
+  /** Set for a profile made by the Colab option (or `init --colab`). */
+  colab: ColabRuntime | null;
+}
+
+/** The Colab session a profile dials through Google's channel. */
+export interface ColabRuntime {
+  session: string;
+  /** "T4", "A100", "V5E1"…, "NONE" for a CPU runtime. */
+  accelerator: string;
 }
 
 export interface DisconnectParams {
@@ -293,4 +306,48 @@ export interface StatusChangedParams {
 export interface OutputsChangedParams {
   profile: string;
   paths: string[];
+}
+
+export interface ColabSessionsParams {
+  /** Google's `colab` client; default: COLABLINK_COLAB_CLI, then `colab` on PATH. */
+  colabCli?: string;
+}
+
+export interface ColabSessionsResult {
+  sessions: ColabRuntime[];
+}
+
+/** Connect through Colab's official channel: an existing session, or `new` creates one. */
+export interface ConnectColabParams {
+  workspaceRoot: string;
+  session?: string;
+  new?: boolean;
+  /** For a new session: T4, L4, G4, A100, H100 (GPU) or v5e1, v6e1 (TPU); absent: CPU. */
+  accelerator?: string;
+  profile?: string;
+  remoteDir?: string;
+  localDir?: string;
+  colabCli?: string;
+  username?: string;
+  remoteRoot?: string;
+  workDoneToken?: string | number;
+}
+
+export interface ColabUsageParams {
+  profile: string;
+}
+
+/** The account's compute units, where `colab usage` answers (else the result is null). */
+export interface ColabUsageResult {
+  balance: number;
+  ratePerHour: number;
+}
+
+export interface StopRuntimeParams {
+  profile: string;
+}
+
+export interface StopRuntimeResult {
+  session: string;
+  pulled: number;
 }

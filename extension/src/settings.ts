@@ -41,3 +41,17 @@ export function remotePython(): string {
 export function defaultProfile(): string | undefined {
   return extensionSettings().defaultProfile ?? undefined;
 }
+
+/** What the Colab option passes on: the client's path, and the login behind the channel. */
+export function colabSettings(): { colabCli?: string; username?: string; remoteRoot?: string } {
+  const config = vscode.workspace.getConfiguration("colablink.colab");
+  const cli = config.get<string>("cliPath");
+  const username = config.get<string>("username");
+  const remoteRoot = config.get<string>("remoteRoot");
+  return { ...(cli ? { colabCli: cli } : {}), ...(username ? { username } : {}), ...(remoteRoot ? { remoteRoot } : {}) };
+}
+
+/** colablink.ports.offer: whether a port the runtime starts listening on is offered for forwarding. */
+export function offerPorts(): boolean {
+  return vscode.workspace.getConfiguration("colablink").get<boolean>("ports.offer") ?? true;
+}

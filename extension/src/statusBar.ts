@@ -1,5 +1,6 @@
 // The status bar item: renders statusView() for the profile it speaks for.
 import * as vscode from "vscode";
+import { ColabUsage } from "./colabUsage";
 import type { HelperClient } from "./helperClient";
 import type { ProfileStore } from "./profiles";
 import { defaultProfile } from "./settings";
@@ -9,7 +10,8 @@ export const STATUS_BAR_COMMAND = "colablink.statusMenu";
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem("colablink.status", vscode.StatusBarAlignment.Left, 50);
-  private readonly subscription: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[];
+  private readonly usage: ColabUsage;
   private ticker: NodeJS.Timeout | undefined;
 
   constructor(
@@ -18,7 +20,12 @@ export class StatusBar implements vscode.Disposable {
   ) {
     this.item.name = "ColabLink";
     this.item.command = STATUS_BAR_COMMAND;
-    this.subscription = profiles.onDidChange.event(() => this.render());
+    this.usage = new ColabUsage(helper, profiles);
+    this.subscriptions = [
+      profiles.onDidChange.event(() => this.render()),
+      this.usage.onDidChange.event(() => this.render()),
+      this.usage,
+    ];
     this.render();
     this.item.show();
   }
@@ -30,6 +37,7 @@ export class StatusBar implements vscode.Disposable {
       helperError: this.helper.error,
       connecting: this.profiles.connecting,
       status: status && countedDown(status, this.profiles.ageMs(status.profile)),
+      usage: status && this.usage.get(status.profile),
     });
     this.scheduleTick(status?.retryInSeconds != null);
     this.item.text = view.text;
@@ -56,7 +64,9 @@ export class StatusBar implements vscode.Disposable {
     if (this.ticker) {
       clearInterval(this.ticker);
     }
-    this.subscription.dispose();
+    for (const subscription of this.subscriptions) {
+      subscription.dispose();
+    }
     this.item.dispose();
   }
 }

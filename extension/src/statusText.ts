@@ -1,5 +1,6 @@
 // What the status bar item says for a given state; pure so it can be tested without VS Code.
-import type { ProfileStatus, ResourcesStatus } from "./protocol";
+import { acceleratorLabel, usageLine, usageShort } from "./colabModel";
+import type { ColabUsageResult, ProfileStatus, ResourcesStatus } from "./protocol";
 
 export type HelperState = "starting" | "running" | "failed";
 
@@ -9,6 +10,8 @@ export interface BarInput {
   /** True while a Connect command is in flight, before the helper reports a profile. */
   connecting: boolean;
   status?: ProfileStatus;
+  /** The account's compute units, for a Colab profile, where `colab usage` answered. */
+  usage?: ColabUsageResult;
 }
 
 export interface BarView {
@@ -45,12 +48,12 @@ export function statusView(input: BarInput): BarView {
     case "error":
       return { text: `$(error) ${NAME} · error`, tooltip: tooltipFor(status), tone: "error" };
     case "connected":
-      return connectedView(status);
+      return connectedView(status, input.usage);
   }
 }
 
-function connectedView(status: ProfileStatus): BarView {
-  const tooltip = tooltipFor(status);
+function connectedView(status: ProfileStatus, usage: ColabUsageResult | undefined): BarView {
+  const tooltip = tooltipFor(status, usage);
   if (status.syncState === "pushing" || status.syncState === "pulling") {
     const arrow = status.syncState === "pushing" ? "↑" : "↓";
     return { text: `$(sync~spin) ${NAME} · ${arrow}${status.syncPending}`, tooltip, tone: "normal" };
@@ -62,7 +65,16 @@ function connectedView(status: ProfileStatus): BarView {
     return { text: `$(warning) ${NAME} · sync halted`, tooltip, tone: "warning" };
   }
   const full = nearlyFull(status.resources);
-  return { text: `$(vm-running) ${NAME} · ${status.gpu ? status.gpu.name : "CPU"}`, tooltip, tone: full.length > 0 ? "warning" : "normal" };
+  const units = usage && status.colab ? ` · ${usageShort(usage)}` : "";
+  return { text: `$(vm-running) ${NAME} · ${machineLabel(status)}${units}`, tooltip, tone: full.length > 0 ? "warning" : "normal" };
+}
+
+/** A Colab runtime is named by its accelerator (T4, A100…); any other by the GPU it reports. */
+function machineLabel(status: ProfileStatus): string {
+  if (status.colab && status.colab.accelerator !== "NONE") {
+    return acceleratorLabel(status.colab.accelerator);
+  }
+  return status.gpu ? status.gpu.name : "CPU";
 }
 
 /** Share of GPU memory in use, and of disk, above which the item turns amber. */
@@ -137,7 +149,7 @@ function latencyText(status: ProfileStatus): string {
   return status.latencyMs === null ? "—" : `${Math.round(status.latencyMs)} ms`;
 }
 
-function tooltipFor(status: ProfileStatus | undefined): string {
+function tooltipFor(status: ProfileStatus | undefined, usage?: ColabUsageResult): string {
   if (!status) {
     return "ColabLink: not connected. Click to connect.";
   }
@@ -147,6 +159,12 @@ function tooltipFor(status: ProfileStatus | undefined): string {
     `Latency: ${latencyText(status)}`,
     `State: ${status.state}, sync ${status.syncState}`,
   ];
+  if (status.colab) {
+    lines.push(`Colab session: ${status.colab.session} (${acceleratorLabel(status.colab.accelerator)})`);
+    if (usage) {
+      lines.push(usageLine(usage));
+    }
+  }
   if (status.gpu) {
     lines.push(`GPU: ${status.gpu.name}${status.gpu.memoryMib === null ? "" : ` (${status.gpu.memoryMib} MiB)`}`);
   }

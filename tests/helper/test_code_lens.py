@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from colablink.helper.code_lens import code_lenses
-from colablink.helper.protocol import LensCommand
+from colablink.helper.protocol import LensCommand, Method, Notification
 from colablink.local.profiles import Profile
 from lsprotocol import types
 
@@ -100,6 +100,20 @@ async def test_lenses_appear_only_once_the_workspace_has_a_profile(
     assert found[0] == (0, LensCommand.RUN_FILE, ["pkg/train.py"])
     assert (2, LensCommand.RUN_CELL, ["pkg/train.py", 3, 5]) in found
     assert len(found) == 4
+
+
+async def test_a_profile_made_in_a_terminal_refreshes_the_lenses_and_reaches_the_editor(
+    helper: HelperClient, workspace: Workspace
+) -> None:
+    await helper.request(Method.STATUS, {})  # the helper is up and watching
+    before = helper.lens_refreshes
+    # As `colablink init` in a terminal writes it: nothing tells the helper.
+    save_offline_profile(workspace, workspace.project)
+    note = await helper.wait_note(
+        Notification.STATUS_CHANGED, lambda p: p["status"]["profile"] == "lens", timeout=10
+    )
+    assert note["status"]["state"] == "disconnected"
+    assert helper.lens_refreshes > before
 
 
 async def test_lenses_follow_the_code_lens_setting(

@@ -57,6 +57,7 @@ const sshConfig = path.join(work, "ssh", "config");
 // Where the helper would write without the remote.SSH.configFile setting; must stay absent.
 const fallbackSshConfig = path.join(work, "ssh", "fallback-config");
 const openFolderLog = path.join(work, "open-folder.jsonl");
+const colabHome = path.join(work, "home");
 // Connect's default local directory, inside the workspace.
 const localOut = path.join(dirs.workspace, "colab_outputs", "out.txt");
 
@@ -87,7 +88,7 @@ function prepareDirs(): void {
   for (const dir of [...Object.values(dirs), colablinkConfig, path.dirname(sshConfig), artifacts]) {
     fs.mkdirSync(dir, { recursive: true });
   }
-  for (const sub of ["config", "data", "cache", "tmp", "colablink-run"]) {
+  for (const sub of ["config", "data", "cache", "tmp", "colablink-run", "home"]) {
     fs.mkdirSync(path.join(work, sub), { recursive: true });
   }
   fs.mkdirSync(path.join(dirs.userData, "User"), { recursive: true });
@@ -138,6 +139,12 @@ function writeNotesFile(): void {
   fs.writeFileSync(path.join(dirs.workspace, "notes.txt"), "not a program\n");
 }
 
+function writeNotebookFile(): void {
+  const cell = { cell_type: "code", execution_count: null, metadata: {}, outputs: [], source: ["print(1)"] };
+  const notebook = { cells: [cell], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+  fs.writeFileSync(path.join(dirs.workspace, "analysis.ipynb"), JSON.stringify(notebook));
+}
+
 function writeCellsFile(): void {
   fs.writeFileSync(
     path.join(dirs.workspace, "cells.py"),
@@ -156,6 +163,8 @@ function codeServerEnv(): NodeJS.ProcessEnv {
     COLABLINK_RUNTIME_DIR: path.join(work, "colablink-run"),
     COLABLINK_SSH_CONFIG: fallbackSshConfig,
     COLABLINK_TEST_OPEN_FOLDER_LOG: openFolderLog,
+    // Google's colab client reads its sign-in and sessions here: the stand-in's, never the user's.
+    HOME: colabHome,
   };
   // The helper venv's packages come from PyPI; a persistent download cache keeps reruns quick.
   env.PIP_CACHE_DIR = process.env.PIP_CACHE_DIR ?? path.join(here, ".cache", "pip");
@@ -244,8 +253,12 @@ function connectionJson(info: RuntimeAnswer["info"], password: string): string {
   return JSON.stringify({ ...info, password });
 }
 
+const CONNECT_PICK = "Paste connection info, take a Colab runtime";
+
 async function connectFromPalette(page: Page, json: string): Promise<void> {
   await runCommand(page, "ColabLink: Connect");
+  // Paste is the first of Connect's ways in.
+  await acceptQuickPick(page, CONNECT_PICK);
   await answerInputBox(page, "Paste the connection JSON", json);
   // The folders are defaults: one Enter on the first row connects.
   await acceptQuickPick(page, "Press Enter to connect with the default output folders");
@@ -265,8 +278,10 @@ async function scenario(): Promise<void> {
   writeCellsFile();
   writeCrashFile();
   writeNotesFile();
+  writeNotebookFile();
   const env = codeServerEnv();
   let runtime: ChildProcessWithoutNullStreams | undefined;
+  let colabEndpoint: ChildProcessWithoutNullStreams | undefined;
   let server: RunningCodeServer | undefined;
   let page: Page | undefined;
   let closeBrowser: (() => Promise<void>) | undefined;
@@ -280,6 +295,8 @@ async function scenario(): Promise<void> {
     check(answer, "no runtime");
     const info = answer.info;
     const runtimeUser = answer.username;
+    // The runtime the later steps reach: replaced by a new machine halfway.
+    let current: RuntimeAnswer = answer;
 
     await step("install the packaged VSIX into code-server", async () => {
       const listed = installExtension(vsix, dirs, env);
@@ -314,6 +331,7 @@ async function scenario(): Promise<void> {
 
     await step("garbage pasted into Connect is refused in the input box itself", async () => {
       await runCommand(p, "ColabLink: Connect");
+      await acceptQuickPick(p, CONNECT_PICK);
       await answerInputBox(p, "Paste the connection JSON", "hello, this is not connection info");
       const message = p.locator(".quick-input-widget .quick-input-message", { hasText: "Connection info is not valid" });
       await message.waitFor({ state: "visible" });
@@ -461,6 +479,20 @@ async function scenario(): Promise<void> {
       check((await refusal.innerText()).includes("would run “python3 notes.txt”"), "the refusal does not say what it would run");
       check((await terminalTexts(p)).length === terminalsBefore, "a terminal opened for a file that is not Python");
       await clearNotifications(p);
+    });
+
+    await step("Run Current File in a notebook editor says ColabLink runs Python files, and runs nothing", async () => {
+      await openFile(p, "analysis.ipynb");
+      await p.locator(".notebook-editor").first().waitFor({ state: "visible" });
+      const terminalsBefore = (await terminalTexts(p)).length;
+      await runCommand(p, "ColabLink: Run Current File on Colab");
+      const refusal = toast(p, "analysis.ipynb is a notebook");
+      await refusal.waitFor({ state: "visible" });
+      check((await refusal.innerText()).includes("ColabLink runs Python files"), "the notebook refusal does not say why");
+      check((await terminalTexts(p)).length === terminalsBefore, "a terminal opened for a notebook");
+      await screenshot(p, "notebook-refused");
+      await clearNotifications(p);
+      await runCommand(p, "View: Close Editor");
     });
 
     await step("a settings change reaches the helper: colablink.codeLens false hides the lenses", async () => {
@@ -689,11 +721,12 @@ async function scenario(): Promise<void> {
       const replaced = await startRuntime();
       runtime = replaced.proc;
       const fresh = replaced.answer.info;
+      current = replaced.answer;
       check(JSON.stringify(fresh.host_keys) !== JSON.stringify(info.host_keys), "the new runtime kept the old host keys");
       const hint = toast(p, "may have been restarted");
       await hint.waitFor({ state: "visible", timeout: 60_000 });
-      for (const button of ["Reconnect Now", "Paste New Connection Info"]) {
-        check(await hint.locator(".monaco-button", { hasText: button }).isVisible(), `no ${button} button`);
+      for (const action of ["Reconnect Now", "Paste New Connection Info"]) {
+        check(await hint.locator("a", { hasText: action }).isVisible(), `no ${action} link`);
       }
       await statusBarItem(p).hover();
       const tooltip = await p.locator(".workbench-hover, .monaco-hover", { hasText: "Latency:" }).first().innerText();
@@ -705,12 +738,14 @@ async function scenario(): Promise<void> {
       check(story.includes(`${profile}: the link to ${info.host}:${info.port} dropped`), "the log does not tell the drop");
       check(story.includes(`${profile}: try 2 to reach ${info.host}:${info.port} failed`), "the log does not tell each failed try");
       check((await p.locator(".notifications-toasts .notification-toast", { hasText: "may have been restarted" }).count()) === 1, "asked more than once");
-      await hint.locator(".monaco-button", { hasText: "Paste New Connection Info" }).click();
+      await hint.locator("a", { hasText: "Paste New Connection Info" }).click();
       await answerInputBox(p, "Paste the connection JSON", connectionJson(fresh, fresh.password));
       await waitFor("the status bar to say connected to the new runtime", async () => {
         const current = await statusBarText(p);
         return current === "Colab · CPU" || undefined;
       }, 60_000);
+      // The question ended with the outage: no stale notification is left behind.
+      await hint.waitFor({ state: "hidden", timeout: 15_000 });
       await waitFor("the log to tell the connect to the new runtime", async () =>
         colabLinkLog().includes(`${profile}: connected to ${fresh.host}:${fresh.port}`) || undefined,
       );
@@ -774,6 +809,71 @@ async function scenario(): Promise<void> {
       check(colabLinkLog().includes(`${profile}: this window held it before; connecting again.`), "the log does not say why it connected");
       await screenshot(p, "reconnected-after-reload");
     });
+
+    await step("Connect's Colab option: a session of the Google account through the stand-in, then Stop Runtime", async () => {
+      const python = fs.existsSync(path.join(repo, ".venv", "bin", "python")) ? path.join(repo, ".venv", "bin", "python") : "python3";
+      const bin = path.join(work, "colab-bin");
+      colabEndpoint = spawn(python, [path.join(here, "colab_main.py"), String(current.info.port), current.authorizedKeys, colabHome, bin]);
+      colabEndpoint.stderr.pipe(fs.createWriteStream(path.join(artifacts, "colab-endpoint.log"), { flags: "a" }));
+      const started = colabEndpoint;
+      const standin = await new Promise<{ cli: string; calls: string }>((resolve, reject) => {
+        readline.createInterface({ input: started.stdout }).once("line", (line) => resolve(JSON.parse(line) as { cli: string; calls: string }));
+        started.once("exit", (code) => reject(new Error(`the Colab stand-in exited with ${code}; see colab-endpoint.log`)));
+      });
+      // The runtime behind the stand-in logs in as its own user, under its own root (Colab's: root,
+      // /content). Set as a person would, in the settings editor: VS Code may not notice the file
+      // changing underneath it.
+      const colabSettings = {
+        "colablink.colab.cliPath": standin.cli,
+        "colablink.colab.username": current.username,
+        "colablink.colab.remoteRoot": current.info.remote_root,
+      };
+      await runCommand(p, "Preferences: Open User Settings (JSON)");
+      await p.locator(".view-line", { hasText: "workbench.startupEditor" }).waitFor({ state: "visible" });
+      await p.keyboard.press("Control+Home");
+      await p.keyboard.press("End");
+      await p.keyboard.press("Enter");
+      await p.keyboard.insertText(`${JSON.stringify(colabSettings).slice(1, -1)},`);
+      await p.keyboard.press("Control+S");
+      await waitFor("the Colab settings to be saved", async () =>
+        fs.readFileSync(path.join(dirs.userData, "User", "settings.json"), "utf8").includes(standin.cli) || undefined,
+      );
+      await p.keyboard.press("Escape");
+      await runCommand(p, "ColabLink: Connect");
+      await p.locator(".quick-input-widget .monaco-list-row", { hasText: "Colab runtime (Google account)" }).first().click();
+      const session = p.locator(".quick-input-widget .monaco-list-row", { hasText: "existing session" }).first();
+      await session.waitFor({ state: "visible", timeout: 30_000 });
+      check((await p.locator(".quick-input-widget .monaco-list-row", { hasText: "New T4 runtime" }).count()) === 1, "no New T4 runtime choice");
+      await screenshot(p, "colab-sessions");
+      await session.click();
+      await acceptQuickPick(p, "Press Enter to connect with the default output folders");
+      const text = await waitFor("the status bar to show the Colab runtime and its compute units", async () => {
+        const now = await statusBarText(p);
+        return now === "Colab · CPU · 12.5 CU" ? now : undefined;
+      }, 90_000);
+      check(colabLinkLog().includes("Connect: reaching Colab session t and pinning its host key"), "the log lacks the Colab connect step");
+      await statusBarItem(p).hover();
+      const hover = p.locator(".workbench-hover, .monaco-hover", { hasText: "Colab session: t" }).first();
+      await hover.waitFor({ state: "visible" });
+      check((await hover.innerText()).includes("Compute units: 12.50 left, using 1.76/h"), "no compute units in the tooltip");
+      await screenshot(p, `colab-connected ${text.replace(/\W+/g, "-")}`);
+      await p.mouse.move(400, 300);
+      // The window holds the channel's one connection: OpenSSH rides it (a second dial would get 429).
+      const ssh = spawnSync("ssh", ["-F", sshConfig, "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", `colablink-${profile}`, "echo through"], {
+        encoding: "utf8",
+        timeout: 60_000,
+        // Were the window's connection not taken, the client must still find only the stand-in.
+        env: { ...process.env, HOME: colabHome },
+      });
+      check(ssh.status === 0 && ssh.stdout.trim() === "through", `ssh through the Colab channel failed: ${ssh.stderr}`);
+      await statusBarItem(p).click();
+      await p.locator(".quick-input-widget .monaco-list-row", { hasText: "Stop Runtime" }).first().click();
+      await toast(p, "stopped Colab session t").waitFor({ state: "visible", timeout: 60_000 });
+      await waitFor("the status bar to say disconnected", async () => (await statusBarText(p)).includes("Colab · disconnected") || undefined);
+      const calls = fs.readFileSync(standin.calls, "utf8").split("\n");
+      check(calls.includes("stop -s t"), `colab stop was not called: ${calls.join(" | ")}`);
+      await screenshot(p, "colab-stopped");
+    });
   } catch (error) {
     if (page) {
       await screenshot(page, "failure").catch(() => undefined);
@@ -785,6 +885,7 @@ async function scenario(): Promise<void> {
     if (fs.existsSync(path.join(dirs.userData, "logs"))) {
       fs.cpSync(path.join(dirs.userData, "logs"), path.join(artifacts, "vscode-logs"), { recursive: true, force: true });
     }
+    colabEndpoint?.stdin.end();
     if (runtime) {
       await stopRuntime(runtime);
     }

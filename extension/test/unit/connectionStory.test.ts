@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConnectionStory } from "../../src/connectionStory";
+import { ConnectionStory, outageOver, restartHint } from "../../src/connectionStory";
 import { profileStatus } from "./fixtures";
 
 const connected = profileStatus();
@@ -56,5 +56,26 @@ describe("ConnectionStory", () => {
     story.next(profileStatus({ state: "disconnected" }), 20);
     expect(story.next(profileStatus({ state: "connecting", syncState: "disconnected", host: "10.0.0.9" }), 30).line).toBeUndefined();
     expect(story.next(profileStatus({ host: "10.0.0.9", syncState: "disconnected" }), 40).line).toBe("default: connected to 10.0.0.9:2222");
+  });
+});
+
+describe("the restarted? notification", () => {
+  it("ends when the link is back or the profile is let go, not while it is still down", () => {
+    expect(outageOver(connected)).toBe(true);
+    expect(outageOver(profileStatus({ state: "disconnected" }))).toBe(true);
+    expect(outageOver(dropped)).toBe(false);
+    expect(outageOver(waiting(3))).toBe(false);
+    expect(outageOver(profileStatus({ state: "connecting" }))).toBe(false);
+    expect(outageOver(profileStatus({ syncState: "retrying", retryInSeconds: 2 }))).toBe(false);
+  });
+
+  it("says what happened and links both ways out for its own profile", () => {
+    const hint = restartHint(profileStatus({ profile: "gpu box", state: "reconnecting" }), 3);
+    expect(hint.title).toContain("127.0.0.1:2222 has not answered 3 tries in a row");
+    expect(hint.title).toContain("may have been restarted");
+    const args = encodeURIComponent(JSON.stringify(["gpu box"]));
+    expect(hint.actions).toBe(
+      `[Reconnect Now](command:colablink.reconnectNow?${args}) · [Paste New Connection Info](command:colablink.pasteConnectionInfo?${args})`,
+    );
   });
 });

@@ -17,6 +17,7 @@ export function profileStatus(overrides: Partial<ProfileStatus> = {}): ProfileSt
     lastError: null,
     resources: null,
     ports: [],
+    colab: null,
     ...overrides,
   };
 }

@@ -1,9 +1,10 @@
 """``colablink proxy PROFILE``: the ProxyCommand of the managed ``Host colablink-<profile>`` block.
 
-While a daemon holds the profile's connection, OpenSSH's bytes ride it as a ``direct-tcpip``
-channel to the runtime's sshd: no second connection through the transport (Colab's channel takes
-one at a time) and no second tunnel login. With no daemon up it becomes the profile's transport
-itself: it execs the profile's ProxyCommand, or relays to its host and port.
+While a holder has the profile's connection (the ``watch`` daemon, or an editor window's helper),
+OpenSSH's bytes ride it as a ``direct-tcpip`` channel to the runtime's sshd: no second connection
+through the transport (Colab's channel takes one at a time) and no second tunnel login. With no
+holder up, or when the holder's sshd refuses forwarding, it becomes the profile's transport itself:
+it execs the profile's ProxyCommand, or relays to its host and port.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import socket
 import sys
 import threading
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,12 +29,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from colablink.daemon.address import socket_path, window_socket_path
     from colablink.local.profiles import ProfileStore
 
     profile = ProfileStore().load(args.name)
-    held = _through_daemon(profile.name)
-    if held is not None:
-        return _relay(held)
+    for holder in (socket_path(profile.name), window_socket_path(profile.name)):
+        held = _through_holder(holder)
+        if held is not None:
+            return _relay(held)
     if profile.proxy_command is not None:
         argv = profile.proxy_command
         os.execv(argv[0], list(argv))  # noqa: S606 - the profile's stored argv, no shell
@@ -41,9 +45,8 @@ def run(args: argparse.Namespace) -> int:
     return _relay(dial(DIRECT, profile.host, profile.port, 15.0).sock)
 
 
-def _through_daemon(name: str) -> socket.socket | None:
-    """A socket already carrying the sshd stream, or None when no daemon can give one."""
-    from colablink.daemon.address import socket_path
+def _through_holder(path: Path) -> socket.socket | None:
+    """A socket already carrying the sshd stream, or None when no holder there can give one."""
     from colablink.daemon.wire import (
         CONTROL,
         ConnectionClosed,
@@ -54,7 +57,7 @@ def _through_daemon(name: str) -> socket.socket | None:
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(socket_path(name)))
+        sock.connect(str(path))
         sock.sendall(encode_control({"op": "proxy"}))
         kind, payload = read_frame(sock)
         answer = decode_control(payload) if kind == CONTROL else {}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from colablink.connection import Connection
+from colablink.daemon.proxy_relay import serve_proxy
 from colablink.daemon.sync_feed import Event, SyncFeed
 from colablink.daemon.wire import (
     CONTROL,
@@ -38,7 +39,7 @@ from colablink.daemon.wire import (
 )
 from colablink.errors import ColabLinkError, SyncHalted, UsageError
 from colablink.ssh import pty
-from colablink.ssh.session import ConnectionLost, close_channel, send_all, shutdown_write
+from colablink.ssh.session import ConnectionLost, close_channel, send_all
 
 if TYPE_CHECKING:
     import paramiko
@@ -473,21 +474,7 @@ class DaemonServer:
 
     def _proxy(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         """After the reply, the socket carries raw bytes to and from the runtime's sshd."""
-        channel = self.connection.open_to_sshd()
-        reply.control({"ok": {}})
-        down = threading.Thread(
-            target=_sshd_to_client, args=(channel, client), daemon=True, name="proxy-down"
-        )
-        down.start()
-        try:
-            while data := client.recv(1 << 16):
-                send_all(channel, data)
-            shutdown_write(channel)
-            down.join()
-        except (ConnectionLost, OSError):
-            pass
-        finally:
-            close_channel(channel)
+        serve_proxy(self.connection, client, reply.control)
 
     def _ping(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         reply.control({"ok": {"pid": os.getpid(), "profile": self.connection.profile.name}})
@@ -495,15 +482,6 @@ class DaemonServer:
     def _shutdown(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         self.stop()
         reply.control({"ok": {"pid": os.getpid()}})
-
-
-def _sshd_to_client(channel: paramiko.Channel, client: socket.socket) -> None:
-    try:
-        while chunk := channel.recv(1 << 16):
-            client.sendall(chunk)
-        client.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
 
 
 def error_message(exc: ColabLinkError) -> dict[str, Any]:

@@ -8,14 +8,11 @@ to Google and the login is by our key; from then on a changed key is refused lik
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from colablink.enroll import colab, enrollment
-from colablink.errors import ColabLinkError, Unreachable, UsageError
+from colablink.enroll import colab, colab_account, enrollment
+from colablink.errors import Unreachable, UsageError
 from colablink.local import paths, sshconfig
 from colablink.local.profiles import Profile, ProfileStore, check_profile_name
 from colablink.ssh.session import Session, SshTarget
@@ -29,15 +26,7 @@ NEW_SESSION = "colablink"
 
 def session_names(env: Mapping[str, str] | None = None) -> list[str]:
     """The sessions the client knows locally (its state file; no call to Google)."""
-    home = Path((os.environ if env is None else env).get("HOME", "~")).expanduser()
-    state = home / ".config" / "colab-cli" / "sessions.json"
-    try:
-        data = json.loads(state.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError):
-        raise ColabLinkError(f"Cannot read the colab client's sessions ({state}).") from None
-    return sorted(str(name) for name in data) if isinstance(data, dict) else []
+    return [session.name for session in colab_account.sessions(env)]
 
 
 def choose_session(cli: Path, requested: str | None, accelerator: tuple[str, str] | None) -> str:
@@ -53,15 +42,7 @@ def choose_session(cli: Path, requested: str | None, accelerator: tuple[str, str
             "`colablink init --colab SESSION`."
         )
     name = requested or NEW_SESSION
-    argv = [str(cli), "new", "-s", name]
-    if accelerator is not None:
-        argv += [f"--{accelerator[0]}", accelerator[1]]
-    done = subprocess.run(argv, check=False)
-    if done.returncode != 0 or name not in session_names():
-        raise ColabLinkError(
-            f"`colab new -s {name}` did not create the session (exit {done.returncode}); "
-            "see its output above."
-        )
+    colab_account.create(cli, name, accelerator, show_output=True)
     return name
 
 
@@ -77,8 +58,12 @@ def enroll(
     local_dir: str | None = None,
     ssh_config: Path | None = None,
     warn: enrollment.Warn = enrollment._ignore,
+    step: Callable[[str], None] = lambda _: None,
 ) -> Profile:
-    """Do the whole ``init --colab`` for ``profile``; on failure leave everything as it was."""
+    """Do the whole ``init --colab`` for ``profile``; on failure leave everything as it was.
+
+    ``step`` hears each step; raising from it stops the enrolment, which then undoes itself.
+    """
     check_profile_name(profile)
     colab.check_logged_in()
     store = ProfileStore()
@@ -97,6 +82,7 @@ def enroll(
         enrollment._ensure_key(key_path, profile, undo)
         argv = colab.proxy_argv(cli, session_name, key_path)
         target = SshTarget(HOST, 22, username, (), key_path, transport=ProxyCommand(argv))
+        step(f"reaching Colab session {session_name} and pinning its host key")
         try:
             session = Session.connect(target, timeout=60, learn_host_key=True)
         except Unreachable as exc:
@@ -116,9 +102,11 @@ def enroll(
                 ssh_config=config_path,
                 proxy_command=argv,
             )
+            step("creating the connection directory")
             enrollment._make_remote_dir(session, candidate.remote_conn_dir, undo)
         finally:
             session.close()
+        step("writing the ssh config")
         enrollment._make_local_dir(candidate.local_conn_dir, undo)
         enrollment._write_local(candidate, previous, store, undo, warn)
     except BaseException:

@@ -73,22 +73,34 @@ class Hub:
         name = params.get("profile")
         text = params.get("connectionInfo")
         if text is not None:
-            cancelled = threading.Event()
-
-            def step(message: str) -> None:
-                if cancelled.is_set():
-                    raise UsageError("Connect was cancelled.")
-                report(message)
-
-            try:
-                profile = await run_blocking(lambda: self._enroll(text, name, params, root, step))
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
+            profile = await self.enrolled(
+                lambda step: self._enroll(text, name, params, root, step), report
+            )
         elif name is not None:
             profile = self.store.load(name)
         else:
             profile = self._only_workspace_profile(root)
+        return await self.hold(profile, report)
+
+    async def enrolled(
+        self, enroll: Callable[[Callable[[str], None]], Profile], report: Callable[[str], None]
+    ) -> Profile:
+        """Run ``enroll`` in a worker; cancelling the await stops it at its next step."""
+        cancelled = threading.Event()
+
+        def step(message: str) -> None:
+            if cancelled.is_set():
+                raise UsageError("Connect was cancelled.")
+            report(message)
+
+        try:
+            return await run_blocking(lambda: enroll(step))
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def hold(self, profile: Profile, report: Callable[[str], None]) -> ProfileStatus:
+        """Hold ``profile`` live (replacing any earlier hold of it) and start its sync."""
         previous = self.live.pop(profile.name, None)
         if previous is not None:
             await run_blocking(previous.close)

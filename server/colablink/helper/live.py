@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from colablink.connection import Connection, Status
+from colablink.daemon.address import window_socket_path
 from colablink.daemon.client import DaemonClient
+from colablink.enroll import colab_account
 from colablink.errors import ColabLinkError, UsageError
 from colablink.helper.daemon_link import DaemonLink, DaemonUnavailable
 from colablink.helper.notifier import Notifier
 from colablink.helper.protocol import (
+    ColabRuntime,
     ConnectionState,
     GpuStatus,
     Notification,
@@ -31,6 +34,7 @@ from colablink.helper.protocol import (
     StatusChangedParams,
     SyncState,
 )
+from colablink.helper.proxy_socket import ProxySocket
 from colablink.helper.runtime_ports import PortWatch
 from colablink.helper.settings import Settings
 from colablink.helper.syncing import (
@@ -77,6 +81,8 @@ class LiveProfile:
         self._follower: DaemonClient | None = None
         self._closed = False
         self._take_over_lock = threading.Lock()
+        # While this window holds the connection itself, `colablink proxy` rides it too.
+        self._proxy_socket: ProxySocket | None = None
 
     @property
     def name(self) -> str:
@@ -108,6 +114,7 @@ class LiveProfile:
         with self._take_over_lock:
             if self.sync is not None or self._closed:
                 return
+            self._serve_proxy()
             self.sync = HelperSync(
                 self.profile,
                 lambda: self.connection.session,
@@ -335,8 +342,16 @@ class LiveProfile:
         if self.sync is not None:
             self.sync.flush()
 
+    def _serve_proxy(self) -> None:
+        proxy = ProxySocket(self.connection, window_socket_path(self.name))
+        if proxy.start():
+            self._proxy_socket = proxy
+
     def close(self) -> None:
         self._closed = True
+        proxy, self._proxy_socket = self._proxy_socket, None
+        if proxy is not None:
+            proxy.close()
         follower, self._follower = self._follower, None
         if follower is not None:
             follower.close()
@@ -400,7 +415,20 @@ def profile_status(
         "lastError": last_error,
         "resources": resources,
         "ports": ports or [],
+        "colab": colab_runtime(profile),
     }
+
+
+def colab_runtime(profile: Profile) -> ColabRuntime | None:
+    """The profile's Colab session and its accelerator, read from the client's state file."""
+    found = colab_account.session_of(profile.proxy_command)
+    if found is None:
+        return None
+    try:
+        known = {s.name: s.accelerator for s in colab_account.sessions()}
+    except ColabLinkError:
+        known = {}
+    return {"session": found[1], "accelerator": known.get(found[1], "NONE")}
 
 
 def resources_status(found: Resources | None) -> ResourcesStatus | None:

@@ -28,6 +28,10 @@ class Method:
     UNFORWARD = "colablink/unforward"
     SSH_HOST = "colablink/sshHost"
     CHECK_CONNECTION_INFO = "colablink/checkConnectionInfo"
+    COLAB_SESSIONS = "colablink/colabSessions"
+    CONNECT_COLAB = "colablink/connectColab"
+    COLAB_USAGE = "colablink/colabUsage"
+    STOP_RUNTIME = "colablink/stopRuntime"
 
 
 class Notification:
@@ -141,6 +145,14 @@ class RuntimePort(TypedDict):
     pid: int | None
 
 
+class ColabRuntime(TypedDict):
+    """The Colab session a profile dials through Google's channel, as the client's state says."""
+
+    session: str
+    # "T4", "A100", "V5E1"…, "NONE" for a CPU runtime.
+    accelerator: str
+
+
 class ProfileStatus(TypedDict):
     profile: str
     state: ConnectionState
@@ -158,6 +170,8 @@ class ProfileStatus(TypedDict):
     resources: ResourcesStatus | None
     # Refreshed with the resources while connected; empty otherwise.
     ports: list[RuntimePort]
+    # Set for a profile made by the Colab option (or ``init --colab``).
+    colab: ColabRuntime | None
 
 
 class DisconnectParams(TypedDict):
@@ -304,3 +318,50 @@ class StatusChangedParams(TypedDict):
 class OutputsChangedParams(TypedDict):
     profile: str
     paths: list[str]
+
+
+class ColabSessionsParams(TypedDict):
+    # Google's ``colab`` client; default: COLABLINK_COLAB_CLI, then ``colab`` on PATH.
+    colabCli: NotRequired[str]
+
+
+class ColabSessionsResult(TypedDict):
+    sessions: list[ColabRuntime]
+
+
+class ConnectColabParams(TypedDict):
+    """Connect through Colab's official channel: an existing session, or ``new`` creates one."""
+
+    workspaceRoot: str
+    session: NotRequired[str]
+    new: NotRequired[bool]
+    # For a new session: T4, L4, G4, A100, H100 (GPU) or v5e1, v6e1 (TPU); absent: CPU.
+    accelerator: NotRequired[str]
+    profile: NotRequired[str]
+    remoteDir: NotRequired[str]
+    localDir: NotRequired[str]
+    colabCli: NotRequired[str]
+    # Colab's login and root are root and /content; another runtime behind the channel may differ.
+    username: NotRequired[str]
+    remoteRoot: NotRequired[str]
+    workDoneToken: NotRequired[str | int]
+
+
+class ColabUsageParams(TypedDict):
+    profile: str
+
+
+class ColabUsageResult(TypedDict):
+    """The account's compute units, where ``colab usage`` answers."""
+
+    balance: float
+    ratePerHour: float
+
+
+class StopRuntimeParams(TypedDict):
+    profile: str
+
+
+class StopRuntimeResult(TypedDict):
+    session: str
+    pulled: int

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,8 +21,10 @@ from colablink.helper.code_lens import code_lenses
 from colablink.helper.execs import ExecRunner
 from colablink.helper.hub import Hub
 from colablink.helper.lifecycle import Lifecycle
+from colablink.helper.live import profile_status
 from colablink.helper.outputs import list_outputs
 from colablink.helper.params import require, validate
+from colablink.helper.profile_watch import watch_profiles
 from colablink.helper.protocol import (
     CheckConnectionInfoParams,
     CheckConnectionInfoResult,
@@ -35,6 +38,7 @@ from colablink.helper.protocol import (
     ForwardParams,
     ForwardResult,
     Method,
+    Notification,
     OutputsParams,
     PtyCloseParams,
     PtyInputParams,
@@ -43,6 +47,7 @@ from colablink.helper.protocol import (
     PtyResizeParams,
     SshHostParams,
     SshHostResult,
+    StatusChangedParams,
     SyncNowParams,
     SyncNowResult,
     UnforwardParams,
@@ -69,6 +74,7 @@ class Helper:
         self.transfers = transfers
         self.ptys = ptys
         self.lifecycle = lifecycle
+        self.profile_watch: asyncio.Future[None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -127,13 +133,32 @@ class Helper:
         if pressed is not None:
             pressed.add_done_callback(lambda _: loop.call_soon_threadsafe(work.cancel))
 
+    @contextlib.contextmanager
+    def progress_span(self, token: str | int | None, title: str) -> Iterator[None]:
+        """Begin and end the client's work-done progress ``token`` around a request's steps."""
+        if token is not None:
+            self.hub.notifier.progress(token, types.WorkDoneProgressBegin(title=title))
+        try:
+            yield
+        finally:
+            if token is not None:
+                self.hub.notifier.progress(token, types.WorkDoneProgressEnd())
+
+    def profiles_changed(self) -> None:
+        """A profile was made or rewritten elsewhere: show its lenses, and tell the editor."""
+        self.refresh_code_lenses()
+        for profile in self.hub.workspace_profiles():
+            if profile.name not in self.hub.live:
+                params: StatusChangedParams = {"status": profile_status(profile)}
+                self.hub.notifier.send(Notification.STATUS_CHANGED, params)
+
     def refresh_code_lenses(self) -> None:
         capabilities = self.server.client_capabilities.workspace
         if capabilities and capabilities.code_lens and capabilities.code_lens.refresh_support:
             self.server.workspace_code_lens_refresh(None)
 
 
-def _request(
+def register_request(
     server: HelperServer,
     method: str,
     shape: type[P],
@@ -164,6 +189,9 @@ def register(helper: Helper) -> None:
         if root:
             hub.workspace_root = Path(root)
         helper.apply_settings(params.initialization_options)
+        helper.profile_watch = asyncio.ensure_future(
+            watch_profiles(hub.store.directory, helper.profiles_changed)
+        )
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
@@ -203,13 +231,8 @@ def register(helper: Helper) -> None:
             log.info("Connect: %s", message)
             report(message)
 
-        if token is not None:
-            hub.notifier.progress(token, types.WorkDoneProgressBegin(title="ColabLink: connecting"))
-        try:
+        with helper.progress_span(token, "ColabLink: connecting"):
             status = await hub.connect(params, step)
-        finally:
-            if token is not None:
-                hub.notifier.progress(token, types.WorkDoneProgressEnd())
         helper.refresh_code_lenses()
         return status
 
@@ -328,22 +351,28 @@ def register(helper: Helper) -> None:
             "configFile": str(config),
         }
 
-    _request(server, Method.CONNECT, ConnectParams, connect)
-    _request(server, Method.DISCONNECT, DisconnectParams, disconnect)
-    _request(server, Method.STATUS, dict, status)
-    _request(server, Method.EXEC, ExecParams, exec_)
-    _request(server, Method.PTY_OPEN, PtyOpenParams, pty_open)
-    _request(server, Method.PTY_INPUT, PtyInputParams, pty_input)
-    _request(server, Method.PTY_RESIZE, PtyResizeParams, pty_resize)
-    _request(server, Method.PTY_CLOSE, PtyCloseParams, pty_close)
-    _request(server, Method.FLUSH, FlushParams, flush)
-    _request(server, Method.SYNC_NOW, SyncNowParams, sync_now)
-    _request(server, Method.OUTPUTS, OutputsParams, outputs)
-    _request(server, Method.DOWNLOAD, DownloadParams, download)
-    _request(server, Method.FORWARD, ForwardParams, forward)
-    _request(server, Method.UNFORWARD, UnforwardParams, unforward)
-    _request(server, Method.SSH_HOST, SshHostParams, ssh_host)
-    _request(server, Method.CHECK_CONNECTION_INFO, CheckConnectionInfoParams, check_connection_info)
+    register_request(server, Method.CONNECT, ConnectParams, connect)
+    register_request(server, Method.DISCONNECT, DisconnectParams, disconnect)
+    register_request(server, Method.STATUS, dict, status)
+    register_request(server, Method.EXEC, ExecParams, exec_)
+    register_request(server, Method.PTY_OPEN, PtyOpenParams, pty_open)
+    register_request(server, Method.PTY_INPUT, PtyInputParams, pty_input)
+    register_request(server, Method.PTY_RESIZE, PtyResizeParams, pty_resize)
+    register_request(server, Method.PTY_CLOSE, PtyCloseParams, pty_close)
+    register_request(server, Method.FLUSH, FlushParams, flush)
+    register_request(server, Method.SYNC_NOW, SyncNowParams, sync_now)
+    register_request(server, Method.OUTPUTS, OutputsParams, outputs)
+    register_request(server, Method.DOWNLOAD, DownloadParams, download)
+    register_request(server, Method.FORWARD, ForwardParams, forward)
+    register_request(server, Method.UNFORWARD, UnforwardParams, unforward)
+    register_request(server, Method.SSH_HOST, SshHostParams, ssh_host)
+    register_request(
+        server, Method.CHECK_CONNECTION_INFO, CheckConnectionInfoParams, check_connection_info
+    )
+    # Imported here: the Colab requests build on this module's Helper and register_request.
+    from colablink.helper import colab_requests
+
+    colab_requests.register(helper)
 
 
 def is_ip_address(text: str) -> bool:
