@@ -10,6 +10,7 @@ a Ctrl+C that comes after the commit line reports the landing, not a cancel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shlex
@@ -25,7 +26,7 @@ from support.system import wait_for
 
 from bench.delay_proxy import DelayProxy
 
-from .conftest import Setup, drain, end, make_profile
+from .conftest import Setup, drain, end, make_profile, remote_sleeps
 
 SLOW = "slow"
 # The contract is 1 s; this box is shared by several test runs, so allow for its load.
@@ -202,7 +203,9 @@ def test_sigterm_and_sighup_stop_a_transfer_as_ctrl_c_does(
     (remote_root / name).unlink(missing_ok=True)
 
 
-def test_a_killed_direct_upload_leaves_no_remote_temp(live: Setup, tmp_path: Path) -> None:
+def test_a_killed_direct_upload_leaves_no_remote_temp(
+    live: Setup, slow: DelayProxy, tmp_path: Path
+) -> None:
     """SIGKILL leaves nobody here to clean: the runtime's side does, once its input ends."""
     remote_root = Path(live.profile.remote_root)
     big = tmp_path / "killed.bin"
@@ -228,17 +231,25 @@ SLOW_MV = (
 )
 
 
-@pytest.fixture
-def held_rename(live: Setup) -> Iterator[Path]:
-    """The hold file (absent); while it exists, every upload waits right after its commit."""
-    plant = f"{{ echo {shlex.quote(SLOW_MV)}; cat ~/.bashrc; }} > ~/.rc && mv ~/.rc ~/.bashrc"
+@contextlib.contextmanager
+def planted(live: Setup, function: str) -> Iterator[Path]:
+    """``function`` first in the runtime user's ~/.bashrc, written by that user; yields its home."""
+    plant = f"{{ echo {shlex.quote(function)}; cat ~/.bashrc; }} > ~/.rc && mv ~/.rc ~/.bashrc"
     assert live.cli("--profile", SLOW, "exec", plant).returncode == 0
-    home = Path(pwd.getpwnam(live.runtime.username).pw_dir)
     try:
-        yield home / HOLD
+        yield Path(pwd.getpwnam(live.runtime.username).pw_dir)
     finally:
-        (home / HOLD).unlink(missing_ok=True)
         assert live.cli("--profile", SLOW, "exec", "sed -i 1d ~/.bashrc").returncode == 0
+
+
+@pytest.fixture
+def held_rename(live: Setup, slow: DelayProxy) -> Iterator[Path]:
+    """The hold file (absent); while it exists, every upload waits right after its commit."""
+    with planted(live, SLOW_MV) as home:
+        try:
+            yield home / HOLD
+        finally:
+            (home / HOLD).unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize("answered", [True, False], ids=["answered", "unanswered"])
@@ -272,3 +283,29 @@ def test_ctrl_c_after_the_commit_reports_the_landing(
         assert process.returncode == 1, err
         assert b"may already hold it" in err and b"cancelled" not in err, err
     wait_for(lambda: dest.read_text() == "new", 5, "the committed upload to land")
+
+
+# A runtime that sends the whole archive, closes its output, then holds back its exit status.
+STALLED_EXIT = (
+    'tar() { command tar "$@"; case "$*" in *stalled-*) exec >&- 2>&-; sleep 60;; esac; }'
+)
+
+
+def test_a_download_cancelled_while_the_runtime_holds_its_exit_never_lands(
+    live: Setup, slow: DelayProxy, tmp_path: Path
+) -> None:
+    source = Path(live.profile.remote_root) / "stalled-down.txt"
+    source.write_text("new")
+    as_runtime_user(live, source)
+    here = tmp_path / "here"
+    here.mkdir()
+    with planted(live, STALLED_EXIT):
+        process = live.spawn("--profile", SLOW, "download", source.name, f"{here}/")
+        try:
+            wait_for(lambda: remote_sleeps(live), 20, "the runtime to hold its exit")
+        finally:
+            elapsed = interrupt(live, process, "direct")
+    assert elapsed < EXIT_S
+    assert not list(here.iterdir())
+    wait_for(lambda: not remote_sleeps(live), EXIT_S, "the remote end to be killed")
+    source.unlink()

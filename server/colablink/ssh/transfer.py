@@ -409,8 +409,11 @@ def download(
             raise RemoteError(f"The runtime sent a malformed listing for {src}.") from None
         done["bytes"] = 0
         _land(reader, tmp, done)
+        _await_exit(chan, cancel)
         _finish(chan, f"read {src}")
         finished = True
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("The transfer was cancelled.")  # answered as one: it must not land
         if contents and target.is_dir() and not target.is_symlink():
             _merge(tmp, target)
         else:
@@ -434,6 +437,17 @@ def download(
                 send_signal(chan, "KILL")
         close_channel(chan)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _await_exit(chan: paramiko.Channel, cancel: threading.Event | None) -> None:
+    """Wait for the remote end's exit status, which a runtime may hold back, as long as no cancel.
+
+    A cancel while waiting ends the download before anything is placed, so a copy that was
+    answered as cancelled (the helper answers within its grace) can never land afterwards.
+    """
+    while cancel is not None and not chan.status_event.wait(_CANCEL_POLL_S):
+        if cancel.is_set():
+            raise Cancelled("The transfer was cancelled.")
 
 
 def _land(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
