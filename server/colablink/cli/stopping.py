@@ -38,14 +38,17 @@ class Stop:
 
     @contextmanager
     def cancellable(self) -> Iterator[threading.Event]:
-        """Within: a signal sets the returned cancel instead of interrupting."""
+        """Within, and after it ends well: a signal sets the returned cancel instead of
+        interrupting (once the transfer is done, closing the connection must not turn it into
+        a reported cancel)."""
         if self.signum:
             raise KeyboardInterrupt
         self._cancellable = True
         try:
             yield self.cancel
-        finally:
+        except BaseException:
             self._cancellable = False
+            raise
 
     def cancelled(self, message: str) -> Cancelled:
         """The error to leave with: exit 128 + the signal's number, as a shell reports it."""
