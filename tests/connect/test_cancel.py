@@ -4,12 +4,16 @@ The transfers go through a slowed link (``DelayProxy``) and are large sparse fil
 caught mid-way: the real CLI process gets SIGINT, must exit within ``EXIT_S``, and leave no
 temporary on either side and the destination as it was. A cancelled upload must not land later,
 over a newer upload to the same path (the daemon once kept going after its client left).
+SIGTERM and SIGHUP stop a transfer as Ctrl+C does; a CLI killed outright leaves no remote temp;
+a Ctrl+C that comes after the commit line reports the landing, not a cancel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
+import shlex
 import signal
 import subprocess
 import time
@@ -22,7 +26,7 @@ from support.system import wait_for
 
 from bench.delay_proxy import DelayProxy
 
-from .conftest import Setup, drain, end, make_profile
+from .conftest import Setup, drain, end, make_profile, remote_sleeps
 
 SLOW = "slow"
 # The contract is 1 s; this box is shared by several test runs, so allow for its load.
@@ -79,10 +83,12 @@ def remote_tars(live: Setup) -> bool:
     return found.returncode == 0
 
 
-def interrupt(live: Setup, process: subprocess.Popen[bytes], how: str) -> float:
-    """Ctrl+C (or, for ``agent-killed``, SIGKILL) the CLI; seconds until it exited."""
+def interrupt(
+    live: Setup, process: subprocess.Popen[bytes], how: str, signum: int = signal.SIGINT
+) -> float:
+    """Ctrl+C, or ``signum`` (for ``agent-killed``, SIGKILL) to the CLI; seconds until it exited."""
     started = time.monotonic()
-    process.send_signal(signal.SIGKILL if how == "agent-killed" else signal.SIGINT)
+    process.send_signal(signal.SIGKILL if how == "agent-killed" else signum)
     try:
         process.wait(timeout=10)
     finally:
@@ -92,7 +98,8 @@ def interrupt(live: Setup, process: subprocess.Popen[bytes], how: str) -> float:
     if how != "agent-killed":
         assert process.stderr is not None
         err = process.stderr.read()
-        assert process.returncode == 130, err
+        assert process.returncode == 128 + signum, err
+        assert len(err.decode().strip().splitlines()) == 1, err
         assert b"cancelled" in err and b"Traceback" not in err, err
     return elapsed
 
@@ -150,4 +157,155 @@ def test_a_cancelled_download_leaves_nothing(live: Setup, how: str, tmp_path: Pa
         wait_for(lambda: not temps(here, ".colablink-down."), EXIT_S, "the local temp to go")
     assert (here / source.name).read_text() == "old"
     wait_for(lambda: not remote_tars(live), EXIT_S, "the remote tar to end")
+    source.unlink()
+
+
+@pytest.mark.parametrize(
+    ("how", "verb", "signum"),
+    [
+        ("direct", "upload", signal.SIGTERM),
+        ("direct", "download", signal.SIGTERM),
+        ("direct", "upload", signal.SIGHUP),
+        ("direct", "download", signal.SIGHUP),
+        ("agent", "download", signal.SIGTERM),
+    ],
+    indirect=["how"],
+)
+def test_sigterm_and_sighup_stop_a_transfer_as_ctrl_c_does(
+    live: Setup, how: str, verb: str, signum: int, tmp_path: Path
+) -> None:
+    remote_root = Path(live.profile.remote_root)
+    here = tmp_path / "here"
+    here.mkdir()
+    name = f"sig-{verb}-{signum}-{how}.bin"
+    if verb == "upload":
+        with (here / name).open("wb") as f:
+            f.truncate(BIG)
+        args, watched, prefix = [str(here / name), name], remote_root, ".colablink-up."
+    else:
+        with (remote_root / name).open("wb") as f:
+            f.truncate(BIG)
+        as_runtime_user(live, remote_root / name)
+        args, watched, prefix = [name, f"{here}/"], here, ".colablink-down."
+
+    process = live.spawn("--profile", SLOW, verb, *args)
+    try:
+        wait_for(lambda: partial(watched, prefix), 30, f"the {verb} to be under way")
+    finally:
+        elapsed = interrupt(live, process, how, signum)
+    assert elapsed < EXIT_S
+    wait_for(lambda: not temps(watched, prefix), EXIT_S, "the temporary to go")
+    assert not temps(here, ".colablink-down.")
+    assert not temps(remote_root, ".colablink-up.")
+    wait_for(lambda: not remote_tars(live), EXIT_S, "the remote tar to end")
+    target = here / name if verb == "download" else remote_root / name
+    assert not target.exists()
+    (remote_root / name).unlink(missing_ok=True)
+
+
+def test_a_killed_direct_upload_leaves_no_remote_temp(
+    live: Setup, slow: DelayProxy, tmp_path: Path
+) -> None:
+    """SIGKILL leaves nobody here to clean: the runtime's side does, once its input ends."""
+    remote_root = Path(live.profile.remote_root)
+    big = tmp_path / "killed.bin"
+    with big.open("wb") as f:
+        f.truncate(BIG)
+    process = live.spawn("--profile", SLOW, "upload", str(big), big.name)
+    try:
+        wait_for(lambda: partial(remote_root, ".colablink-up."), 30, "the upload to be under way")
+    finally:
+        process.kill()
+        process.wait()
+    wait_for(lambda: not temps(remote_root, ".colablink-up."), 5, "the remote temp to go")
+    wait_for(lambda: not remote_tars(live), 5, "the remote tar to end")
+    assert not (remote_root / big.name).exists()
+
+
+# The runtime user's ~/.bashrc (first, before Debian's non-interactive return): while the hold
+# file exists, ``mv`` (the upload's rename into place, after its commit line) waits for it to go.
+HOLD = ".hold-mv"
+SLOW_MV = (
+    f"mv() {{ if [ -e ~/{HOLD} ]; then : > ~/{HOLD}.at; while [ -e ~/{HOLD} ]; do sleep 0.02; "
+    'done; fi; command mv "$@"; }'
+)
+
+
+@contextlib.contextmanager
+def planted(live: Setup, function: str) -> Iterator[Path]:
+    """``function`` first in the runtime user's ~/.bashrc, written by that user; yields its home."""
+    plant = f"{{ echo {shlex.quote(function)}; cat ~/.bashrc; }} > ~/.rc && mv ~/.rc ~/.bashrc"
+    assert live.cli("--profile", SLOW, "exec", plant).returncode == 0
+    try:
+        yield Path(pwd.getpwnam(live.runtime.username).pw_dir)
+    finally:
+        assert live.cli("--profile", SLOW, "exec", "sed -i 1d ~/.bashrc").returncode == 0
+
+
+@pytest.fixture
+def held_rename(live: Setup, slow: DelayProxy) -> Iterator[Path]:
+    """The hold file (absent); while it exists, every upload waits right after its commit."""
+    with planted(live, SLOW_MV) as home:
+        try:
+            yield home / HOLD
+        finally:
+            (home / HOLD).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("answered", [True, False], ids=["answered", "unanswered"])
+@pytest.mark.parametrize("how", ["direct", "agent"], indirect=True)
+def test_ctrl_c_after_the_commit_reports_the_landing(
+    live: Setup, how: str, answered: bool, held_rename: Path, tmp_path: Path
+) -> None:
+    dest = Path(live.profile.remote_root) / f"landing-{how}-{answered}.txt"
+    dest.write_text("old")
+    as_runtime_user(live, dest)
+    new = tmp_path / "new.txt"
+    new.write_text("new")
+    held_rename.touch()
+    at_rename = held_rename.with_name(HOLD + ".at")
+    process = live.spawn("--profile", SLOW, "upload", str(new), dest.name)
+    try:
+        wait_for(at_rename.exists, 20, "the upload to reach its rename")
+        process.send_signal(signal.SIGINT)
+        if answered:
+            time.sleep(0.2)  # the runtime answers within the CLI's wait
+            held_rename.unlink()
+        out, err = process.communicate(timeout=10)
+    finally:
+        end(process)
+        held_rename.unlink(missing_ok=True)
+        at_rename.unlink(missing_ok=True)
+    if answered:
+        assert process.returncode == 0, err
+        assert b"Uploaded" in out, out
+    else:
+        assert process.returncode == 1, err
+        assert b"may already hold it" in err and b"cancelled" not in err, err
+    wait_for(lambda: dest.read_text() == "new", 5, "the committed upload to land")
+
+
+# A runtime that sends the whole archive, closes its output, then holds back its exit status.
+STALLED_EXIT = (
+    'tar() { command tar "$@"; case "$*" in *stalled-*) exec >&- 2>&-; sleep 60;; esac; }'
+)
+
+
+def test_a_download_cancelled_while_the_runtime_holds_its_exit_never_lands(
+    live: Setup, slow: DelayProxy, tmp_path: Path
+) -> None:
+    source = Path(live.profile.remote_root) / "stalled-down.txt"
+    source.write_text("new")
+    as_runtime_user(live, source)
+    here = tmp_path / "here"
+    here.mkdir()
+    with planted(live, STALLED_EXIT):
+        process = live.spawn("--profile", SLOW, "download", source.name, f"{here}/")
+        try:
+            wait_for(lambda: remote_sleeps(live), 20, "the runtime to hold its exit")
+        finally:
+            elapsed = interrupt(live, process, "direct")
+    assert elapsed < EXIT_S
+    assert not list(here.iterdir())
+    wait_for(lambda: not remote_sleeps(live), EXIT_S, "the remote end to be killed")
     source.unlink()

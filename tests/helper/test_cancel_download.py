@@ -1,8 +1,8 @@
 """Cancelling the helper's download stops it for real, on the window's connection or the agent's.
 
 The runtime's file is large and sparse, so the download is caught mid-way. Cancelled by
-``$/cancelRequest`` (on the window's connection) or by its progress's cancel button
-(``window/workDoneProgress/cancel``, through the agent), the request must be answered (-32800)
+``$/cancelRequest`` or by its progress's cancel button (``window/workDoneProgress/cancel``), on
+the window's connection and through the agent, the request must be answered (-32800)
 quickly, with no temporary left here, no tar left on the runtime and the destination as it was.
 """
 
@@ -72,8 +72,9 @@ def holder(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.mark.parametrize("by", ["request", "progress"])
 async def test_cancelling_a_download_leaves_nothing(
-    holder: str, helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
+    holder: str, by: str, helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
 ) -> None:
     write_profile(workspace, shared_runtime)
     await connect_profile(helper, workspace)
@@ -93,7 +94,7 @@ async def test_cancelling_a_download_leaves_nothing(
             wait_for, lambda: reported(helper, token), 5, "the download's progress reports"
         )
         started = time.monotonic()
-        if holder == "window":
+        if by == "request":
             helper.lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="big-download"))
         else:
             cancel = types.WorkDoneProgressCancelParams(token=token)
@@ -109,6 +110,9 @@ async def test_cancelling_a_download_leaves_nothing(
         await asyncio.to_thread(
             wait_for, lambda: not remote_tars(shared_runtime.username), 2, "the remote tar to end"
         )
+        # Nothing lands later either, once the transfer's last byte could have come in.
+        assert not list(here.glob(".colablink-down.*"))
+        assert (here / source.name).read_text() == "old"
     finally:
         request.cancel()
         source.unlink()

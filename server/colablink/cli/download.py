@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from colablink.cli.stopping import stop_on_signals
     from colablink.cli.upload import progress_bar
     from colablink.cli.warm import daemon_for, profile_name
     from colablink.errors import Cancelled
@@ -29,20 +30,25 @@ def run(args: argparse.Namespace) -> int:
     if args.destination.endswith("/") and not destination.endswith("/"):
         destination += "/"  # as cp: a missing directory named with a slash receives the copy
     name = profile_name(getattr(args, "profile", None))
-    try:
-        with progress_bar(f"download {args.source}") as progress:
-            daemon = daemon_for(name)
-            if daemon is not None:
-                with daemon:
-                    request = {"op": "download", "remote": args.source, "local": destination}
-                    written = str(daemon.transfer(request, on_progress=progress)["path"])
-            else:
-                from colablink.connection import Connection
-                from colablink.local.profiles import ProfileStore
+    with stop_on_signals() as stop:
+        try:
+            with progress_bar(f"download {args.source}") as progress:
+                daemon = daemon_for(name)
+                if daemon is not None:
+                    with daemon:
+                        request = {"op": "download", "remote": args.source, "local": destination}
+                        written = str(daemon.transfer(request, on_progress=progress)["path"])
+                else:
+                    from colablink.connection import Connection
+                    from colablink.local.profiles import ProfileStore
 
-                with Connection(ProfileStore().load(name)) as connection:
-                    written = str(connection.download(args.source, destination, progress=progress))
-    except KeyboardInterrupt:
-        raise Cancelled("Download cancelled; nothing of it was kept here.") from None
+                    profile = ProfileStore().load(name)
+                    with Connection(profile) as connection, stop.cancellable() as cancel:
+                        path = connection.download(
+                            args.source, destination, progress=progress, cancel=cancel
+                        )
+                        written = str(path)
+        except (KeyboardInterrupt, Cancelled):
+            raise stop.cancelled("Download cancelled; nothing of it was kept here.") from None
     print(f"Downloaded {args.source} to {written}.")
     return 0

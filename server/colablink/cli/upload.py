@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from colablink.cli.stopping import stop_on_signals
     from colablink.cli.warm import daemon_for, profile_name
     from colablink.errors import Cancelled, UsageError
 
@@ -35,21 +36,27 @@ def run(args: argparse.Namespace) -> int:
     if not source.exists():
         raise UsageError(f"{args.source} does not exist.")
     name = profile_name(getattr(args, "profile", None))
-    try:
-        with progress_bar(f"upload {source.name}") as progress:
-            daemon = daemon_for(name)
-            if daemon is not None:
-                with daemon:
-                    request = {"op": "upload", "local": str(source), "remote": args.destination}
-                    written = str(daemon.transfer(request, on_progress=progress)["path"])
-            else:
-                from colablink.connection import Connection
-                from colablink.local.profiles import ProfileStore
+    with stop_on_signals() as stop:
+        try:
+            with progress_bar(f"upload {source.name}") as progress:
+                daemon = daemon_for(name)
+                if daemon is not None:
+                    with daemon:
+                        request = {"op": "upload", "local": str(source), "remote": args.destination}
+                        written = str(daemon.transfer(request, on_progress=progress)["path"])
+                else:
+                    from colablink.connection import Connection
+                    from colablink.local.profiles import ProfileStore
 
-                with Connection(ProfileStore().load(name)) as connection:
-                    written = connection.upload(source, args.destination, progress=progress)
-    except KeyboardInterrupt:
-        raise Cancelled("Upload cancelled; nothing of it was kept on the runtime.") from None
+                    profile = ProfileStore().load(name)
+                    with Connection(profile) as connection, stop.cancellable() as cancel:
+                        written = connection.upload(
+                            source, args.destination, progress=progress, cancel=cancel
+                        )
+        except (KeyboardInterrupt, Cancelled):
+            raise stop.cancelled(
+                "Upload cancelled; nothing of it was kept on the runtime."
+            ) from None
     print(f"Uploaded {source} to {written}.")
     return 0
 

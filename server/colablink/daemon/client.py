@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     OnEvent = Callable[[dict[str, Any]], None]
 
 CHUNK = 1 << 16
-# After Ctrl+C, how long to wait for the daemon to say the cancelled transfer left nothing behind.
-CANCEL_WAIT_S = 1.0
+# After Ctrl+C, how long to wait for the daemon to say the cancelled transfer left nothing behind
+# (or landed): longer than the transfer's own wait for the runtime, so its answer is heard.
+CANCEL_WAIT_S = 1.5
 
 
 class DaemonGone(errors.ColabLinkError):
@@ -112,10 +113,10 @@ class DaemonClient:
             return self.call(request, on_progress=on_progress)
         except KeyboardInterrupt:
             answer = self._cancel()
-            landed = None if answer is None else answer.get("ok")
-            if isinstance(landed, dict):
-                return landed  # it had already landed: the cancel came too late
-            raise
+            if answer is None:
+                raise
+            # Cancelled, or landed after all (the cancel came too late), or unsure whether it did.
+            return self._result(answer)
 
     def _cancel(self) -> dict[str, Any] | None:
         try:

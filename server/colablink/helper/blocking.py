@@ -52,7 +52,9 @@ async def run_cancellable(
 ) -> T:
     """Run ``work(cancel)`` off the loop; cancelling the await sets ``cancel`` and then waits up
     to ``grace`` seconds for the work to wind down (a transfer removing its temps) before the
-    cancellation goes on. ``cancel`` may also be set from elsewhere (closing down)."""
+    cancellation goes on. Work that finished anyway (the cancel came too late: the download had
+    landed) answers with its result, which is the truth. ``cancel`` may also be set from
+    elsewhere (closing down)."""
     cancel = threading.Event() if cancel is None else cancel
     task = asyncio.ensure_future(run_blocking(lambda: work(cancel), name=name))
     try:
@@ -60,6 +62,6 @@ async def run_cancellable(
     except asyncio.CancelledError:
         cancel.set()
         await asyncio.wait({task}, timeout=grace)
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: the cancel, not the work's error, is the answer
-        raise
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()
+        raise  # the work's own error, if any, was retrieved above: the cancel is the answer

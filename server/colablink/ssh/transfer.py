@@ -5,7 +5,9 @@ per-file round trips, no SFTP request framing, no small reads from paramiko's bu
 lands in a temporary sibling first and is renamed into place, so a reader of the destination sees
 the old version or the new one, never half of one. A cancel (an event, or Ctrl+C in the caller)
 stops a transfer on both sides and leaves the destination as it was; an upload is renamed only
-after the commit line that follows its archive, so one that was cut off never lands later.
+after the commit line that follows its archive, so one that was cut off never lands later. A
+cancel that comes after the commit line reports the landing (or, unanswered, that it may have
+landed), the same rule with and without the daemon.
 
 Destination rules (as ``cp -r``): a destination that is an existing directory, or that ends in
 ``/``, receives the source under its own name; otherwise the destination is the copy's name and
@@ -239,6 +241,26 @@ def _abort_upload(chan: paramiko.Channel) -> None:
         chan.status_event.wait(_ABORT_GRACE_S)
 
 
+def _await_landing(chan: paramiko.Channel, dest: str, cancel: threading.Event | None) -> None:
+    """Wait for the runtime's word on a committed upload, which lands whatever happens now.
+
+    A cancel (or Ctrl+C) this late cannot undo it, so it only bounds the wait: the answer that
+    arrives within the grace is reported as it is (landed, or the runtime's error), and past it
+    the caller is told the copy may have landed, never that nothing was kept.
+    """
+    unsure = RemoteError(f"Stopped waiting for the runtime, which had the whole copy; {dest} "
+                         "may already hold it.")  # fmt: skip
+    try:
+        while cancel is not None and not chan.status_event.wait(_CANCEL_POLL_S):
+            if cancel.is_set():
+                if not chan.status_event.wait(_ABORT_GRACE_S):
+                    raise unsure
+                break
+        _finish(chan, f"write {dest}")
+    except KeyboardInterrupt:
+        raise unsure from None
+
+
 def upload(
     session: Session,
     local: Path | str,
@@ -295,7 +317,7 @@ def upload(
         send_all(chan, _COMMIT)
         committed = True
         shutdown_write(chan)
-        _finish(chan, f"write {dest}")
+        _await_landing(chan, dest, cancel)
         report()
     except (OSError, EOFError, paramiko.SSHException) as exc:
         if isinstance(exc, OSError) and exc.filename:
@@ -387,8 +409,11 @@ def download(
             raise RemoteError(f"The runtime sent a malformed listing for {src}.") from None
         done["bytes"] = 0
         _land(reader, tmp, done)
+        _await_exit(chan, cancel)
         _finish(chan, f"read {src}")
         finished = True
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("The transfer was cancelled.")  # answered as one: it must not land
         if contents and target.is_dir() and not target.is_symlink():
             _merge(tmp, target)
         else:
@@ -412,6 +437,17 @@ def download(
                 send_signal(chan, "KILL")
         close_channel(chan)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _await_exit(chan: paramiko.Channel, cancel: threading.Event | None) -> None:
+    """Wait for the remote end's exit status, which a runtime may hold back, as long as no cancel.
+
+    A cancel while waiting ends the download before anything is placed, so a copy that was
+    answered as cancelled (the helper answers within its grace) can never land afterwards.
+    """
+    while cancel is not None and not chan.status_event.wait(_CANCEL_POLL_S):
+        if cancel.is_set():
+            raise Cancelled("The transfer was cancelled.")
 
 
 def _land(reader: _ChannelReader, into: Path, done: dict[str, int]) -> None:
