@@ -58,7 +58,7 @@ class LiveProfile:
         self.profile = profile
         self._settings = settings
         # Long-lived: commands go through one runner process on the runtime, not a channel each.
-        self.connection = Connection(profile, long_lived=True)
+        self.connection = Connection(profile)
         self._notifier = notifier
         self._lock = threading.Lock()
         self.state: ConnectionState = "disconnected"
