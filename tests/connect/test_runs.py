@@ -96,20 +96,19 @@ def test_a_killed_cli_leaves_the_run_to_finish(live: Setup) -> None:
 
 
 def test_detach_then_logs_attach_and_kill(live: Setup) -> None:
-    started = live.cli("exec", "--detach", COUNTER)
+    started = live.cli("exec", "--detach", COUNTER.replace(f"range({LINES})", "range(600)"))
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.decode().strip()
     wait_for(lambda: b"3\n" in live.cli("logs", run_id).stdout, 10, "output to be kept")
     tail = live.cli("logs", "--tail", "1", run_id).stdout.decode().splitlines()
     assert len(tail) == 1 and tail[0].isdigit()
     follower = live.spawn("attach", run_id)
-    assert follower.stdout is not None
-    assert follower.stdout.readline() == b"0\n"  # from the start, then live
+    time.sleep(1)
     assert live.cli("kill", run_id).returncode == 0
     stdout, _ = follower.communicate(timeout=20)
     assert follower.returncode == 143
-    lines = ("0\n" + stdout.decode()).splitlines()
-    assert lines == [str(i) for i in range(len(lines))]
+    lines = stdout.decode().splitlines()  # from the start, then live, until the kill
+    assert 10 < len(lines) < 600 and lines == [str(i) for i in range(len(lines))]
     assert live.cli("kill", "zzz").returncode != 0
 
 
