@@ -50,6 +50,8 @@ RECORD = struct.Struct(">BI")
 OFFSET = struct.Struct(">Q")
 READ = 1 << 16
 MAX_FRAME = 1 << 24
+# Under the remote root; the local side reads it from here.
+RUNS_FOLDER = ".colablink/runs"
 SOCKET_NAME = "supervisor.sock"
 LOCK_NAME = "supervisor.lock"
 IDLE_S = 1.0
@@ -500,6 +502,20 @@ class Supervisor:
                     if stdin is not None and not stdin.closed and stdin.fileno() == fd:
                         self.feed(run)
             self.reap()
+
+
+def runs_in_progress(folder: str) -> int:
+    """How many runs under ``folder`` are still going, from their ``meta.json`` (for the
+    keep-alive, which must not let Colab reclaim a machine with work on it)."""
+    count = 0
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            try:
+                with open(os.path.join(folder, name, "meta.json")) as handle:
+                    count += json.load(handle).get("state") == "running"
+            except (OSError, ValueError, AttributeError):
+                continue
+    return count
 
 
 def supervise(folder: str, limits: dict[str, Any]) -> None:

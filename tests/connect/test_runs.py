@@ -140,3 +140,20 @@ def test_ctrl_c_still_interrupts(live: Setup) -> None:
     process.communicate(timeout=15)
     assert process.returncode == 130
     wait_for(lambda: not remote_sleeps(live), 5, "every remote sleep to end")
+
+
+def test_keep_alive_and_disconnect_report_runs_in_progress(live: Setup) -> None:
+    from colablink_runtime.runtime import ColabRuntime
+
+    runtime = live.runtime.runtime
+    assert isinstance(runtime, ColabRuntime)
+    assert "in progress" not in runtime.heartbeat()
+    run_id = live.cli("exec", "--detach", "sleep 30").stdout.decode().strip()
+    try:
+        assert "1 run in progress" in runtime.heartbeat()
+        report = live.cli("disconnect")
+        assert report.returncode == 0
+        assert f"1 run(s) still going on the runtime ({run_id})" in report.stderr.decode()
+    finally:
+        live.cli("kill", run_id)
+    wait_for(lambda: "in progress" not in runtime.heartbeat(), 10, "the run to end")

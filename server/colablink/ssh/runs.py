@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import colablink_runtime
 import paramiko
+from colablink_runtime.supervisor import RUNS_FOLDER
 
 from colablink.errors import ColabLinkError, RemoteError, Unreachable
 from colablink.ssh import remote_exec
@@ -38,7 +39,6 @@ GIVE_UP_S = 3.0
 BACKOFF_MAX_S = 5.0
 RECONNECT_FOR_S = 600.0
 RUN_ID = re.compile(r"[0-9a-f]{6,32}")
-RUNS_FOLDER = ".colablink/runs"
 # Read, not imported: it is a program for the runtime, not a module of this side.
 SOURCE = (Path(colablink_runtime.__file__).parent / "supervisor.py").read_bytes()
 
