@@ -140,11 +140,15 @@ class SupervisorLink:
         threading.Thread(target=self._read, name="colablink-supervisor", daemon=True).start()
 
     @classmethod
-    def open(cls, session: Session, remote_root: str) -> SupervisorLink | None:
-        """Reach (or start) the supervisor of ``remote_root``; None without python3 there."""
+    def open(
+        cls, session: Session, remote_root: str, limits: Mapping[str, int] | None = None
+    ) -> SupervisorLink | None:
+        """Reach (or start) the supervisor of ``remote_root``; None without python3 there.
+
+        ``limits`` (see the supervisor's ``LIMITS``) apply to a supervisor this call starts."""
         chan = session.open_exec(BOOTSTRAP_KEEPING_SOURCE)
         folder = f"{remote_root.rstrip('/')}/{RUNS_FOLDER}"
-        config = json.dumps({"folder": folder}).encode() + b"\n"
+        config = json.dumps({"folder": folder, "limits": dict(limits or {})}).encode() + b"\n"
         send_all(chan, framed_source(SOURCE) + config)
         link = cls(chan)
         if link._ready.wait(START_TIMEOUT_S) and link.alive:
