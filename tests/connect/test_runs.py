@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from support.system import wait_for
 
 from bench.delay_proxy import DelayProxy
 
-from .conftest import Setup, make_profile, remote_sleeps
+from .conftest import Setup, drain, end, make_profile, remote_sleeps
 
 # A numbered line every 50 ms for 5 s, then the run's own exit code.
 LINES = 100
@@ -157,3 +158,52 @@ def test_keep_alive_and_disconnect_report_runs_in_progress(live: Setup) -> None:
     finally:
         live.cli("kill", run_id)
     wait_for(lambda: "in progress" not in runtime.heartbeat(), 10, "the run to end")
+
+
+@pytest.fixture
+def cut_daemon(
+    live: Setup, cut_profile: tuple[Profile, DelayProxy]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``colablink watch`` holding the cut profile's connection."""
+    process = live.spawn("watch", "-p", "cut", "--no-sync")
+    try:
+        assert process.stdout is not None
+        assert b"is up" in process.stdout.readline(), "the agent did not start"
+        drain(process)
+        yield process
+    finally:
+        end(process)
+
+
+def test_the_daemon_rides_out_three_cuts(
+    live: Setup, cut_profile: tuple[Profile, DelayProxy], cut_daemon: subprocess.Popen[bytes]
+) -> None:
+    _, proxy = cut_profile
+    process = live.spawn("exec", "-p", "cut", COUNTER)
+    cuts = cut_three_times(proxy)
+    stdout, stderr = process.communicate(timeout=60)
+    cuts.join()
+    assert proxy.cuts >= 3
+    assert (stdout.decode(), process.returncode) == (EXPECTED, 7), stderr
+
+
+def test_a_killed_daemon_leaves_the_run_to_finish(
+    live: Setup, cut_daemon: subprocess.Popen[bytes]
+) -> None:
+    since = time.time()
+    process = live.spawn("exec", "-p", "cut", COUNTER)
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"0\n"
+    cut_daemon.kill()
+    cut_daemon.wait()
+    process.communicate(timeout=20)
+    with LocalClient(profile="cut") as client:
+
+        def ours() -> list[RunInfo]:
+            return [run for run in client.runs() if run.started >= since]
+
+        wait_for(lambda: ours()[0].state == "exited", 20, "the run to finish on its own")
+        assert ours()[0].exit_code == 7
+        assert (
+            client.connection.attach(ours()[0].id, on_stdout=lambda _: None, on_stderr=print) == 7
+        )
