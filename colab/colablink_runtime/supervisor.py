@@ -1,40 +1,37 @@
 """Runs on the runtime: starts commands and keeps them, and their output, when the link drops.
 
-Sent as source over an exec channel (``colablink.ssh.bootstrap``); standard library only, Python
-3.8 compatible. Two roles in one program:
+Started by a front (``supervisor_front.py``, sshd's child for one channel) in its own session, so
+it is no child of sshd and outlives every connection; fronts relay their channel to its unix
+socket ``<folder>/supervisor.sock``. Standard library only, Python 3.8 compatible. It stays up
+``idle_s`` after the last run and front are gone (minutes: a warm client never waits for a fresh
+start), and leaves at once when its folder is removed.
 
-- the *front*, the process sshd started for the channel: it reads one JSON line (``folder``: the
-  hidden runs folder of the remote root), reaches the supervisor on its unix socket there
-  (starting it when none answers), and relays bytes both ways until either side closes;
-- the *supervisor*, started by a front in its own session (double fork, then a fresh interpreter
-  fed this source on a pipe), so it is no child of sshd and outlives every connection. It exits
-  once no run is in progress and no front is connected for ``IDLE_S``; what it keeps is on disk.
-
-Per run, in ``<folder>/<id>/``: ``meta.json`` (command, cwd, start and end time, state, exit code)
-and the output as records (stream byte, length, data) in segment files ``out.<offset>``; when a
-run's output passes ``OUTPUT_CAP`` the oldest segment goes and a reader is told how many bytes it
-missed. Finished runs are pruned by age, by count and by their total output size.
+What it keeps lives in its memory first: the hot path writes nothing but a run's output. The
+index ``runs.json`` (per run: command, cwd, start and end time, state, exit code) is written at
+most every ``FLUSH_S`` when something changed, and when it exits. A run's output goes as records
+(stream byte, length, data) to segment files ``<id>.out.<offset>``, made on its first byte; when
+it passes ``output_cap`` the oldest segment goes and a reader is told how many bytes it missed.
+Finished runs are pruned by age, by count and by their total output size.
 
 Frames both ways: kind (1 byte), tag (4, chosen by the client per request), length (4), payload.
-In: ``R`` start (JSON: argv or line, cwd, env, command, attach), ``T`` attach (JSON: id, from, now),
-``I``/``C`` stdin bytes / close stdin of the tag's run, ``S`` signal the tag's run's process group,
-``K`` signal a run by id (JSON: id, signal), ``L`` list runs. Out: ``!`` ready, ``N`` run id,
-``O``/``E`` output (8-byte offset after it, then data), ``D`` bytes skipped (decimal), ``X`` exit
-code (128+n for signal n), ``Z`` end of the output so far (an attach with ``now``), ``J`` JSON
-answer, ``F`` failure (one sentence).
+In: ``R`` start (JSON: argv or line, cwd, env, command, attach, stdin), ``T`` attach (JSON: id,
+from, now), ``I``/``C`` stdin bytes / close stdin of the tag's run, ``S`` signal the tag's run's
+process group, ``K`` signal a run by id (JSON: id, signal), ``L`` list runs. Out: ``!`` ready,
+``N`` run id, ``O``/``E`` output (8-byte offset after it, then data), ``D`` bytes skipped (decimal),
+``X`` exit code (128+n for signal n), ``Z`` end of the output so far (an attach with ``now``),
+``J`` JSON answer, ``F`` failure (one sentence).
 """
 
 from __future__ import annotations
 
 # Plain os calls: this program must stay small and 3.8-compatible, with no pathlib objects.
-# ruff: noqa: PTH102, PTH103, PTH105, PTH108, PTH112, PTH118, PTH202, PTH208
+# ruff: noqa: PTH105, PTH108, PTH112, PTH116, PTH118, PTH202, PTH208
 import contextlib
-import errno
 import fcntl
 import json
 import os
 import pwd
-import secrets
+import re
 import select
 import shutil
 import signal
@@ -49,13 +46,18 @@ HEADER = struct.Struct(">BII")
 RECORD = struct.Struct(">BI")
 OFFSET = struct.Struct(">Q")
 READ = 1 << 16
-MAX_FRAME = 1 << 24
 # Under the remote root; the local side reads it from here.
 RUNS_FOLDER = ".colablink/runs"
 SOCKET_NAME = "supervisor.sock"
 LOCK_NAME = "supervisor.lock"
-IDLE_S = 1.0
+INDEX_NAME = "runs.json"
+SEGMENT = re.compile(r"([0-9a-f]{6,32})\.out\.([0-9]+)")
+FLUSH_S = 0.5
+# While idle, how often it checks that its socket is still its own (the folder not removed).
+CHECK_S = 2.0
 REAP_POLL_S = 0.05
+# Less free space than this and a run is refused: it could record nothing.
+MIN_FREE = 16 << 10
 # A subscriber is fed from the files while its socket takes less than this.
 OUTBOX_HIGH = 1 << 18
 LIMITS = {
@@ -63,13 +65,8 @@ LIMITS = {
     "max_age_s": 7 * 24 * 3600,  # finished runs older than this go
     "max_finished": 200,  # at most this many finished runs are kept
     "max_total": 512 << 20,  # nor more than this much output over all finished runs
+    "idle_s": 600,  # with no run and no front, it exits after this
 }
-RELAUNCH = (
-    "import sys;b=sys.stdin.buffer;n=int(b.readline());s=b.read(n);"
-    'g={"__name__":"colablink_agent","SOURCE":s};exec(compile(s,"colablink-supervisor","exec"),g);'
-    'g["main"]()'
-)
-FRONT_WAIT_S = 10.0
 
 
 def frame(kind: bytes, tag: int, payload: bytes = b"") -> bytes:
@@ -86,22 +83,17 @@ def write_json(path: str, data: object) -> None:
 class Log:
     """A run's output: records in segment files named by the offset of their first byte."""
 
-    def __init__(self, folder: str, cap: int) -> None:
-        self.folder = folder
+    def __init__(self, prefix: str, cap: int, segments: list[int], end: int) -> None:
+        self.prefix = prefix
         self.segment_size = max(cap // 4, 1)
         self.cap = cap
-        self.segments = sorted(
-            int(name[4:]) for name in os.listdir(folder) if name.startswith("out.")
-        )
-        self.end = 0
-        if self.segments:
-            last = self.segments[-1]
-            self.end = last + os.path.getsize(self.path(last))
+        self.segments = segments
+        self.end = end
         self.writer: IO[bytes] | None = None
         self.reader: tuple[int, IO[bytes]] | None = None
 
     def path(self, start: int) -> str:
-        return os.path.join(self.folder, f"out.{start}")
+        return f"{self.prefix}{start}"
 
     @property
     def start(self) -> int:
@@ -150,12 +142,18 @@ class Log:
             self.reader[1].close()
             self.reader = None
 
+    def remove(self) -> None:
+        self.close()
+        for start in self.segments:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path(start))
+        self.segments.clear()
+
 
 class Run:
-    def __init__(self, folder: str, meta: dict[str, Any], cap: int) -> None:
-        self.folder = folder
+    def __init__(self, meta: dict[str, Any], log: Log) -> None:
         self.meta = meta
-        self.log = Log(folder, cap)
+        self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.fds: dict[int, int] = {}  # output fd → stream byte
         self.pending_input = bytearray()
@@ -164,9 +162,6 @@ class Run:
     @property
     def running(self) -> bool:
         return bool(self.meta["state"] == "running")
-
-    def save(self) -> None:
-        write_json(os.path.join(self.folder, "meta.json"), self.meta)
 
 
 class Client:
@@ -185,26 +180,58 @@ class Supervisor:
         self.limits = {**LIMITS, **limits}
         self.shell = pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
         self.runs: dict[str, Run] = {}
+        self.live: set[Run] = set()  # runs whose process has not been reaped
         self.by_fd: dict[int, Run] = {}
         self.clients: dict[int, Client] = {}
         self.reaping: list[Run] = []
+        self.flush_due: float | None = None
         self.load()
 
     # -- state on disk ----------------------------------------------------------------------
 
+    def log_for(self, rid: str, segments: list[int] | None = None) -> Log:
+        segments = sorted(segments or [])
+        end = 0
+        prefix = os.path.join(self.folder, f"{rid}.out.")
+        if segments:
+            with contextlib.suppress(OSError):
+                end = segments[-1] + os.path.getsize(f"{prefix}{segments[-1]}")
+        return Log(prefix, self.limits["output_cap"], segments, end)
+
     def load(self) -> None:
+        segments: dict[str, list[int]] = {}
         for name in os.listdir(self.folder):
-            meta_path = os.path.join(self.folder, name, "meta.json")
-            try:
-                with open(meta_path) as handle:
-                    meta = json.load(handle)
-            except (OSError, ValueError):
+            match = SEGMENT.fullmatch(name)
+            if match:
+                segments.setdefault(match.group(1), []).append(int(match.group(2)))
+        try:
+            with open(os.path.join(self.folder, INDEX_NAME)) as handle:
+                metas = json.load(handle)
+        except (OSError, ValueError):
+            metas = []
+        for meta in metas if isinstance(metas, list) else []:
+            rid = meta.get("id") if isinstance(meta, dict) else None
+            if not isinstance(rid, str) or not re.fullmatch(r"[0-9a-f]{6,32}", rid):
                 continue
             if meta.get("state") == "running":
                 # Its supervisor died: the output stopped being recorded and no code will come.
                 meta.update(state="lost", ended=time.time())
-            self.runs[name] = Run(os.path.join(self.folder, name), meta, self.limits["output_cap"])
+            self.runs[rid] = Run(meta, self.log_for(rid, segments.pop(rid, None)))
+        for rid, starts in segments.items():  # output of runs the index never heard of
+            self.log_for(rid, starts).remove()
+        self.changed()
+
+    def changed(self) -> None:
+        if self.flush_due is None:
+            self.flush_due = time.monotonic() + FLUSH_S
+
+    def flush(self) -> None:
+        self.flush_due = None
         self.prune()
+        try:
+            write_json(os.path.join(self.folder, INDEX_NAME), [r.meta for r in self.runs.values()])
+        except OSError:
+            self.flush_due = time.monotonic() + 10 * FLUSH_S  # a full disk: try again later
 
     def prune(self) -> None:
         finished = sorted(
@@ -226,15 +253,21 @@ class Supervisor:
     def forget(self, run: Run) -> None:
         if any(run in client.tags.values() for client in self.clients.values()):
             return  # someone is still reading it
-        run.log.close()
+        run.log.remove()
         del self.runs[run.meta["id"]]
-        shutil.rmtree(run.folder, ignore_errors=True)
 
     # -- runs -------------------------------------------------------------------------------
 
     def start(self, client: Client, tag: int, request: dict[str, Any]) -> None:
-        rid = f"{int(time.time()):x}{secrets.token_hex(3)}"
-        folder = os.path.join(self.folder, rid)
+        try:
+            space = os.statvfs(self.folder)
+            free = space.f_bavail * space.f_frsize
+        except OSError:
+            free = MIN_FREE
+        if free < MIN_FREE:
+            self.send(client, b"F", tag, b"Cannot record the run: the runtime's disk is full.")
+            return
+        rid = f"{int(time.time()):x}{os.urandom(3).hex()}"
         meta = {
             "id": rid,
             "command": str(request.get("command", "")),
@@ -244,16 +277,9 @@ class Supervisor:
             "state": "running",
             "exit_code": None,
         }
-        try:
-            os.mkdir(folder, 0o700)
-            run = Run(folder, meta, self.limits["output_cap"])
-            run.save()
-        except OSError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            why = "the runtime's disk is full" if exc.errno == errno.ENOSPC else exc.strerror
-            self.send(client, b"F", tag, f"Cannot record the run on the runtime: {why}.".encode())
-            return
+        run = Run(meta, self.log_for(rid))
         self.runs[rid] = run
+        self.changed()
         client.tags[tag] = run
         self.send(client, b"N", tag, rid.encode())
         if request.get("attach"):
@@ -270,7 +296,7 @@ class Supervisor:
                 executable=executable,
                 cwd=cwd,
                 env={**os.environ, **request.get("env", {})},
-                stdin=subprocess.PIPE,
+                stdin=subprocess.PIPE if request.get("stdin", True) else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group, so a signal reaches all of it
@@ -286,26 +312,36 @@ class Supervisor:
             self.record(run, ord("E"), f"{why}\n".encode())
             self.finish(run, code)
             return
+        self.live.add(run)
         for stream, kind in ((run.proc.stdout, "O"), (run.proc.stderr, "E")):
             assert stream is not None
             run.fds[stream.fileno()] = ord(kind)
             self.by_fd[stream.fileno()] = run
-        assert run.proc.stdin is not None
-        os.set_blocking(run.proc.stdin.fileno(), False)
+        if run.proc.stdin is not None:
+            os.set_blocking(run.proc.stdin.fileno(), False)
 
     def record(self, run: Run, stream: int, data: bytes) -> None:
+        before = run.log.end
         try:
             run.log.append(stream, data)
         except OSError:
             # A full disk: the run goes on; what could not be written is lost.
             run.log.close_writer()
+            return
+        # Followers at the end get it now, not read back from the file on the next turn.
+        after = run.log.end
+        chunk = bytes([stream])
+        for client in self.clients.values():
+            for tag, pos in client.following.items():
+                if pos == before and client.tags[tag] is run and len(client.outbox) < OUTBOX_HIGH:
+                    self.send(client, chunk, tag, OFFSET.pack(after) + data)
+                    client.following[tag] = after
 
     def finish(self, run: Run, code: int) -> None:
         run.log.close_writer()
         run.meta.update(state="exited", exit_code=code, ended=time.time())
-        with contextlib.suppress(OSError):
-            run.save()
-        self.prune()
+        self.live.discard(run)
+        self.changed()
 
     def read_output(self, fd: int) -> None:
         run = self.by_fd[fd]
@@ -372,6 +408,7 @@ class Supervisor:
             if request.get("now"):
                 client.stop_at[tag] = run.log.end
         elif kind == ord("L"):
+            self.prune()
             listing = [run.meta for run in self.runs.values()]
             self.send(client, b"J", tag, json.dumps(listing).encode())
         elif kind == ord("K"):
@@ -434,30 +471,81 @@ class Supervisor:
         del self.clients[client.sock.fileno()]
         client.sock.close()
 
-    def serve(self, listener: socket.socket) -> None:
+    def accept(self, listener: socket.socket) -> None:
+        sock, _ = listener.accept()
+        # Never blocks on a front: one that is itself sending to us would deadlock.
+        sock.setblocking(False)
+        client = Client(sock)
+        self.clients[sock.fileno()] = client
+        self.send(client, b"!", 0, b"1")
+
+    def receive(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(READ)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop(client)
+            return
+        client.inbox += data
+        self.take_frames(client)
+
+    def write(self, fd: int) -> None:
+        writer = self.clients.get(fd)
+        if writer is not None:
+            try:
+                sent = writer.sock.send(writer.outbox)
+                del writer.outbox[:sent]
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.drop(writer)
+            return
+        for run in self.live:
+            stdin = run.proc.stdin if run.proc is not None else None
+            if stdin is not None and not stdin.closed and stdin.fileno() == fd:
+                self.feed(run)
+                return
+
+    def serve(self, listener: socket.socket, still_ours: Any) -> None:
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         signal.set_wakeup_fd(wake_write)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         idle_since = time.monotonic()
+        checked = idle_since
         while True:
             for client in list(self.clients.values()):
                 self.pump(client)
-            busy = self.clients or any(run.running for run in self.runs.values())
+            now = time.monotonic()
+            if self.flush_due is not None and now >= self.flush_due:
+                self.flush()
+            busy = bool(self.clients or self.live)
             if busy:
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since >= IDLE_S:
+                idle_since = now
+            elif now - idle_since >= self.limits["idle_s"]:
                 return
+            elif now - checked >= CHECK_S:
+                checked = now
+                if not still_ours():
+                    return  # the folder went: nothing left to keep
             writers = [
                 run.proc.stdin.fileno()
-                for run in self.runs.values()
+                for run in self.live
                 if run.proc is not None
                 and run.proc.stdin is not None
                 and not run.proc.stdin.closed
                 and (run.pending_input or run.close_input)
             ]
             writers += [fd for fd, client in self.clients.items() if client.outbox]
-            timeout = REAP_POLL_S if self.reaping else (None if busy else IDLE_S)
+            timeout = None if busy else CHECK_S
+            if self.reaping:
+                timeout = REAP_POLL_S
+            if self.flush_due is not None:
+                wait = max(self.flush_due - now, 0.0)
+                timeout = wait if timeout is None else min(timeout, wait)
             readable, writable, _ = select.select(
                 [listener.fileno(), wake_read, *self.by_fd, *self.clients], writers, [], timeout
             )
@@ -465,57 +553,38 @@ class Supervisor:
                 if fd == wake_read:
                     os.read(wake_read, 512)
                 elif fd == listener.fileno():
-                    sock, _ = listener.accept()
-                    # Never blocks on a front: one that is itself sending to us would deadlock.
-                    sock.setblocking(False)
-                    client = Client(sock)
-                    self.clients[sock.fileno()] = client
-                    self.send(client, b"!", 0, b"1")
+                    self.accept(listener)
                 elif fd in self.by_fd:
                     self.read_output(fd)
                 elif fd in self.clients:
-                    client = self.clients[fd]
-                    try:
-                        data = client.sock.recv(READ)
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        data = b""
-                    if not data:
-                        self.drop(client)
-                        continue
-                    client.inbox += data
-                    self.take_frames(client)
+                    self.receive(self.clients[fd])
             for fd in writable:
-                writer = self.clients.get(fd)
-                if writer is not None:
-                    try:
-                        sent = writer.sock.send(writer.outbox)
-                        del writer.outbox[:sent]
-                    except BlockingIOError:
-                        pass
-                    except OSError:
-                        self.drop(writer)
-                    continue
-                for run in list(self.runs.values()):
-                    stdin = run.proc.stdin if run.proc is not None else None
-                    if stdin is not None and not stdin.closed and stdin.fileno() == fd:
-                        self.feed(run)
+                self.write(fd)
             self.reap()
 
 
-def runs_in_progress(folder: str) -> int:
-    """How many runs under ``folder`` are still going, from their ``meta.json`` (for the
-    keep-alive, which must not let Colab reclaim a machine with work on it)."""
-    count = 0
-    with contextlib.suppress(OSError):
-        for name in os.listdir(folder):
-            try:
-                with open(os.path.join(folder, name, "meta.json")) as handle:
-                    count += json.load(handle).get("state") == "running"
-            except (OSError, ValueError, AttributeError):
-                continue
-    return count
+def runs_in_progress(folder: str, timeout: float = 2.0) -> int:
+    """How many runs under ``folder`` are still going, asked of its supervisor (for the
+    keep-alive, which must not let Colab reclaim a machine with work on it); 0 when none
+    answers, since runs go only under a supervisor."""
+    path = os.path.join(folder, SOCKET_NAME)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            sock.sendall(frame(b"L", 1))
+            with sock.makefile("rb") as answers:
+                while True:
+                    head = answers.read(HEADER.size)
+                    if len(head) < HEADER.size:
+                        return 0
+                    kind, _, length = HEADER.unpack(head)
+                    payload = answers.read(length)
+                    if kind == ord("J"):
+                        listing = json.loads(payload)
+                        return sum(1 for meta in listing if meta.get("state") == "running")
+        except (OSError, ValueError, AttributeError, TypeError):
+            return 0
 
 
 def supervise(folder: str, limits: dict[str, Any]) -> None:
@@ -530,91 +599,32 @@ def supervise(folder: str, limits: dict[str, Any]) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(SOCKET_NAME)
     listener.listen(64)
-    try:
-        Supervisor(folder, limits).serve(listener)
-    finally:
-        # Gone from the folder before the lock is released, so a front starts the next one.
-        with contextlib.suppress(OSError):
-            os.unlink(SOCKET_NAME)
-        listener.close()
+    mine = os.stat(SOCKET_NAME).st_ino
 
-
-def spawn(folder: str, limits: dict[str, Any], source: bytes) -> None:
-    """Start the supervisor in its own session: no child of sshd, no terminal, no inherited fds."""
-    child = os.fork()
-    if child:
-        os.waitpid(child, 0)
-        return
-    try:
-        os.setsid()
-        if os.fork():
-            os._exit(0)
-        read_end, write_end = os.pipe()
-        os.write(write_end, str(len(source)).encode() + b"\n" + source)
-        os.close(write_end)
-        os.dup2(read_end, 0)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        os.closerange(3, 1 << 16)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        argv = [sys.executable, "-c", RELAUNCH, "--supervise", folder, json.dumps(limits)]
-        os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter)
-    finally:
-        os._exit(1)
-
-
-def reach(folder: str, limits: dict[str, Any], source: bytes) -> tuple[socket.socket, bytes]:
-    """A socket to the supervisor and its ready frame, starting the supervisor when needed."""
-    deadline = time.monotonic() + FRONT_WAIT_S
-    spawned_at = 0.0
-    while time.monotonic() < deadline:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def still_ours() -> bool:
         try:
-            sock.connect(SOCKET_NAME)  # relative: a deep remote root would pass the 108-byte limit
-            ready = sock.recv(HEADER.size + 1, socket.MSG_WAITALL)
-            if len(ready) == HEADER.size + 1:
-                return sock, ready
+            return os.stat(SOCKET_NAME).st_ino == mine
         except OSError:
-            pass
-        sock.close()
-        if time.monotonic() - spawned_at > 1.0:
-            spawn(folder, limits, source)
-            spawned_at = time.monotonic()
-        time.sleep(0.02)
-    raise SystemExit("colablink: the run supervisor did not start")
+            return False
 
-
-def relay(sock: socket.socket, first: bytes) -> None:
-    stdin_fd = sys.stdin.buffer.fileno()
-    out_fd = sys.stdout.buffer.fileno()
-    os.write(out_fd, first)
-    while True:
-        readable, _, _ = select.select([stdin_fd, sock], [], [])
-        if stdin_fd in readable:
-            data = os.read(stdin_fd, READ)
-            if not data:
-                return
-            sock.sendall(data)
-        if sock in readable:
-            data = sock.recv(READ)
-            if not data:
-                return
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out_fd, view) :]
+    # Ended by the runtime's teardown: what it keeps is written first.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    supervisor = Supervisor(folder, limits)
+    try:
+        supervisor.serve(listener, still_ours)
+    finally:
+        if still_ours():
+            supervisor.flush()
+            # Gone from the folder before the lock is released, so a front starts the next one.
+            with contextlib.suppress(OSError):
+                os.unlink(SOCKET_NAME)
+        listener.close()
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--supervise"]:
         supervise(sys.argv[2], json.loads(sys.argv[3]))
-        return
-    config = json.loads(sys.stdin.buffer.readline())
-    folder = config["folder"]
-    os.makedirs(folder, 0o700, exist_ok=True)
-    os.chdir(folder)
-    sock, ready = reach(folder, config.get("limits", {}), globals()["SOURCE"])
-    relay(sock, ready)
 
 
 if __name__ == "__main__":

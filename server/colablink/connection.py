@@ -10,6 +10,7 @@ there.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 OnOutput = Callable[[bytes], None]
 _PORTS_SPLIT = f"{SPLIT}ports"
+NO_PYTHON = "The runtime has no python3, so runs cannot outlive the link there."
 
 Progress = Callable[[int, int], None]
 Command = Sequence[str] | str
@@ -214,22 +216,27 @@ class Connection:
 
         line = self.command_line(command)  # validates, whichever way the command then runs
         session = self.session
-        if self._link_on(session) is None:
-            return remote_exec.stream(
-                session, line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
-            )
-        code = runs.follow(
-            self.supervisor,
-            self._run_request(command, line),
-            on_stdout=on_stdout,
-            on_stderr=on_stderr,
-            stdin=stdin,
-            cancel=cancel,
-            detach=detach,
-            on_notice=on_notice,
+        if self._link_on(session) is not None:
+            try:
+                code = runs.follow(
+                    self.supervisor,
+                    self._run_request(command, line),
+                    on_stdout=on_stdout,
+                    on_stderr=on_stderr,
+                    stdin=stdin,
+                    cancel=cancel,
+                    detach=detach,
+                    on_notice=on_notice,
+                )
+            except runs.NoSupervisor:
+                with self._link_lock:
+                    self._use_supervisor = False  # plain channels from now on
+            else:
+                assert code is not None  # only an attach "until now" stops before the end
+                return code
+        return remote_exec.stream(
+            session, line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
         )
-        assert code is not None  # only an attach "until now" stops before the end
-        return code
 
     def _run_request(self, command: Command, line: str) -> dict[str, Any]:
         if remote_exec.is_shell_line(command):
@@ -245,8 +252,7 @@ class Connection:
         """Start ``command`` and return its run id at once; its stdin is closed."""
         line = self.command_line(command)
         link = self.supervisor()
-        tag, run_id = link.start(self._run_request(command, line), None)
-        link.close_input(tag)
+        _, run_id = link.start({**self._run_request(command, line), "stdin": False}, None)
         return run_id
 
     def attach(
@@ -288,13 +294,16 @@ class Connection:
 
     def warm_up(self) -> None:
         """Connect, and reach the run supervisor now rather than on the first command."""
-        self._link_on(self.session)
+        link = self._link_on(self.session)
+        if link is not None and not link.wait_ready() and link.no_python:
+            with self._link_lock:
+                self._use_supervisor = False
 
     def supervisor(self) -> SupervisorLink:
         """The link to the run supervisor, (re)connecting when needed."""
         link = self._link_on(self.session)
         if link is None:
-            raise UsageError("The runtime has no python3, so runs cannot outlive the link there.")
+            raise UsageError(NO_PYTHON)
         return link
 
     def _link_on(self, session: Session) -> SupervisorLink | None:
@@ -310,9 +319,6 @@ class Connection:
                 self._link.close()
             self._link = SupervisorLink.open(session, self.profile.remote_root)
             self._link_session = session
-            if self._link is None:
-                # No python3 on the runtime: plain channels from now on.
-                self._use_supervisor = False
             return self._link
 
     def run(

@@ -17,9 +17,8 @@ from .conftest import Setup
 
 
 def link_for(connection: Connection, root: str, **limits: int) -> SupervisorLink:
-    link = SupervisorLink.open(connection.session, root, limits)
-    assert link is not None
-    return link
+    # A short idle lifetime: each test waits for its supervisor to leave.
+    return SupervisorLink.open(connection.session, root, {"idle_s": 1, **limits})
 
 
 def no_supervisor_in(live: Setup, root: str) -> bool:

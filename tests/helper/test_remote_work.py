@@ -213,7 +213,7 @@ async def test_execs_share_one_long_lived_supervisor_on_the_runtime(
     # One process started each command (a new SSH channel would give each its own sshd child),
     # and it is the supervisor: python3 running the source it was sent, in its own session.
     assert parents[0] == parents[1]
-    assert procs.cmdline_of(parents[0])[1:2] == ["-c"]
+    assert procs.cmdline_of(parents[0])[1:3] == ["-S", "-c"]
     assert "--supervise" in procs.cmdline_of(parents[0])
 
 

@@ -13,11 +13,11 @@ BOOTSTRAP = (
     'g["main"]()\''
 )
 
-# The same, leaving the source in the program's globals as ``SOURCE``: the run supervisor hands it
-# to the fresh interpreter it starts in its own session.
-BOOTSTRAP_KEEPING_SOURCE = (
-    "python3 -c 'import sys;b=sys.stdin.buffer;n=int(b.readline());s=b.read(n);"
-    'g={"__name__":"colablink_agent","SOURCE":s};exec(compile(s,"colablink-agent","exec"),g);'
+# The run supervisor's front: without site (its start-up is on every cold command's path). The
+# front then reads the supervisor's source and a config line from the same stdin.
+FRONT_BOOTSTRAP = (
+    "python3 -S -c 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
+    'g={"__name__":"colablink_front"};exec(compile(b.read(n),"colablink-front","exec"),g);'
     'g["main"]()\''
 )
 

@@ -8,6 +8,7 @@ runtime sends is checked: run ids, offsets, lengths, JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import struct
@@ -24,7 +25,7 @@ from colablink_runtime.supervisor import RUNS_FOLDER
 
 from colablink.errors import ColabLinkError, RemoteError, Unreachable
 from colablink.ssh import remote_exec
-from colablink.ssh.bootstrap import BOOTSTRAP_KEEPING_SOURCE, framed_source
+from colablink.ssh.bootstrap import FRONT_BOOTSTRAP, framed_source
 from colablink.ssh.session import ConnectionLost, Session, send_all, signal_exit_code
 
 HEADER = struct.Struct(">BII")
@@ -39,8 +40,14 @@ GIVE_UP_S = 3.0
 BACKOFF_MAX_S = 5.0
 RECONNECT_FOR_S = 600.0
 RUN_ID = re.compile(r"[0-9a-f]{6,32}")
-# Read, not imported: it is a program for the runtime, not a module of this side.
-SOURCE = (Path(colablink_runtime.__file__).parent / "supervisor.py").read_bytes()
+# Read, not imported: they are programs for the runtime, not modules of this side.
+_HERE = Path(colablink_runtime.__file__).parent
+FRONT_SOURCE = (_HERE / "supervisor_front.py").read_bytes()
+SOURCE = (_HERE / "supervisor.py").read_bytes()
+# What every link sends first: the front, the supervisor it may have to start, then the config.
+_PREAMBLE = framed_source(FRONT_SOURCE) + framed_source(SOURCE)
+# The shell's answer when there is no python3 to run the front.
+NOT_FOUND = 127
 
 OnOutput = Callable[[bytes], object]
 Connect = Callable[[], "SupervisorLink"]
@@ -94,6 +101,10 @@ class RunInfo:
         }
 
 
+class NoSupervisor(ColabLinkError):
+    """The runtime cannot run the supervisor (no python3): commands take plain channels."""
+
+
 def check_run_id(run_id: str) -> str:
     if not RUN_ID.fullmatch(run_id):
         raise ColabLinkError(f"{run_id!r} is not a run id; `colablink runs` lists them.")
@@ -137,24 +148,28 @@ class SupervisorLink:
         self._next_tag = 1
         self._ready = threading.Event()
         self.alive = True
+        # Set when the link ended before the supervisor answered because python3 is missing.
+        self.no_python = False
         threading.Thread(target=self._read, name="colablink-supervisor", daemon=True).start()
 
     @classmethod
     def open(
         cls, session: Session, remote_root: str, limits: Mapping[str, int] | None = None
-    ) -> SupervisorLink | None:
-        """Reach (or start) the supervisor of ``remote_root``; None without python3 there.
+    ) -> SupervisorLink:
+        """Reach (or start) the supervisor of ``remote_root``. Requests may follow at once: the
+        front relays them when the supervisor answers, so a cold command costs no round trip
+        more; a runtime without python3 fails the first one with ``NoSupervisor``.
 
         ``limits`` (see the supervisor's ``LIMITS``) apply to a supervisor this call starts."""
-        chan = session.open_exec(BOOTSTRAP_KEEPING_SOURCE)
+        chan = session.open_exec(FRONT_BOOTSTRAP)
         folder = f"{remote_root.rstrip('/')}/{RUNS_FOLDER}"
-        config = json.dumps({"folder": folder, "limits": dict(limits or {})}).encode() + b"\n"
-        send_all(chan, framed_source(SOURCE) + config)
-        link = cls(chan)
-        if link._ready.wait(START_TIMEOUT_S) and link.alive:
-            return link
-        link.close()
-        return None
+        config = f"{folder}\t{json.dumps(dict(limits or {}))}\n".encode()
+        send_all(chan, _PREAMBLE + config)
+        return cls(chan)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> bool:
+        """Whether the supervisor answered (False: no python3 there, or the link dropped)."""
+        return self._ready.wait(timeout) and self.alive
 
     def close(self) -> None:
         self.alive = False
@@ -182,6 +197,8 @@ class SupervisorLink:
             raise ColabLinkError(pending.failure)
         if pending.answer is None:
             self._forget(tag)
+            if self.no_python:
+                raise NoSupervisor("The runtime has no python3 to run the supervisor.")
             raise ConnectionLost("The link to the runtime dropped; reconnect.")
         return pending.answer
 
@@ -261,6 +278,9 @@ class SupervisorLink:
         except (OSError, EOFError, ValueError, paramiko.SSHException, ColabLinkError):
             pass
         finally:
+            if not self._ready.is_set():
+                with contextlib.suppress(paramiko.SSHException, OSError):
+                    self.no_python = self._chan.recv_exit_status() == NOT_FOUND
             self.alive = False
             self._ready.set()
             with self._lock:
@@ -334,10 +354,8 @@ def follow(
     follower.on_skipped = lambda n: notice(f"{n} bytes of the run's oldest output were dropped")
     link = connect()
     if run_id is None:
-        tag, run_id = link.start(request, follower)
-        if stdin is None:
-            link.close_input(tag)
-        else:
+        tag, run_id = link.start({**request, "stdin": stdin is not None}, follower)
+        if stdin is not None:
             threading.Thread(
                 target=_pump, args=(link, tag, stdin, follower), name="colablink-stdin", daemon=True
             ).start()
