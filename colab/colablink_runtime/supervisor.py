@@ -14,7 +14,8 @@ it passes ``output_cap`` the oldest segment goes and a reader is told how many b
 Finished runs are pruned by age, by count and by their total output size.
 
 Frames both ways: kind (1 byte), tag (4, chosen by the client per request), length (4), payload.
-In: ``R`` start (JSON: argv or line, cwd, env, command, attach, stdin), ``T`` attach (JSON: id,
+In: ``R`` start (JSON: argv or line, cwd, env, command, attach, stdin, key: the same key again
+finds the run it started), ``T`` attach (JSON: id,
 from, now), ``I``/``C`` stdin bytes / close stdin of the tag's run, ``S`` signal the tag's run's
 process group, ``K`` signal a run by id (JSON: id, signal), ``L`` list runs. Out: ``!`` ready,
 ``N`` run id, ``O``/``E`` output (8-byte offset after it, then data), ``D`` bytes skipped (decimal),
@@ -158,6 +159,7 @@ class Run:
         self.fds: dict[int, int] = {}  # output fd → stream byte
         self.pending_input = bytearray()
         self.close_input = False
+        self.key = ""  # the client's, so that a start asked again finds this run
 
     @property
     def running(self) -> bool:
@@ -180,6 +182,7 @@ class Supervisor:
         self.limits = {**LIMITS, **limits}
         self.shell = pwd.getpwuid(os.getuid()).pw_shell or "/bin/sh"
         self.runs: dict[str, Run] = {}
+        self.by_key: dict[str, Run] = {}
         self.live: set[Run] = set()  # runs whose process has not been reaped
         self.by_fd: dict[int, Run] = {}
         self.clients: dict[int, Client] = {}
@@ -255,10 +258,20 @@ class Supervisor:
             return  # someone is still reading it
         run.log.remove()
         del self.runs[run.meta["id"]]
+        self.by_key.pop(run.key, None)
 
     # -- runs -------------------------------------------------------------------------------
 
     def start(self, client: Client, tag: int, request: dict[str, Any]) -> None:
+        key = request.get("key")
+        known = self.by_key.get(key) if isinstance(key, str) else None
+        if known is not None:
+            # Asked again after a drop that lost our answer: the same run, from its first byte.
+            client.tags[tag] = known
+            self.send(client, b"N", tag, known.meta["id"].encode())
+            if request.get("attach"):
+                client.following[tag] = 0
+            return
         try:
             space = os.statvfs(self.folder)
             free = space.f_bavail * space.f_frsize
@@ -279,6 +292,9 @@ class Supervisor:
         }
         run = Run(meta, self.log_for(rid))
         self.runs[rid] = run
+        if isinstance(key, str):
+            run.key = key
+            self.by_key[key] = run
         self.changed()
         client.tags[tag] = run
         self.send(client, b"N", tag, rid.encode())

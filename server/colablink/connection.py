@@ -80,6 +80,8 @@ class Status:
     resources: Resources | None = None
     # The login user's listening TCP sockets; None when unreachable (or from an older daemon).
     listening: list[Listening] | None = None
+    # Runs of the supervisor still going; None when unknown (no supervisor there, an older daemon).
+    runs_in_progress: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -392,7 +394,15 @@ class Connection:
             problem=None,
             resources=found.resources,
             listening=parse_listening(listening_text),
+            runs_in_progress=self._runs_in_progress(session),
         )
+
+    def _runs_in_progress(self, session: Session) -> int | None:
+        try:
+            link = self._link_on(session)
+            return None if link is None else sum(r.state == "running" for r in link.list())
+        except ColabLinkError:
+            return None
 
     def _status_base(self, agent_running: bool) -> dict[str, Any]:
         """Read after dialing: the dial may have taken up a re-initialized profile."""

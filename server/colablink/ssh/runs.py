@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import struct
 import threading
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import colablink_runtime
 import paramiko
@@ -354,14 +355,38 @@ def follow(
     follower.on_skipped = lambda n: notice(f"{n} bytes of the run's oldest output were dropped")
     link = connect()
     if run_id is None:
-        tag, run_id = link.start({**request, "stdin": stdin is not None}, follower)
+        # The key makes a repeated start find the run: the link may drop before its id arrives.
+        started = {**request, "stdin": stdin is not None, "key": os.urandom(8).hex()}
+        try:
+            tag, run_id = link.start(started, follower)
+        except ConnectionLost:
+            link, (tag, run_id) = _redial(
+                connect, lambda again: again.start(started, follower), None, cancel, notice
+            )
         if stdin is not None:
             threading.Thread(
                 target=_pump, args=(link, tag, stdin, follower), name="colablink-stdin", daemon=True
             ).start()
     else:
         tag = link.attach(check_run_id(run_id), follower, until_now=until_now)
-    lost_at: float | None = None
+    assert run_id is not None
+    return _to_the_end(connect, link, tag, run_id, follower, cancel, detach, notice, until_now)
+
+
+def _to_the_end(
+    connect: Connect,
+    link: SupervisorLink,
+    tag: int,
+    run_id: str,
+    follower: _Follower,
+    cancel: threading.Event | None,
+    detach: threading.Event | None,
+    notice: Callable[[str], object],
+    until_now: bool,
+) -> int | None:
+    def again(fresh: SupervisorLink) -> int:
+        return fresh.attach(run_id, follower, until_now=until_now)
+
     while True:
         code = _wait(link, tag, follower, cancel, detach)
         link.release(tag)
@@ -372,9 +397,7 @@ def follow(
         if detach is not None and detach.is_set():
             raise Detached(run_id)
         # The link dropped: the run goes on; come back to it.
-        lost_at = lost_at or time.monotonic()
-        link, tag = _reattach(connect, run_id, follower, lost_at, cancel, notice, until_now)
-        lost_at = None
+        link, tag = _redial(connect, again, run_id, cancel, notice)
         if cancel is not None and cancel.is_set():
             link.signal(tag, "INT")
 
@@ -387,36 +410,40 @@ class Detached(ColabLinkError):
         self.run_id = run_id
 
 
-def _reattach(
+T = TypeVar("T")
+
+
+def _redial(
     connect: Connect,
-    run_id: str,
-    follower: _Follower,
-    lost_at: float,
+    attempt: Callable[[SupervisorLink], T],
+    run_id: str | None,
     cancel: threading.Event | None,
     notice: Callable[[str], object],
-    until_now: bool,
-) -> tuple[SupervisorLink, int]:
+) -> tuple[SupervisorLink, T]:
+    """Dial again with backoff until ``attempt`` succeeds on a fresh link."""
     notice("link lost; reconnecting…")
+    lost_at = time.monotonic()
+    name = run_id or "(its id never arrived)"
     delay = 0.0
     while True:
         if cancel is not None and cancel.is_set() and delay > 0:
             raise ConnectionLost(
-                f"The link is down; run {run_id} goes on: `colablink kill {run_id}` ends it."
+                f"The link is down; run {name} goes on: `colablink kill {name}` ends it."
             )
         if time.monotonic() - lost_at > RECONNECT_FOR_S:
             raise ConnectionLost(
-                f"The runtime stayed out of reach; run {run_id} goes on: "
-                f"`colablink attach {run_id}` when it is back."
+                f"The runtime stayed out of reach; run {name} goes on: "
+                f"`colablink attach {name}` when it is back."
             )
         time.sleep(delay)
         try:
             link = connect()
-            tag = link.attach(run_id, follower, until_now=until_now)
+            result = attempt(link)
         except (Unreachable, OSError, EOFError, paramiko.SSHException):
             delay = min(max(delay * 2, 0.2), BACKOFF_MAX_S)
             continue
         notice("reconnected")
-        return link, tag
+        return link, result
 
 
 def _wait(
