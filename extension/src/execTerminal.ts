@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import type { HelperClient } from "./helperClient";
 import { errorMessage } from "./logging";
 import { Method, type ExecParams, type ExecResult } from "./protocol";
+import { noticeText } from "./runsModel";
 
 export interface ExecRequest {
   profile: string;
@@ -116,11 +117,18 @@ export class ExecTerminal implements vscode.Pseudoterminal {
 
   private exec(): void {
     const execId = randomUUID();
-    this.outputSubscription = this.helper.onExecOutput.event((output) => {
+    const output = this.helper.onExecOutput.event((output) => {
       if (output.execId === execId) {
         this.writeEmitter.fire(toTerminalText(output.data));
       }
     });
+    // A dropped link is no end: the helper re-attaches and says so here.
+    const notices = this.helper.onExecNotice.event((notice) => {
+      if (notice.execId === execId) {
+        this.writeEmitter.fire(noticeText(notice.message));
+      }
+    });
+    this.outputSubscription = vscode.Disposable.from(output, notices);
     const params: ExecParams = { ...this.request, execId };
     const cancel = this.cancel;
     void this.helper.request<ExecResult>(Method.EXEC, params, cancel.token).then(

@@ -266,6 +266,7 @@ class Connection:
         from_pos: int = 0,
         stdin: bytes | IO[bytes] | None = None,
         cancel: threading.Event | None = None,
+        detach: threading.Event | None = None,
         until_now: bool = False,
         on_notice: Callable[[str], object] | None = None,
     ) -> int | None:
@@ -280,6 +281,7 @@ class Connection:
             on_stderr=on_stderr,
             stdin=stdin,
             cancel=cancel,
+            detach=detach,
             on_notice=on_notice,
             run_id=run_id,
             from_pos=from_pos,

@@ -361,7 +361,7 @@ def follow(
             tag, run_id = link.start(started, follower)
         except ConnectionLost:
             link, (tag, run_id) = _redial(
-                connect, lambda again: again.start(started, follower), None, cancel, notice
+                connect, lambda again: again.start(started, follower), None, cancel, notice, detach
             )
         if stdin is not None:
             threading.Thread(
@@ -397,7 +397,7 @@ def _to_the_end(
         if detach is not None and detach.is_set():
             raise Detached(run_id)
         # The link dropped: the run goes on; come back to it.
-        link, tag = _redial(connect, again, run_id, cancel, notice)
+        link, tag = _redial(connect, again, run_id, cancel, notice, detach)
         if cancel is not None and cancel.is_set():
             link.signal(tag, "INT")
 
@@ -419,6 +419,7 @@ def _redial(
     run_id: str | None,
     cancel: threading.Event | None,
     notice: Callable[[str], object],
+    detach: threading.Event | None = None,
 ) -> tuple[SupervisorLink, T]:
     """Dial again with backoff until ``attempt`` succeeds on a fresh link."""
     notice("link lost; reconnecting…")
@@ -435,7 +436,10 @@ def _redial(
                 f"The runtime stayed out of reach; run {name} goes on: "
                 f"`colablink attach {name}` when it is back."
             )
-        time.sleep(delay)
+        if detach is None:
+            time.sleep(delay)
+        elif detach.wait(delay):
+            raise Detached(name)
         try:
             link = connect()
             result = attempt(link)
