@@ -337,6 +337,16 @@ class Supervisor:
             os.set_blocking(run.proc.stdin.fileno(), False)
 
     def record(self, run: Run, stream: int, data: bytes) -> None:
+        # No record bigger than a segment, cut after a line where one ends: the cap then drops
+        # whole segments of a fast writer's output too, and a reader's tail starts on a line.
+        limit = run.log.segment_size
+        while len(data) > limit:
+            cut = data.rfind(b"\n", 0, limit) + 1 or limit
+            self.record_piece(run, stream, data[:cut])
+            data = data[cut:]
+        self.record_piece(run, stream, data)
+
+    def record_piece(self, run: Run, stream: int, data: bytes) -> None:
         before = run.log.end
         try:
             run.log.append(stream, data)
