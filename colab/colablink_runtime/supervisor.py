@@ -635,7 +635,6 @@ def supervise(folder: str, limits: dict[str, Any]) -> None:
 
     # Ended by the runtime's teardown: what it keeps is written first.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     supervisor = Supervisor(folder, limits)
     try:
         supervisor.serve(listener, still_ours)
