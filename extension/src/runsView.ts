@@ -1,10 +1,10 @@
 // The "ColabLink Runs" view: the runs each connected profile's supervisor keeps (state, elapsed,
 // exit code). They outlive the link, a window reload and a helper restart; a click attaches a
 // terminal that shows the output so far, then live. A terminal that loses the link says so and
-// carries on; closing it (or Ctrl+C) interrupts the run, as for any run.
+// carries on; closing it (or Ctrl+C) interrupts the run, as for any run, unless the window goes.
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
-import { toTerminalText } from "./execTerminal";
+import { interruptUnlessLeaving, toTerminalText } from "./execTerminal";
 import type { HelperClient } from "./helperClient";
 import { errorMessage, log } from "./logging";
 import type { ProfileStore } from "./profiles";
@@ -135,8 +135,11 @@ export class RunAttachTerminal implements vscode.Pseudoterminal {
   }
 
   close(): void {
-    this.cancel.cancel();
     this.dispose();
+  }
+
+  interrupt(): void {
+    this.cancel.cancel();
   }
 
   private finish(text: string): void {
@@ -156,6 +159,7 @@ export class RunAttachTerminal implements vscode.Pseudoterminal {
 /** The view, its refresh and its attach command. */
 export function registerRunsView(helper: HelperClient, profiles: ProfileStore): vscode.Disposable[] {
   const tree = new RunsTree(helper, profiles);
+  const attached = new Map<vscode.Terminal, RunAttachTerminal>();
   return [
     tree,
     vscode.window.registerTreeDataProvider(RUNS_VIEW, tree),
@@ -163,7 +167,16 @@ export function registerRunsView(helper: HelperClient, profiles: ProfileStore): 
     vscode.commands.registerCommand(ATTACH_RUN, (row: RunRow) => {
       const pty = new RunAttachTerminal(helper, row);
       const name = `ColabLink run ${row.run.id}`;
-      vscode.window.createTerminal({ name, pty, iconPath: new vscode.ThemeIcon("vm-running") }).show();
+      const terminal = vscode.window.createTerminal({ name, pty, iconPath: new vscode.ThemeIcon("vm-running") });
+      attached.set(terminal, pty);
+      terminal.show();
+    }),
+    vscode.window.onDidCloseTerminal((closed) => {
+      const pty = attached.get(closed);
+      if (pty) {
+        attached.delete(closed);
+        interruptUnlessLeaving(closed, pty);
+      }
     }),
   ];
 }
