@@ -36,7 +36,7 @@ def test_output_past_the_cap_drops_the_oldest_and_says_so(live: Setup) -> None:
         out: list[bytes] = []
         notices: list[str] = []
         # 2000 numbered lines of 8 bytes: 16 KB, twice the cap, in one write (one read, mostly).
-        line = "python3 -c 'print(\"\\n\".join(\"%07d\" % i for i in range(2000)))'"
+        line = 'python3 -c \'print("\\n".join("%07d" % i for i in range(2000)))\''
         code = runs.follow(
             lambda: link,
             {"line": line, "command": "count"},

@@ -58,7 +58,7 @@ async def test_after_a_restart_a_run_in_progress_is_listed_and_attached_from_its
     first = await start_helper(workspace.env, workspace.project)
     write_profile(workspace, shared_runtime)
     await connect_profile(first, workspace)
-    lines = 50  # a numbered line every 50 ms
+    lines = 120  # a numbered line every 50 ms: 6 s, for a restart on a loaded machine
     script = (
         f"import time\nfor i in range({lines}):\n print(i, flush=True); time.sleep(0.05)\n"
         "raise SystemExit(3)"
@@ -78,7 +78,9 @@ async def test_after_a_restart_a_run_in_progress_is_listed_and_attached_from_its
         await connect_profile(second, workspace)
         listed = (await second.request(Method.RUNS, {"profile": PROFILE}))["runs"]
         going = [
-            run for run in listed if run["state"] == "running" and "range(50)" in run["command"]
+            run
+            for run in listed
+            if run["state"] == "running" and f"range({lines})" in run["command"]
         ]
         assert len(going) == 1, listed
         attach = {"profile": PROFILE, "runId": going[0]["id"], "execId": "again"}
