@@ -1,7 +1,8 @@
 """The runtime side of ColabLink: what runs on the Colab VM (or any Linux box) you connect to.
 
-Standard library and pyngrok only. ``sync_agent.py`` (the sync agent) and ``runner.py`` (the
-command runner) are sent as source to the runtime by the local side and stay standard-library only.
+Standard library and pyngrok only. ``sync_agent.py`` (the sync agent), ``supervisor_front.py`` and
+``supervisor.py`` (the run supervisor) are sent as source to the runtime by the local side and stay
+standard-library only.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from colablink_runtime import accounts, login_env, procs, sshd
+from colablink_runtime import accounts, login_env, procs, sshd, supervisor
 from colablink_runtime.errors import RuntimeSetupError
 from colablink_runtime.gpu import detect_gpu
 from colablink_runtime.info import INFO_VERSION
@@ -176,7 +176,11 @@ class ColabRuntime:
             return f"[{stamp}] ColabLink runtime: sshd is not running; run setup() again."
         count = self.session_count()
         plural = "" if count == 1 else "s"
-        return f"[{stamp}] ColabLink runtime up: {count} SSH session{plural} connected."
+        runs = supervisor.runs_in_progress(
+            f"{self.remote_root.rstrip('/')}/{supervisor.RUNS_FOLDER}"
+        )
+        work = "" if not runs else f"; {runs} run{'' if runs == 1 else 's'} in progress"
+        return f"[{stamp}] ColabLink runtime up: {count} SSH session{plural} connected{work}."
 
     def keep_alive(self, interval: float = 60.0) -> None:
         """Block (a running cell keeps Colab from idling) and print a heartbeat every interval."""

@@ -1,11 +1,13 @@
 // A terminal that shows remote commands, one after another: live stdout/stderr, then the exit code.
 // Closing the terminal or pressing Ctrl+C cancels the running request, which interrupts the remote
-// process. A finished terminal takes the next run of the same file instead of a new one piling up.
+// process; a window that closes or reloads does not (the run goes on, and the Runs view finds it).
+// A finished terminal takes the next run of the same file instead of a new one piling up.
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import type { HelperClient } from "./helperClient";
 import { errorMessage } from "./logging";
 import { Method, type ExecParams, type ExecResult } from "./protocol";
+import { noticeText } from "./runsModel";
 
 export interface ExecRequest {
   profile: string;
@@ -116,11 +118,18 @@ export class ExecTerminal implements vscode.Pseudoterminal {
 
   private exec(): void {
     const execId = randomUUID();
-    this.outputSubscription = this.helper.onExecOutput.event((output) => {
+    const output = this.helper.onExecOutput.event((output) => {
       if (output.execId === execId) {
         this.writeEmitter.fire(toTerminalText(output.data));
       }
     });
+    // A dropped link is no end: the helper re-attaches and says so here.
+    const notices = this.helper.onExecNotice.event((notice) => {
+      if (notice.execId === execId) {
+        this.writeEmitter.fire(noticeText(notice.message));
+      }
+    });
+    this.outputSubscription = vscode.Disposable.from(output, notices);
     const params: ExecParams = { ...this.request, execId };
     const cancel = this.cancel;
     void this.helper.request<ExecResult>(Method.EXEC, params, cancel.token).then(
@@ -143,9 +152,12 @@ export class ExecTerminal implements vscode.Pseudoterminal {
 
   close(): void {
     this.closed = true;
-    this.cancel.cancel();
     this.outputSubscription?.dispose();
-    this.cancel.dispose();
+  }
+
+  /** The terminal was closed by the person or an extension, not by the window going: interrupt. */
+  interrupt(): void {
+    this.cancel.cancel();
   }
 
   private finish(text: string, exitCode: number | undefined): void {
@@ -157,6 +169,13 @@ export class ExecTerminal implements vscode.Pseudoterminal {
   }
 }
 
+/** Closing a run's terminal interrupts the run, but not when the window closes or reloads. */
+export function interruptUnlessLeaving(closed: vscode.Terminal, pty: { interrupt(): void }): void {
+  if (closed.exitStatus?.reason !== vscode.TerminalExitReason.Shutdown) {
+    pty.interrupt();
+  }
+}
+
 /** The run terminals, one per key (a file, or "command"): an idle one is reused, a busy one is not. */
 export class RunTerminals implements vscode.Disposable {
   private readonly byKey = new Map<string, { terminal: vscode.Terminal; pty: ExecTerminal }>();
@@ -164,6 +183,7 @@ export class RunTerminals implements vscode.Disposable {
     for (const [key, entry] of this.byKey) {
       if (entry.terminal === closed) {
         this.byKey.delete(key);
+        interruptUnlessLeaving(closed, entry.pty);
       }
     }
   });

@@ -11,6 +11,7 @@ import { OUTPUTS_VIEW, OutputsTree } from "./outputsTree";
 import { PortOffers } from "./portOffers";
 import { PORTS_VIEW, PortsTree } from "./portsTree";
 import { ProfileStore } from "./profiles";
+import { registerRunsView } from "./runsView";
 import { StatusBar } from "./statusBar";
 import { RemotePathLinks } from "./terminalLinks";
 
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new ConnectionWatch(helper),
     vscode.window.registerTreeDataProvider(OUTPUTS_VIEW, outputs),
     vscode.window.registerTreeDataProvider(PORTS_VIEW, new PortsTree(profiles, forwards)),
+    ...registerRunsView(helper, profiles),
     vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),
     ...registerCommands({ helper, profiles, runner, outputs, held, forwards, extensionUri: context.extensionUri }),
     vscode.workspace.onDidChangeConfiguration((event) => {

@@ -19,6 +19,7 @@ import { HelperProcess } from "./helperProcess";
 import { errorMessage, log, showError } from "./logging";
 import {
   Notification,
+  type ExecNoticeParams,
   type ExecOutputParams,
   type OutputsChangedParams,
   type PtyExitParams,
@@ -50,6 +51,7 @@ export class HelperClient implements vscode.Disposable {
   private lastError: string | undefined;
 
   readonly onExecOutput = new vscode.EventEmitter<ExecOutputParams>();
+  readonly onExecNotice = new vscode.EventEmitter<ExecNoticeParams>();
   readonly onPtyOutput = new vscode.EventEmitter<PtyOutputParams>();
   readonly onPtyExit = new vscode.EventEmitter<PtyExitParams>();
   readonly onStatusChanged = new vscode.EventEmitter<StatusChangedParams>();
@@ -130,6 +132,7 @@ export class HelperClient implements vscode.Disposable {
     void this.stop();
     for (const emitter of [
       this.onExecOutput,
+      this.onExecNotice,
       this.onPtyOutput,
       this.onPtyExit,
       this.onStatusChanged,
@@ -212,6 +215,7 @@ export class HelperClient implements vscode.Disposable {
     };
     const client = new LanguageClient("colablink", "ColabLink", serverOptions, clientOptions);
     client.onNotification(Notification.EXEC_OUTPUT, (p: ExecOutputParams) => this.onExecOutput.fire(p));
+    client.onNotification(Notification.EXEC_NOTICE, (p: ExecNoticeParams) => this.onExecNotice.fire(p));
     client.onNotification(Notification.PTY_OUTPUT, (p: PtyOutputParams) => this.onPtyOutput.fire(p));
     client.onNotification(Notification.PTY_EXIT, (p: PtyExitParams) => this.onPtyExit.fire(p));
     client.onNotification(Notification.STATUS_CHANGED, (p: StatusChangedParams) => this.onStatusChanged.fire(p));

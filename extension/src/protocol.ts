@@ -23,11 +23,14 @@ export const Method = {
   CONNECT_COLAB: "colablink/connectColab",
   COLAB_USAGE: "colablink/colabUsage",
   STOP_RUNTIME: "colablink/stopRuntime",
+  RUNS: "colablink/runs",
+  RUN_ATTACH: "colablink/runs/attach",
 } as const;
 
 /** Notifications the helper sends to the extension. */
 export const Notification = {
   EXEC_OUTPUT: "colablink/execOutput",
+  EXEC_NOTICE: "colablink/execNotice",
   PTY_OUTPUT: "colablink/pty/output",
   PTY_EXIT: "colablink/pty/exit",
   STATUS_CHANGED: "colablink/statusChanged",
@@ -187,6 +190,41 @@ export interface ExecOutputParams {
   execId: string;
   stream: "stdout" | "stderr";
   data: string;
+}
+
+/** About the link under an exec or attach, not its output: "link lost; reconnecting…". */
+export interface ExecNoticeParams {
+  execId: string;
+  message: string;
+}
+
+export interface RunsParams {
+  profile: string;
+}
+
+export interface RunEntry {
+  id: string;
+  command: string;
+  /** running, exited, lost (its supervisor died) */
+  state: string;
+  /** Seconds since the epoch, the runtime's clock. */
+  started: number;
+  ended: number | null;
+  exitCode: number | null;
+}
+
+export interface RunsResult {
+  /** Newest first. */
+  runs: RunEntry[];
+}
+
+export interface RunAttachParams {
+  profile: string;
+  runId: string;
+  /** Names the execOutput/execNotice notifications of this attach. */
+  execId: string;
+  /** Output from this byte on (default 0: all of it). */
+  fromByte?: number;
 }
 
 export interface PtyOpenParams {

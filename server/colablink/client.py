@@ -12,10 +12,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from colablink.connection import Connection, ExecResult, OnOutput, Status
 from colablink.local.profiles import Profile, ProfileStore
+
+if TYPE_CHECKING:
+    from colablink.ssh.runs import RunInfo
+
+
+class RunHandle:
+    """A run started with ``execute(..., detach=True)``: it goes on whatever the link does."""
+
+    def __init__(self, connection: Connection, run_id: str) -> None:
+        self._connection = connection
+        self.id = run_id
+
+    def wait(self) -> ExecResult:
+        """Follow it to its end (re-attaching across drops): its exit code and whole output."""
+        out: list[bytes] = []
+        err: list[bytes] = []
+        code = self._connection.attach(self.id, on_stdout=out.append, on_stderr=err.append)
+        assert code is not None
+        return ExecResult(code, b"".join(out), b"".join(err))
+
+    def logs(self) -> bytes:
+        """Its output so far, stdout and stderr as they came."""
+        chunks: list[bytes] = []
+        self._connection.attach(
+            self.id, on_stdout=chunks.append, on_stderr=chunks.append, until_now=True
+        )
+        return b"".join(chunks)
+
+    def kill(self, signal_name: str = "TERM") -> bool:
+        """Signal its process group; whether it was still running."""
+        return self._connection.kill(self.id, signal_name)
 
 
 class LocalClient:
@@ -72,10 +103,24 @@ class LocalClient:
     @property
     def connection(self) -> Connection:
         if self._connection is None:
-            self._connection = Connection(self.profile, long_lived=True)
+            self._connection = Connection(self.profile)
         return self._connection
 
     # -- verbs -------------------------------------------------------------------------------
+
+    @overload
+    def execute(
+        self,
+        command: Sequence[str] | str,
+        *,
+        stdin: bytes | None = None,
+        on_stdout: OnOutput | None = None,
+        on_stderr: OnOutput | None = None,
+        detach: Literal[False] = False,
+    ) -> ExecResult: ...
+
+    @overload
+    def execute(self, command: Sequence[str] | str, *, detach: Literal[True]) -> RunHandle: ...
 
     def execute(
         self,
@@ -84,13 +129,21 @@ class LocalClient:
         stdin: bytes | None = None,
         on_stdout: OnOutput | None = None,
         on_stderr: OnOutput | None = None,
-    ) -> ExecResult:
+        detach: bool = False,
+    ) -> ExecResult | RunHandle:
         """Run ``command`` in the remote source root and return its exit code and output.
 
         The output is collected in the result; pass ``on_stdout``/``on_stderr`` to also see it
-        as it arrives.
+        as it arrives. A dropped link is re-dialed and the run followed on. ``detach=True``
+        returns a ``RunHandle`` at once instead.
         """
+        if detach:
+            return RunHandle(self.connection, self.connection.start_detached(command))
         return self.connection.run(command, stdin=stdin, on_stdout=on_stdout, on_stderr=on_stderr)
+
+    def runs(self) -> list[RunInfo]:
+        """Every run the runtime keeps, oldest first."""
+        return self.connection.runs()
 
     def upload(self, src: str | Path, destination: str | None = None) -> str:
         """Copy a local file or directory to the runtime; return the remote path."""

@@ -10,6 +10,7 @@ there.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -31,10 +32,11 @@ if TYPE_CHECKING:
     from paramiko import Channel
 
     from colablink.ssh.forward import LocalForward
-    from colablink.ssh.runner import RemoteRunner
+    from colablink.ssh.runs import RunInfo, SupervisorLink
 
 OnOutput = Callable[[bytes], None]
 _PORTS_SPLIT = f"{SPLIT}ports"
+NO_PYTHON = "The runtime has no python3, so runs cannot outlive the link there."
 
 Progress = Callable[[int, int], None]
 Command = Sequence[str] | str
@@ -78,6 +80,8 @@ class Status:
     resources: Resources | None = None
     # The login user's listening TCP sockets; None when unreachable (or from an older daemon).
     listening: list[Listening] | None = None
+    # Runs of the supervisor still going; None when unknown (no supervisor there, an older daemon).
+    runs_in_progress: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,11 +116,9 @@ def target_of(profile: Profile) -> SshTarget:
 class Connection:
     """One profile's SSH session and the forwards opened on it."""
 
-    def __init__(
-        self, profile: Profile, *, connect_timeout: float = 15.0, long_lived: bool = False
-    ) -> None:
-        """``long_lived`` holders (the daemon, ``LocalClient``) run commands through a runner
-        process on the runtime, started once, instead of a new SSH channel per command."""
+    def __init__(self, profile: Profile, *, connect_timeout: float = 15.0) -> None:
+        """Commands run through the runtime's run supervisor, reached once per session, so they
+        outlive a dropped link; plain channels where the runtime has no ``python3``."""
         self.profile = profile
         self._store = ProfileStore()
         # Only a holder of the stored profile follows it; one given a variant (another port, a
@@ -126,10 +128,10 @@ class Connection:
         self._session: Session | None = None
         self._lock = threading.Lock()
         self._forwards: dict[int, LocalForward] = {}
-        self._use_runner = long_lived
-        self._runner: RemoteRunner | None = None
-        self._runner_session: Session | None = None
-        self._runner_lock = threading.Lock()
+        self._use_supervisor = True
+        self._link: SupervisorLink | None = None
+        self._link_session: Session | None = None
+        self._link_lock = threading.Lock()
         # Where the runtime's sshd took the held session, learnt once per session.
         self._sshd_address: tuple[Session, tuple[str, int]] | None = None
 
@@ -170,10 +172,10 @@ class Connection:
             forwards = list(self._forwards.values())
             self._forwards.clear()
             session, self._session = self._session, None
-        with self._runner_lock:
-            runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.close()
+        with self._link_lock:
+            link, self._link = self._link, None
+        if link is not None:
+            link.close()
         for forward in forwards:
             forward.stop()
         if session is not None:
@@ -205,50 +207,123 @@ class Connection:
         on_stderr: OnOutput,
         stdin: bytes | IO[bytes] | None = None,
         cancel: threading.Event | None = None,
+        detach: threading.Event | None = None,
+        on_notice: Callable[[str], object] | None = None,
     ) -> int:
-        """Run ``command`` remotely, streaming output; return its exit code (128+n on a signal)."""
+        """Run ``command`` remotely, streaming output; return its exit code (128+n on a signal).
+
+        A dropped link is re-dialed and the run followed on from the last byte received;
+        ``cancel`` interrupts it, ``detach`` leaves it running (``runs.Detached``)."""
+        from colablink.ssh import runs
+
         line = self.command_line(command)  # validates, whichever way the command then runs
         session = self.session
-        runner = self._runner_on(session) if self._use_runner else None
-        if runner is None:
-            return remote_exec.stream(
-                session, line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
-            )
+        if self._link_on(session) is not None:
+            try:
+                code = runs.follow(
+                    self.supervisor,
+                    self._run_request(command, line),
+                    on_stdout=on_stdout,
+                    on_stderr=on_stderr,
+                    stdin=stdin,
+                    cancel=cancel,
+                    detach=detach,
+                    on_notice=on_notice,
+                )
+            except runs.NoSupervisor:
+                with self._link_lock:
+                    self._use_supervisor = False  # plain channels from now on
+            else:
+                assert code is not None  # only an attach "until now" stops before the end
+                return code
+        return remote_exec.stream(
+            session, line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
+        )
+
+    def _run_request(self, command: Command, line: str) -> dict[str, Any]:
         if remote_exec.is_shell_line(command):
-            return runner.run(
-                line, on_stdout=on_stdout, on_stderr=on_stderr, stdin=stdin, cancel=cancel
-            )
-        return runner.run_argv(
-            command,
-            cwd=self.profile.remote_root,
-            env=self.environment(),
+            return {"line": line, "command": command if isinstance(command, str) else command[0]}
+        return {
+            "argv": list(command),
+            "cwd": self.profile.remote_root,
+            "env": self.environment(),
+            "command": shlex.join(command),
+        }
+
+    def start_detached(self, command: Command) -> str:
+        """Start ``command`` and return its run id at once; its stdin is closed."""
+        line = self.command_line(command)
+        link = self.supervisor()
+        _, run_id = link.start({**self._run_request(command, line), "stdin": False}, None)
+        return run_id
+
+    def attach(
+        self,
+        run_id: str,
+        *,
+        on_stdout: OnOutput,
+        on_stderr: OnOutput,
+        from_pos: int = 0,
+        stdin: bytes | IO[bytes] | None = None,
+        cancel: threading.Event | None = None,
+        detach: threading.Event | None = None,
+        until_now: bool = False,
+        on_notice: Callable[[str], object] | None = None,
+    ) -> int | None:
+        """Follow a run from byte ``from_pos`` of its output to its end; its exit code (None when
+        ``until_now`` stopped at the output so far of a run still going)."""
+        from colablink.ssh import runs
+
+        return runs.follow(
+            self.supervisor,
+            {},
             on_stdout=on_stdout,
             on_stderr=on_stderr,
             stdin=stdin,
             cancel=cancel,
+            detach=detach,
+            on_notice=on_notice,
+            run_id=run_id,
+            from_pos=from_pos,
+            until_now=until_now,
         )
 
+    def runs(self) -> list[RunInfo]:
+        """Every run the supervisor keeps, oldest first."""
+        return self.supervisor().list()
+
+    def kill(self, run_id: str, signal_name: str = "TERM") -> bool:
+        """Signal a run's process group; whether it was still running."""
+        return self.supervisor().kill(run_id, signal_name)
+
     def warm_up(self) -> None:
-        """Connect, and start the command runner now rather than on the first command."""
-        session = self.session
-        if self._use_runner:
-            self._runner_on(session)
+        """Connect, and reach the run supervisor now rather than on the first command."""
+        link = self._link_on(self.session)
+        if link is not None and not link.wait_ready() and link.no_python:
+            with self._link_lock:
+                self._use_supervisor = False
 
-    def _runner_on(self, session: Session) -> RemoteRunner | None:
-        """The runner on this session, started if needed; None where it cannot run."""
-        from colablink.ssh.runner import RemoteRunner
+    def supervisor(self) -> SupervisorLink:
+        """The link to the run supervisor, (re)connecting when needed."""
+        link = self._link_on(self.session)
+        if link is None:
+            raise UsageError(NO_PYTHON)
+        return link
 
-        with self._runner_lock:
-            if self._runner is not None and self._runner.alive and self._runner_session is session:
-                return self._runner
-            if self._runner is not None:
-                self._runner.close()
-            self._runner = RemoteRunner.start(session)
-            self._runner_session = session
-            if self._runner is None:
-                # No python3 on the runtime: plain channels from now on.
-                self._use_runner = False
-            return self._runner
+    def _link_on(self, session: Session) -> SupervisorLink | None:
+        """The supervisor link on this session, opened if needed; None where it cannot run."""
+        from colablink.ssh.runs import SupervisorLink
+
+        with self._link_lock:
+            if not self._use_supervisor:
+                return None
+            if self._link is not None and self._link.alive and self._link_session is session:
+                return self._link
+            if self._link is not None:
+                self._link.close()
+            self._link = SupervisorLink.open(session, self.profile.remote_root)
+            self._link_session = session
+            return self._link
 
     def run(
         self,
@@ -321,7 +396,15 @@ class Connection:
             problem=None,
             resources=found.resources,
             listening=parse_listening(listening_text),
+            runs_in_progress=self._runs_in_progress(session),
         )
+
+    def _runs_in_progress(self, session: Session) -> int | None:
+        try:
+            link = self._link_on(session)
+            return None if link is None else sum(r.state == "running" for r in link.list())
+        except ColabLinkError:
+            return None
 
     def _status_base(self, agent_running: bool) -> dict[str, Any]:
         """Read after dialing: the dial may have taken up a re-initialized profile."""

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from colablink.helper.protocol import ErrorCode, Method
+from colablink.helper.protocol import ErrorCode, Method, Notification
 from colablink_runtime import procs
 from support.runtimes import RuntimeHandle
 from support.system import wait_for
@@ -21,16 +21,17 @@ from .remote import remote_sleeps
 OTHER_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKkE6Sx1Nn3ZVw6gBvY+Yo7mWqzXgU0jtqg0bP3aXfVq"
 
 
-async def test_stdin_eof_mid_exec_exits_fast_and_leaves_nothing_running(
+async def test_stdin_eof_mid_exec_exits_fast_and_leaves_the_run_to_finish(
     workspace: Workspace, shared_runtime: RuntimeHandle
 ) -> None:
+    # A window that closes or reloads is no interrupt: the run goes on under the supervisor.
     helper = await start_helper(workspace.env, workspace.project)
     write_profile(workspace, shared_runtime)
     await connect_profile(helper, workspace)
-    params = {"profile": PROFILE, "execId": "eof", "argv": ["sleep", "100"]}
+    params = {"profile": PROFILE, "execId": "eof", "argv": ["sleep", "4"]}
     pending = asyncio.ensure_future(helper.request(Method.EXEC, params))
     await asyncio.to_thread(
-        wait_for, lambda: remote_sleeps(shared_runtime.username), 15, "the remote sleep"
+        wait_for, lambda: remote_sleeps(shared_runtime.username, "4"), 15, "the remote sleep"
     )
     server = helper.lsp._server
     assert server is not None and server.stdin is not None
@@ -42,9 +43,61 @@ async def test_stdin_eof_mid_exec_exits_fast_and_leaves_nothing_running(
     assert elapsed < 2.0, f"the helper took {elapsed:.2f} s to exit"
     assert not procs.alive(pid) or procs.is_zombie(pid)
     assert procs.children_of(pid) == []
-    assert remote_sleeps(shared_runtime.username) == []
+    assert remote_sleeps(shared_runtime.username, "4") != []
     pending.cancel()
+    await asyncio.to_thread(
+        wait_for, lambda: not remote_sleeps(shared_runtime.username, "4"), 15, "the run to finish"
+    )
     await helper.lsp.stop()
+
+
+async def test_after_a_restart_a_run_in_progress_is_listed_and_attached_from_its_start(
+    workspace: Workspace, shared_runtime: RuntimeHandle
+) -> None:
+    # What a window reload does to the helper: the next one lists the run and shows all of it.
+    first = await start_helper(workspace.env, workspace.project)
+    write_profile(workspace, shared_runtime)
+    await connect_profile(first, workspace)
+    lines = 120  # a numbered line every 50 ms: 6 s, for a restart on a loaded machine
+    script = (
+        f"import time\nfor i in range({lines}):\n print(i, flush=True); time.sleep(0.05)\n"
+        "raise SystemExit(3)"
+    )
+    params = {"profile": PROFILE, "execId": "long", "argv": ["python3", "-c", script]}
+    pending = asyncio.ensure_future(first.request(Method.EXEC, params))
+    await first.wait_note(Notification.EXEC_OUTPUT, lambda p: p["execId"] == "long")
+    server = first.lsp._server
+    assert server is not None and server.stdin is not None
+    server.stdin.close()
+    await asyncio.wait_for(server.wait(), 5)
+    pending.cancel()
+    await first.lsp.stop()
+
+    second = await start_helper(workspace.env, workspace.project)
+    try:
+        await connect_profile(second, workspace)
+        listed = (await second.request(Method.RUNS, {"profile": PROFILE}))["runs"]
+        going = [
+            run
+            for run in listed
+            if run["state"] == "running" and f"range({lines})" in run["command"]
+        ]
+        assert len(going) == 1, listed
+        attach = {"profile": PROFILE, "runId": going[0]["id"], "execId": "again"}
+        assert await second.request(Method.RUN_ATTACH, attach) == {"exitCode": 3}
+        out = "".join(
+            p["data"] for p in second.notes_of(Notification.EXEC_OUTPUT) if p["execId"] == "again"
+        )
+        assert out == "".join(f"{i}\n" for i in range(lines))
+        (done,) = [
+            run
+            for run in (await second.request(Method.RUNS, {"profile": PROFILE}))["runs"]
+            if run["id"] == going[0]["id"]
+        ]
+        assert (done["state"], done["exitCode"]) == ("exited", 3)
+    finally:
+        await second.lsp.shutdown_session()  # type: ignore[attr-defined]
+        await second.lsp.stop()
 
 
 async def test_shutdown_flushes_pending_pushes_before_closing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -47,3 +48,31 @@ async def test_a_drop_is_announced_as_reconnecting_and_recovers(
         Method.EXEC, {"profile": PROFILE, "execId": "after", "argv": ["true"]}
     )
     assert result == {"exitCode": 0}
+
+
+async def test_an_exec_rides_out_three_cuts_with_every_line_once(
+    helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle, proxy: DelayProxy
+) -> None:
+    profile = write_profile(workspace, shared_runtime)
+    profile.port = proxy.port
+    workspace.store.save(profile)
+    assert (await connect_profile(helper, workspace))["state"] == "connected"
+    lines = 80  # a numbered line every 50 ms: 4 s
+    script = (
+        f"import time\nfor i in range({lines}):\n print(i, flush=True); time.sleep(0.05)\n"
+        "raise SystemExit(7)"
+    )
+    params = {"profile": PROFILE, "execId": "cut", "argv": ["python3", "-c", script]}
+
+    async def cuts() -> None:
+        for _ in range(3):
+            await asyncio.sleep(1.0)
+            proxy.cut()
+
+    result, _ = await asyncio.gather(helper.request(Method.EXEC, params), cuts())
+    assert result == {"exitCode": 7}
+    assert proxy.cuts >= 3
+    out = "".join(
+        p["data"] for p in helper.notes_of(Notification.EXEC_OUTPUT) if p["execId"] == "cut"
+    )
+    assert out == "".join(f"{i}\n" for i in range(lines))

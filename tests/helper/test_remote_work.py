@@ -198,7 +198,7 @@ async def test_exec_runs_in_the_source_root_or_the_given_cwd(
         assert out == f"{expected}\n1\n"
 
 
-async def test_execs_share_one_long_lived_runner_on_the_runtime(
+async def test_execs_share_one_long_lived_supervisor_on_the_runtime(
     helper: HelperClient, workspace: Workspace, shared_runtime: RuntimeHandle
 ) -> None:
     await connect(helper, workspace, shared_runtime)
@@ -211,9 +211,10 @@ async def test_execs_share_one_long_lived_runner_on_the_runtime(
         )
         parents.append(int(out))
     # One process started each command (a new SSH channel would give each its own sshd child),
-    # and it is the runner: python3 running the source it was sent.
+    # and it is the supervisor: python3 running the source it was sent, in its own session.
     assert parents[0] == parents[1]
-    assert procs.cmdline_of(parents[0])[:2] == ["python3", "-c"]
+    assert procs.cmdline_of(parents[0])[1:3] == ["-S", "-c"]
+    assert "--supervise" in procs.cmdline_of(parents[0])
 
 
 async def test_disconnect_ends_the_profiles_shells_without_a_status(

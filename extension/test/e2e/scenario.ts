@@ -801,6 +801,11 @@ async function scenario(): Promise<void> {
       await runCommand(p, "ColabLink: Connect");
       await p.locator(".quick-input-widget .monaco-list-row", { hasText: profile }).first().click();
       await waitFor("the status bar to say connected", async () => (await statusBarText(p)) === "Colab · CPU" || undefined, 60_000);
+      // A run in progress when the window reloads: it goes on, and the Runs view finds it after.
+      const ticks = "for i in $(seq 1 400); do echo tick $i; sleep 0.5; done";
+      await runCommand(p, "ColabLink: Run Command on Colab…");
+      await answerInputBox(p, "Command line to run on the runtime", ticks);
+      await waitFor("the run's first ticks", async () => (await terminalTexts(p)).join("\n").includes("tick 2") || undefined);
       // VS Code writes workspace state after a short delay; a person does not reload within it.
       await p.waitForTimeout(2_000);
       await p.reload();
@@ -808,6 +813,30 @@ async function scenario(): Promise<void> {
       await waitFor("the status bar to say connected after the reload", async () => (await statusBarText(p).catch(() => "")) === "Colab · CPU" || undefined, 90_000);
       check(colabLinkLog().includes(`${profile}: this window held it before; connecting again.`), "the log does not say why it connected");
       await screenshot(p, "reconnected-after-reload");
+    });
+
+    await step("the Runs view lists the run still going after the reload; a click shows its output so far, then live", async () => {
+      await runCommand(p, "Explorer: Focus on ColabLink Runs View");
+      const pane = p.locator(".pane", { has: p.locator(".pane-header", { hasText: "ColabLink Runs" }) });
+      const row = pane.locator(".monaco-list-row", { hasText: "tick" }).filter({ hasText: "running" }).first();
+      await row.waitFor({ state: "visible", timeout: 30_000 });
+      await screenshot(p, "runs-view-after-reload");
+      await row.click();
+      const attached = p.locator(".terminal .xterm-rows", { hasText: "ColabLink: run " });
+      await attached.first().waitFor({ state: "attached" });
+      const seen = async (needle: RegExp): Promise<true | undefined> =>
+        needle.test((await terminalTexts(p)).find((t) => t.includes("ColabLink: run ")) ?? "") || undefined;
+      await waitFor("the output so far (its first tick) in the attached terminal", () => seen(/^tick 1$/m));
+      const last = async (): Promise<number> =>
+        Math.max(0, ...[...((await terminalTexts(p)).find((t) => t.includes("ColabLink: run ")) ?? "").matchAll(/tick (\d+)/g)].map((m) => Number(m[1])));
+      const before = await last();
+      await waitFor("live ticks after the attach", async () => (await last()) > before + 2 || undefined);
+      await screenshot(p, "run-attached");
+      // Ctrl+C there interrupts the run, as in any run terminal.
+      await terminalFocus(p);
+      await p.keyboard.press("Control+C");
+      await waitFor("the attached terminal to say interrupted", () => seen(/ColabLink: interrupted/));
+      await waitFor("the Runs view to show the run ended", async () => (await pane.locator(".monaco-list-row", { hasText: /exit code 1\d\d/ }).count()) > 0 || undefined, 20_000);
     });
 
     await step("Connect's Colab option: a session of the Google account through the stand-in, then Stop Runtime", async () => {

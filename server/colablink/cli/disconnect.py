@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         if stopped
         else f"No agent was running for {name!r}."
     )
+    warn_of_runs(name)
     if args.forget:
         from colablink.enroll import enrollment
         from colablink.local.profiles import ProfileStore
@@ -43,6 +44,25 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"Forgot profile {name!r}.")
     return 0
+
+
+def warn_of_runs(name: str) -> None:
+    """Say when runs go on without anyone following them (they will finish on their own)."""
+    from colablink.connection import Connection
+    from colablink.errors import ColabLinkError
+    from colablink.local.profiles import ProfileStore
+
+    try:
+        with Connection(ProfileStore().load(name), connect_timeout=5.0) as connection:
+            running = [run.id for run in connection.runs() if run.state == "running"]
+    except (ColabLinkError, OSError):
+        return  # unreachable: nothing to tell
+    if running:
+        print(
+            f"colablink: warning: {len(running)} run(s) still going on the runtime "
+            f"({', '.join(running)}); `colablink runs` lists them, `colablink kill ID` ends one.",
+            file=sys.stderr,
+        )
 
 
 def stop_daemon(name: str, timeout: float = 10.0) -> bool:

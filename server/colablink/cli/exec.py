@@ -1,7 +1,9 @@
 """``colablink exec [--] CMD ARGS...``: run a command in the runtime's source root.
 
 The exit code is the remote's; stdout and stderr stay separate; Ctrl+C interrupts the remote
-process; piped stdin is forwarded. Through the daemon when one is up, else over a direct session.
+process; piped stdin is forwarded. The run is the supervisor's: a dropped link is re-dialed and the
+output picked up where it stopped; ``--detach`` prints the run id and returns. Through the daemon
+when one is up, else over a direct session.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         'a shell command line, so `exec "ls -la | wc -l"` works.',
     )
     add_profile_option(parser)
+    parser.add_argument(
+        "--detach", action="store_true", help="print the run's id and return; it goes on"
+    )
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD ARGS...")
     parser.set_defaults(run=run)
 
@@ -37,11 +42,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("Give a command to run, for example `colablink exec python train.py`.")
     command = exec_command(words)
     name = profile_name(getattr(args, "profile", None))
+    if args.detach:
+        return run_detached(name, command)
     daemon = daemon_for(name)
     if daemon is not None:
         with daemon:
             return daemon.exec(command, forward_stdin=forward_stdin())
     return run_direct(name, command, forward_stdin())
+
+
+def run_detached(name: str, command: list[str] | str) -> int:
+    from colablink.connection import Connection
+    from colablink.local.profiles import ProfileStore
+
+    with Connection(ProfileStore().load(name)) as connection:
+        print(connection.start_detached(command))
+    return 0
 
 
 def run_direct(name: str, command: list[str] | str, with_stdin: bool) -> int:
@@ -67,6 +83,7 @@ def run_direct(name: str, command: list[str] | str, with_stdin: bool) -> int:
                 # Unbuffered: a daemon thread still inside a buffered read at exit aborts Python.
                 stdin=open(0, "rb", buffering=0, closefd=False) if with_stdin else None,
                 cancel=cancel,
+                on_notice=lambda message: write(2, f"colablink: {message}\n".encode()),
             )
     finally:
         signal.signal(signal.SIGINT, previous)

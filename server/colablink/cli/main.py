@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
     "exec",
+    "runs",
     "shell",
     "status",
     "profiles",

@@ -87,6 +87,9 @@ def print_status(status: dict[str, Any]) -> int:
         free = status.get("disk_free_bytes")
         rows.append(("disk free", "unknown" if free is None else human_bytes(int(free))))
         rows.extend(resource_rows(status.get("resources")))
+        going = status.get("runs_in_progress")
+        if isinstance(going, int):
+            rows.append(("runs", f"{going} in progress" if going else "none in progress"))
     else:
         rows.append(("reachable", f"no: {status.get('problem') or 'no answer'}"))
     rows.append(("agent", "running" if status["agent_running"] else "not running"))

@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from colablink.local.profiles import ProfileStore
 
     name = profile_name(getattr(args, "profile", None))
-    connection = Connection(ProfileStore().load(name), long_lived=True)
+    connection = Connection(
+        ProfileStore().load(name),
+    )
     engine = sync_engine(connection, args)
     services = [] if engine is None else [engine]
     server = DaemonServer(connection, socket_path(name), services, sync=engine)

@@ -275,9 +275,11 @@ class DaemonServer:
         is_argv = isinstance(command, list) and all(isinstance(arg, str) for arg in command)
         if not (isinstance(command, str) or is_argv):
             raise ColabLinkError("the command to run must be a string or a list of strings.")
-        cancel = threading.Event()
+        cancel, detach = threading.Event(), threading.Event()
         stdin = QueueReader() if request.get("stdin") else None
-        threading.Thread(target=self._exec_input, args=(client, stdin, cancel), daemon=True).start()
+        threading.Thread(
+            target=self._exec_input, args=(client, stdin, cancel, detach), daemon=True
+        ).start()
         code = self.connection.exec(
             cast("list[str] | str", command),
             on_stdout=lambda data: reply.send(encode(STDOUT, data)),
@@ -285,14 +287,18 @@ class DaemonServer:
             # A QueueReader offers the one method the stdin pump calls: read(size).
             stdin=cast("IO[bytes] | None", stdin),
             cancel=cancel,
+            detach=detach,
         )
         reply.control({"exit": code})
 
     @staticmethod
     def _exec_input(
-        client: socket.socket, stdin: QueueReader | None, cancel: threading.Event
+        client: socket.socket,
+        stdin: QueueReader | None,
+        cancel: threading.Event,
+        detach: threading.Event,
     ) -> None:
-        """Relay the client's input and interrupts; a vanished client interrupts the command."""
+        """Relay the client's input and interrupts; a vanished client leaves the run going."""
         try:
             while True:
                 kind, payload = read_frame(client)
@@ -305,11 +311,12 @@ class DaemonServer:
                     elif op == "interrupt":
                         cancel.set()
         except (ConnectionClosed, OSError, ValueError):
-            # Either the command finished and its socket closed, or the client died mid-command:
-            # in both cases nothing more will come, and an orphaned command must not keep running.
+            # Either the command finished and its socket closed, or the client died mid-command
+            # (killed, or its laptop slept): a drop is not an interrupt, the run goes on under the
+            # supervisor, and `colablink attach` finds it.
             if stdin is not None:
                 stdin.put(None)
-            cancel.set()
+            detach.set()
 
     def _status(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         reply.control({"ok": self.connection.status(agent_running=True).to_dict()})

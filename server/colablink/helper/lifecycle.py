@@ -52,12 +52,12 @@ class Lifecycle:
         await self._close(deadline=time.monotonic() + CANCEL_BUDGET_S + CLOSE_BUDGET_S)
 
     async def client_gone(self) -> None:
-        """stdin closed: interrupt remote work and close everything, fast."""
+        """stdin closed (the window went, or reloads): leave runs going and close, fast."""
         self.shutting_down = True
         await self._close(deadline=time.monotonic() + CANCEL_BUDGET_S + CLOSE_BUDGET_S)
 
     async def _close(self, deadline: float) -> None:
-        pending = self._execs.cancel_all() + self._transfers.cancel_all()
+        pending = self._execs.leave_all() + self._transfers.cancel_all()
         self._ptys.close_all()
         await _wait_events(pending, deadline - CLOSE_BUDGET_S)
         held = self._hub.close_all()
@@ -70,7 +70,7 @@ class Lifecycle:
         # One budget for all commands and one for all profiles, as in ``_close``: waiting a
         # full budget for each would let several running commands outlast the client's patience.
         deadline = time.monotonic() + CANCEL_BUDGET_S
-        for done in self._execs.cancel_all() + self._transfers.cancel_all():
+        for done in self._execs.leave_all() + self._transfers.cancel_all():
             done.wait(max(0.0, deadline - time.monotonic()))
         self._ptys.close_all()
         deadline = time.monotonic() + CLOSE_BUDGET_S

@@ -61,8 +61,8 @@ class LiveProfile:
     def __init__(self, profile: Profile, notifier: Notifier, settings: Settings) -> None:
         self.profile = profile
         self._settings = settings
-        # Long-lived: commands go through one runner process on the runtime, not a channel each.
-        self.connection = Connection(profile, long_lived=True)
+        # Commands go through the runtime's run supervisor, one channel for them all.
+        self.connection = Connection(profile)
         self._notifier = notifier
         self._lock = threading.Lock()
         self.state: ConnectionState = "disconnected"
@@ -190,6 +190,8 @@ class LiveProfile:
         on_stdout: Callable[[bytes], None],
         on_stderr: Callable[[bytes], None],
         cancel: threading.Event,
+        detach: threading.Event | None = None,
+        on_notice: Callable[[str], object] | None = None,
     ) -> int:
         if self.daemon is not None:
             try:
@@ -199,7 +201,12 @@ class LiveProfile:
             except DaemonUnavailable:
                 self._take_over()
         return self.connection.exec(
-            command, on_stdout=on_stdout, on_stderr=on_stderr, cancel=cancel
+            command,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            cancel=cancel,
+            detach=detach,
+            on_notice=on_notice,
         )
 
     def _daemon_call(self, request: dict[str, Any]) -> dict[str, Any] | None:

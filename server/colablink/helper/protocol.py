@@ -32,12 +32,15 @@ class Method:
     CONNECT_COLAB = "colablink/connectColab"
     COLAB_USAGE = "colablink/colabUsage"
     STOP_RUNTIME = "colablink/stopRuntime"
+    RUNS = "colablink/runs"
+    RUN_ATTACH = "colablink/runs/attach"
 
 
 class Notification:
     """Notifications the helper sends to the extension."""
 
     EXEC_OUTPUT = "colablink/execOutput"
+    EXEC_NOTICE = "colablink/execNotice"
     PTY_OUTPUT = "colablink/pty/output"
     PTY_EXIT = "colablink/pty/exit"
     STATUS_CHANGED = "colablink/statusChanged"
@@ -199,6 +202,37 @@ class ExecOutputParams(TypedDict):
     execId: str
     stream: Literal["stdout", "stderr"]
     data: str
+
+
+class ExecNoticeParams(TypedDict):
+    """About the link under an exec or attach, not its output: "link lost; reconnecting…"."""
+
+    execId: str
+    message: str
+
+
+class RunsParams(TypedDict):
+    profile: str
+
+
+class RunEntry(TypedDict):
+    id: str
+    command: str
+    state: str  # running, exited, lost (its supervisor died)
+    started: float  # seconds since the epoch, the runtime's clock
+    ended: float | None
+    exitCode: int | None
+
+
+class RunsResult(TypedDict):
+    runs: list[RunEntry]  # newest first
+
+
+class RunAttachParams(TypedDict):
+    profile: str
+    runId: str
+    execId: str  # names the execOutput/execNotice notifications of this attach
+    fromByte: NotRequired[int]  # output from this byte on (default 0: all of it)
 
 
 class PtyOpenParams(TypedDict):

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from colablink.helper import logs
+from colablink.helper import logs, runs
 from colablink.helper.blocking import run_blocking
 from colablink.helper.code_lens import code_lenses
 from colablink.helper.execs import ExecRunner
@@ -45,6 +45,9 @@ from colablink.helper.protocol import (
     PtyOpenParams,
     PtyOpenResult,
     PtyResizeParams,
+    RunAttachParams,
+    RunsParams,
+    RunsResult,
     SshHostParams,
     SshHostResult,
     StatusChangedParams,
@@ -254,6 +257,12 @@ def register(helper: Helper) -> None:
         live = await hub.held(params["profile"])
         return {"exitCode": await helper.execs.run(live, params)}
 
+    async def runs_list(params: RunsParams) -> RunsResult:
+        return await runs.list_runs(await hub.held(params["profile"]))
+
+    async def run_attach(params: RunAttachParams) -> ExecResult:
+        return await runs.attach(await hub.held(params["profile"]), helper.execs, params)
+
     def require_size(params: PtyOpenParams | PtyResizeParams) -> None:
         ok = params["cols"] > 0 and params["rows"] > 0
         require(ok, "params.cols and params.rows must be positive.")
@@ -355,6 +364,8 @@ def register(helper: Helper) -> None:
     register_request(server, Method.DISCONNECT, DisconnectParams, disconnect)
     register_request(server, Method.STATUS, dict, status)
     register_request(server, Method.EXEC, ExecParams, exec_)
+    register_request(server, Method.RUNS, RunsParams, runs_list)
+    register_request(server, Method.RUN_ATTACH, RunAttachParams, run_attach)
     register_request(server, Method.PTY_OPEN, PtyOpenParams, pty_open)
     register_request(server, Method.PTY_INPUT, PtyInputParams, pty_input)
     register_request(server, Method.PTY_RESIZE, PtyResizeParams, pty_resize)
