@@ -47,8 +47,9 @@ HEADER = struct.Struct(">BII")
 RECORD = struct.Struct(">BI")
 OFFSET = struct.Struct(">Q")
 READ = 1 << 16
-# Under the remote root; the local side reads it from here.
-RUNS_FOLDER = ".colablink/runs"
+# Under the remote root; the local side reads it from here (and the sync leaves it alone).
+STATE_FOLDER = ".colablink"
+RUNS_FOLDER = STATE_FOLDER + "/runs"
 SOCKET_NAME = "supervisor.sock"
 LOCK_NAME = "supervisor.lock"
 INDEX_NAME = "runs.json"

@@ -18,6 +18,7 @@ import pytest
 from colablink.connection import Connection
 from colablink.errors import Unreachable
 from colablink.local.profiles import Profile, ProfileStore
+from colablink_runtime.supervisor import STATE_FOLDER
 from conftest import owner, tree_digest
 from support import free_port, make_client_key, public_tempdir, unique_name
 from support.runtimes import RuntimeHandle
@@ -41,8 +42,13 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
 
 
 def sources(root: Path, conn_dir: str) -> dict[str, str]:
-    """Hashes of everything under ``root`` except the connection directory."""
-    return tree_digest(root, skip=lambda rel: rel == conn_dir or rel.startswith(conn_dir + "/"))
+    """Hashes of everything under ``root`` except the connection directory and the runtime's
+    own state (``watch``'s status probe asks the run supervisor, which keeps it there)."""
+
+    def skip(rel: str) -> bool:
+        return any(rel == d or rel.startswith(d + "/") for d in (conn_dir, STATE_FOLDER))
+
+    return tree_digest(root, skip=skip)
 
 
 def same_sources(local: Path, remote: Path, conn_dir: str) -> Callable[[], bool]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from colablink_runtime.supervisor import STATE_FOLDER
+
 if TYPE_CHECKING:
     from colablink.local.profiles import Profile
 
@@ -46,8 +48,9 @@ class SyncSpec:
         return posixpath.relpath(conn, root)
 
     def ignored_dirs(self) -> tuple[str, ...]:
-        """Project-relative directories push never reads from nor writes to."""
-        dirs = [*self.other_conn_dirs]
+        """Project-relative directories push never reads from nor writes to: the connection
+        dirs, and the runtime's own state in the remote root (its runs)."""
+        dirs = [*self.other_conn_dirs, STATE_FOLDER]
         for rel in (self.local_conn_rel, self.remote_conn_rel):
             if rel:
                 dirs.append(rel)
