@@ -92,22 +92,44 @@ def check_relpath(rel: str) -> str:
     return rel
 
 
-def inside(root: str, rel: str, verified: set[str] | None = None) -> str:
+def inside(root: str, rel: str, verified: dict[str, str] | None = None) -> str:
     """The absolute path of ``rel`` under ``root``, refusing parents that are symlinks.
 
-    ``verified`` caches parents already checked within one request (realpath stats every part).
+    ``verified`` caches, within one request, the parents already checked and (keyed with a
+    leading NUL, which no path has) the real path of every directory looked at.
     """
     full = os.path.join(root, check_relpath(rel))
     parent = os.path.dirname(full)
     if verified is not None and parent in verified:
         return full
-    real_root = os.path.realpath(root)
-    real_parent = os.path.realpath(parent)
+    cache: dict[str, str] = {} if verified is None else verified
+    real_root = _real_dir(root, root, cache)
+    real_parent = _real_dir(root, parent, cache)
     if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
         raise ProtocolError(f"path {rel!r} leaves the root through a symlink")
     if verified is not None:
-        verified.add(parent)
+        verified[parent] = real_parent
     return full
+
+
+def _real_dir(root: str, path: str, cache: dict[str, str]) -> str:
+    """``realpath(path)``, one lstat per directory below ``root`` per request: a first sync
+    checks thousands of nested directories, and realpath stats every component of each."""
+    key = "\0" + path
+    known = cache.get(key)
+    if known is None:
+        above, base = os.path.split(path)
+        if path == root or not above.startswith(root):
+            known = os.path.realpath(path)
+        else:
+            try:
+                is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+            except OSError:
+                is_dir = False
+            real_above = _real_dir(root, above, cache)
+            known = os.path.join(real_above, base) if is_dir else os.path.realpath(path)
+        cache[key] = known
+    return known
 
 
 def temp_name(directory: str, name: str, counter: int) -> str:
@@ -243,15 +265,17 @@ class Writer:
         os.umask(self.umask)
         self.streams: dict[int, tuple[int, str, str, int, int]] = {}
 
-    def _temp(self, final: str, made: set[str] | None = None, mode: int = 0o600) -> tuple[int, str]:
+    def _temp(self, final: str, mode: int = 0o600) -> tuple[int, str]:
         directory, name = os.path.split(final)
-        if made is None or directory not in made:
-            os.makedirs(directory, exist_ok=True)
-            if made is not None:
-                made.add(directory)
         self.counter += 1
         temp = temp_name(directory, name, self.counter)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode & 0o777)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            fd = os.open(temp, flags, mode & 0o777)
+        except FileNotFoundError:
+            # Parents are made only when missing: a first sync's mkdir request made them all.
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(temp, flags, mode & 0o777)
         self.open_temps.add(temp)
         return fd, temp
 
@@ -279,9 +303,8 @@ class Writer:
         mtime_ns: int,
         mode: int,
         sync: bool,
-        made: set[str] | None = None,
     ) -> None:
-        fd, temp = self._temp(final, made, mode)
+        fd, temp = self._temp(final, mode)
         try:
             view = data
             while view:
@@ -293,7 +316,7 @@ class Writer:
         self._finish(fd, temp, final, mtime_ns, mode, sync)
 
     def begin(self, fid: int, final: str, mtime_ns: int, mode: int) -> None:
-        fd, temp = self._temp(final, None, mode)
+        fd, temp = self._temp(final, mode)
         self.streams[fid] = (fd, temp, final, mtime_ns, mode)
 
     def chunk(self, fid: int, data: memoryview) -> None:
@@ -847,13 +870,12 @@ class Agent:
         sync = header.get("durable") == "file"
         offset = 0
         errors: list[list[str]] = []
-        verified: set[str] = set()
-        made: set[str] = set()
+        verified: dict[str, str] = {}
         for rel, size, mtime_ns, mode in header["files"]:
             data = body[offset : offset + size]
             offset += size
             try:
-                self.writer.write(inside(root, rel, verified), data, mtime_ns, mode, sync, made)
+                self.writer.write(inside(root, rel, verified), data, mtime_ns, mode, sync)
             except (OSError, ProtocolError) as exc:
                 errors.append([rel, describe(exc)])
         self.ok(header, errors=errors)
@@ -882,9 +904,10 @@ class Agent:
     def op_mkdir(self, header: dict[str, Any], _body: memoryview) -> None:
         root = header["root"]
         errors: list[list[str]] = []
+        verified: dict[str, str] = {}
         for rel, mode in header["dirs"]:
             try:
-                full = inside(root, rel)
+                full = inside(root, rel, verified)
                 os.makedirs(full, exist_ok=True)
                 os.chmod(full, mode & 0o7777)
             except (OSError, ProtocolError) as exc:

@@ -15,7 +15,11 @@ NS = 1_700_000_000_123_456_789
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "nul\x00", "C:/x", "a\\b"]
+    "bad",
+    [
+        *("", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a/", "..", "a/.."),
+        *("nul\x00", "C:/x", "a\\b"),
+    ],
 )
 def test_unsafe_remote_paths_are_refused(bad: str) -> None:
     with pytest.raises(UnsafePath):
@@ -24,6 +28,8 @@ def test_unsafe_remote_paths_are_refused(bad: str) -> None:
 
 def test_plain_remote_paths_pass() -> None:
     assert check_remote_relpath("ckpt/epoch 1/model – ü.bin") == "ckpt/epoch 1/model – ü.bin"
+    for name in ("...", "a/..b", "..a/.b", ".env"):
+        assert check_remote_relpath(name) == name
 
 
 def test_local_writes_never_pass_through_a_local_symlink(tmp_path: Path) -> None:
