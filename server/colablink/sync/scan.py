@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import NamedTuple
 
@@ -99,6 +101,23 @@ def scan_local(
                 if kind == "d":
                     stack.append(rel)
     return tree
+
+
+def scan_in_background(
+    root: Path, rules: IgnoreRules | None = None, *, links: bool = False
+) -> Future[dict[str, Meta]]:
+    """``scan_local`` on its own thread: a one-off pass overlaps it with connecting to the
+    runtime and starting the agent (several round trips). ``rules`` must not be used meanwhile."""
+    future: Future[dict[str, Meta]] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(scan_local(root, rules, links=links))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="colablink-scan", daemon=True).start()
+    return future
 
 
 def local_meta(path: Path) -> Meta | None:
