@@ -176,19 +176,23 @@ def scan_tree(
     """Walk ``root`` without following symlinks, skipping pruned dirs and our temp files.
 
     With ``versions``, each entry also carries ``-1`` (no inline content) and its ctime: the
-    version stamp pull orders copies by (ctime only moves forward; mtime can be set back)."""
+    version stamp pull orders copies by (ctime only moves forward; mtime can be set back).
+
+    The stat is read inline (as ``entry_of`` reads it): this loop runs once per entry of every
+    listing, and a no-change pass waits for it."""
     stack = [""]
     while stack:
         rel_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
         try:
             it = os.scandir(os.path.join(root, rel_dir) if rel_dir else root)
         except OSError:
             continue
         with it:
             for dent in it:
-                rel = f"{rel_dir}/{dent.name}" if rel_dir else dent.name
-                if dent.name.startswith(TEMP_PREFIX):
-                    if stale_temp(dent.name):
+                name = dent.name
+                if name.startswith(TEMP_PREFIX):
+                    if stale_temp(name):
                         with contextlib.suppress(OSError):
                             os.unlink(dent.path)
                     continue
@@ -196,16 +200,22 @@ def scan_tree(
                     st = dent.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                entry = entry_of(rel, st)
-                if entry is None:
-                    continue
-                if entry[1] == "d" and (rel in prune or dent.name in prune_names):
+                fmt = stat.S_IFMT(st.st_mode)
+                rel = prefix + name
+                if fmt == stat.S_IFREG:
+                    entry = [rel, "f", st.st_size, st.st_mtime_ns, st.st_mode & 0o7777]
+                elif fmt == stat.S_IFDIR:
+                    if rel in prune or name in prune_names:
+                        continue
+                    entry = [rel, "d", 0, st.st_mtime_ns, st.st_mode & 0o7777]
+                    stack.append(rel)
+                elif fmt == stat.S_IFLNK:
+                    entry = [rel, "l", 0, st.st_mtime_ns, st.st_mode & 0o7777]
+                else:
                     continue
                 if versions:
                     entry += [-1, st.st_ctime_ns]
                 yield entry
-                if entry[1] == "d":
-                    stack.append(rel)
 
 
 def file_hash(path: str, limit: int | None = None) -> str | None:
