@@ -92,22 +92,44 @@ def check_relpath(rel: str) -> str:
     return rel
 
 
-def inside(root: str, rel: str, verified: set[str] | None = None) -> str:
+def inside(root: str, rel: str, verified: dict[str, str] | None = None) -> str:
     """The absolute path of ``rel`` under ``root``, refusing parents that are symlinks.
 
-    ``verified`` caches parents already checked within one request (realpath stats every part).
+    ``verified`` caches, within one request, the parents already checked and (keyed with a
+    leading NUL, which no path has) the real path of every directory looked at.
     """
     full = os.path.join(root, check_relpath(rel))
     parent = os.path.dirname(full)
     if verified is not None and parent in verified:
         return full
-    real_root = os.path.realpath(root)
-    real_parent = os.path.realpath(parent)
+    cache: dict[str, str] = {} if verified is None else verified
+    real_root = _real_dir(root, root, cache)
+    real_parent = _real_dir(root, parent, cache)
     if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
         raise ProtocolError(f"path {rel!r} leaves the root through a symlink")
     if verified is not None:
-        verified.add(parent)
+        verified[parent] = real_parent
     return full
+
+
+def _real_dir(root: str, path: str, cache: dict[str, str]) -> str:
+    """``realpath(path)``, one lstat per directory below ``root`` per request: a first sync
+    checks thousands of nested directories, and realpath stats every component of each."""
+    key = "\0" + path
+    known = cache.get(key)
+    if known is None:
+        above, base = os.path.split(path)
+        if path == root or not above.startswith(root):
+            known = os.path.realpath(path)
+        else:
+            try:
+                is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+            except OSError:
+                is_dir = False
+            real_above = _real_dir(root, above, cache)
+            known = os.path.join(real_above, base) if is_dir else os.path.realpath(path)
+        cache[key] = known
+    return known
 
 
 def temp_name(directory: str, name: str, counter: int) -> str:
@@ -154,19 +176,23 @@ def scan_tree(
     """Walk ``root`` without following symlinks, skipping pruned dirs and our temp files.
 
     With ``versions``, each entry also carries ``-1`` (no inline content) and its ctime: the
-    version stamp pull orders copies by (ctime only moves forward; mtime can be set back)."""
+    version stamp pull orders copies by (ctime only moves forward; mtime can be set back).
+
+    The stat is read inline (as ``entry_of`` reads it): this loop runs once per entry of every
+    listing, and a no-change pass waits for it."""
     stack = [""]
     while stack:
         rel_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
         try:
             it = os.scandir(os.path.join(root, rel_dir) if rel_dir else root)
         except OSError:
             continue
         with it:
             for dent in it:
-                rel = f"{rel_dir}/{dent.name}" if rel_dir else dent.name
-                if dent.name.startswith(TEMP_PREFIX):
-                    if stale_temp(dent.name):
+                name = dent.name
+                if name.startswith(TEMP_PREFIX):
+                    if stale_temp(name):
                         with contextlib.suppress(OSError):
                             os.unlink(dent.path)
                     continue
@@ -174,16 +200,22 @@ def scan_tree(
                     st = dent.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                entry = entry_of(rel, st)
-                if entry is None:
-                    continue
-                if entry[1] == "d" and (rel in prune or dent.name in prune_names):
+                fmt = stat.S_IFMT(st.st_mode)
+                rel = prefix + name
+                if fmt == stat.S_IFREG:
+                    entry = [rel, "f", st.st_size, st.st_mtime_ns, st.st_mode & 0o7777]
+                elif fmt == stat.S_IFDIR:
+                    if rel in prune or name in prune_names:
+                        continue
+                    entry = [rel, "d", 0, st.st_mtime_ns, st.st_mode & 0o7777]
+                    stack.append(rel)
+                elif fmt == stat.S_IFLNK:
+                    entry = [rel, "l", 0, st.st_mtime_ns, st.st_mode & 0o7777]
+                else:
                     continue
                 if versions:
                     entry += [-1, st.st_ctime_ns]
                 yield entry
-                if entry[1] == "d":
-                    stack.append(rel)
 
 
 def file_hash(path: str, limit: int | None = None) -> str | None:
@@ -243,15 +275,17 @@ class Writer:
         os.umask(self.umask)
         self.streams: dict[int, tuple[int, str, str, int, int]] = {}
 
-    def _temp(self, final: str, made: set[str] | None = None, mode: int = 0o600) -> tuple[int, str]:
+    def _temp(self, final: str, mode: int = 0o600) -> tuple[int, str]:
         directory, name = os.path.split(final)
-        if made is None or directory not in made:
-            os.makedirs(directory, exist_ok=True)
-            if made is not None:
-                made.add(directory)
         self.counter += 1
         temp = temp_name(directory, name, self.counter)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode & 0o777)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            fd = os.open(temp, flags, mode & 0o777)
+        except FileNotFoundError:
+            # Parents are made only when missing: a first sync's mkdir request made them all.
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(temp, flags, mode & 0o777)
         self.open_temps.add(temp)
         return fd, temp
 
@@ -279,9 +313,8 @@ class Writer:
         mtime_ns: int,
         mode: int,
         sync: bool,
-        made: set[str] | None = None,
     ) -> None:
-        fd, temp = self._temp(final, made, mode)
+        fd, temp = self._temp(final, mode)
         try:
             view = data
             while view:
@@ -293,7 +326,7 @@ class Writer:
         self._finish(fd, temp, final, mtime_ns, mode, sync)
 
     def begin(self, fid: int, final: str, mtime_ns: int, mode: int) -> None:
-        fd, temp = self._temp(final, None, mode)
+        fd, temp = self._temp(final, mode)
         self.streams[fid] = (fd, temp, final, mtime_ns, mode)
 
     def chunk(self, fid: int, data: memoryview) -> None:
@@ -847,13 +880,12 @@ class Agent:
         sync = header.get("durable") == "file"
         offset = 0
         errors: list[list[str]] = []
-        verified: set[str] = set()
-        made: set[str] = set()
+        verified: dict[str, str] = {}
         for rel, size, mtime_ns, mode in header["files"]:
             data = body[offset : offset + size]
             offset += size
             try:
-                self.writer.write(inside(root, rel, verified), data, mtime_ns, mode, sync, made)
+                self.writer.write(inside(root, rel, verified), data, mtime_ns, mode, sync)
             except (OSError, ProtocolError) as exc:
                 errors.append([rel, describe(exc)])
         self.ok(header, errors=errors)
@@ -882,9 +914,10 @@ class Agent:
     def op_mkdir(self, header: dict[str, Any], _body: memoryview) -> None:
         root = header["root"]
         errors: list[list[str]] = []
+        verified: dict[str, str] = {}
         for rel, mode in header["dirs"]:
             try:
-                full = inside(root, rel)
+                full = inside(root, rel, verified)
                 os.makedirs(full, exist_ok=True)
                 os.chmod(full, mode & 0o7777)
             except (OSError, ProtocolError) as exc:

@@ -7,8 +7,12 @@ destination must stay inside the local connection directory without passing thro
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
+
+# An empty, "." or ".." component: one search instead of a split (this runs per listed entry).
+_BAD_PART = re.compile(r"(?:^|/)\.{0,2}(?:/|\Z)")
 
 
 class UnsafePath(ValueError):
@@ -22,7 +26,7 @@ def check_remote_relpath(rel: object) -> str:
         raise UnsafePath(f"path contains NUL: {rel!r}")
     if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":") or "\\" in rel:
         raise UnsafePath(f"absolute or foreign path: {rel!r}")
-    if any(part in ("", ".", "..") for part in rel.split("/")):
+    if _BAD_PART.search(rel):
         raise UnsafePath(f"path escapes with '..' or empty parts: {rel!r}")
     return rel
 

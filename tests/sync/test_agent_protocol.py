@@ -98,6 +98,28 @@ def test_escaping_paths_are_refused_by_the_agent_too(agent, tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["root"]
 
 
+def test_a_deep_symlinked_directory_is_refused_beside_verified_ones(agent, tmp_path: Path) -> None:
+    """Real paths are cached per directory within a request: a symlink deep below directories
+    already checked is still caught, for files and for directories made."""
+    client, _ = agent
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a" / "b" / "ok").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(outside, root / "a" / "b" / "link")
+    files = [
+        ["a/b/ok/f", 1, NS, 0o644],
+        ["a/b/link/f", 1, NS, 0o644],
+        ["a/b/link/c/f", 1, NS, 0o644],
+    ]
+    reply = client.call({"op": "put", "root": str(root), "files": files}, b"xyz")
+    assert [rel for rel, _ in reply["errors"]] == ["a/b/link/f", "a/b/link/c/f"]
+    dirs = [["a/b/ok/d", 0o755], ["a/b/link/d", 0o755], ["a/b/link/d/e", 0o755]]
+    reply = client.call({"op": "mkdir", "root": str(root), "dirs": dirs})
+    assert [rel for rel, _ in reply["errors"]] == ["a/b/link/d", "a/b/link/d/e"]
+    assert list(outside.iterdir()) == []
+    assert (root / "a/b/ok/f").read_bytes() == b"x" and (root / "a/b/ok/d").is_dir()
+
+
 def test_streamed_file_aborted_midway_leaves_no_temp(agent, tmp_path: Path) -> None:
     client, _ = agent
     fid = client.new_fid()

@@ -9,13 +9,17 @@ import pytest
 from colablink.pathsafety import UnsafePath, check_remote_relpath, local_destination
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.reconcile import compare_file, decide_pull, plan_push
-from colablink.sync.scan import Meta
+from colablink.sync.scan import Meta, scan_local
 
 NS = 1_700_000_000_123_456_789
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "nul\x00", "C:/x", "a\\b"]
+    "bad",
+    [
+        *("", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a/", "..", "a/.."),
+        *("nul\x00", "C:/x", "a\\b"),
+    ],
 )
 def test_unsafe_remote_paths_are_refused(bad: str) -> None:
     with pytest.raises(UnsafePath):
@@ -24,6 +28,8 @@ def test_unsafe_remote_paths_are_refused(bad: str) -> None:
 
 def test_plain_remote_paths_pass() -> None:
     assert check_remote_relpath("ckpt/epoch 1/model – ü.bin") == "ckpt/epoch 1/model – ü.bin"
+    for name in ("...", "a/..b", "..a/.b", ".env"):
+        assert check_remote_relpath(name) == name
 
 
 def test_local_writes_never_pass_through_a_local_symlink(tmp_path: Path) -> None:
@@ -91,3 +97,18 @@ def test_pull_never_overwrites_a_file_it_did_not_place() -> None:
     assert decide_pull(remote, placed_local, record)[0] == "read"  # ours, unchanged: refresh
     assert decide_pull(remote, mine, record)[0] == "refuse"  # edited locally since: keep
     assert decide_pull(Meta("l", 0, NS, 0o777), None, None)[0] == "refuse"
+
+
+def test_the_scan_reads_a_stat_as_the_agent_does(tmp_path: Path) -> None:
+    """The scan reads stats inline: the same kinds, sizes, mtimes and modes as the agent's."""
+    (tmp_path / "d").mkdir(mode=0o750)
+    (tmp_path / "d" / "run.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "d" / "run.sh").chmod(0o755)
+    (tmp_path / "link").symlink_to("d/run.sh")
+    os.mkfifo(tmp_path / "fifo")
+    scanned = scan_local(tmp_path, links=True)
+    assert scanned == {
+        rel: Meta.from_stat((tmp_path / rel).lstat()) for rel in ("d", "d/run.sh", "link")
+    }
+    assert scanned["link"].size == 0 and scanned["d/run.sh"].mode == 0o755
+    assert "link" not in scan_local(tmp_path)

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +35,7 @@ from colablink.sync.progress import Progress
 from colablink.sync.pull import Puller, PullSummary
 from colablink.sync.push import Pusher, PushSummary
 from colablink.sync.records import Records
+from colablink.sync.scan import Meta, scan_in_background
 from colablink.sync.spec import SyncSpec, spec_for
 
 if TYPE_CHECKING:
@@ -293,9 +295,15 @@ class SyncEngine:
             if not self.flush(None, timeout=600.0):
                 raise SyncHalted(f"sync did not complete ({self._state})")
             return SyncReport(problems=list(self.problems))
-        client = self._open_agent()
+        # Nothing else uses the rules while no worker runs: the scan overlaps the connect.
+        scanned = scan_in_background(self.spec.local_root, self.rules, links=True)
         try:
-            return self._full_pass(client, dry_run=dry_run, progress=progress)
+            client = self._open_agent()
+        except BaseException:
+            scanned.exception()  # the scan ends before anything else may use the rules
+            raise
+        try:
+            return self._full_pass(client, dry_run=dry_run, progress=progress, scanned=scanned)
         finally:
             client.close()
             if not dry_run:
@@ -338,14 +346,19 @@ class SyncEngine:
             self._cond.notify_all()
 
     def _full_pass(
-        self, client: SyncAgentClient, *, dry_run: bool = False, progress: Progress | None = None
+        self,
+        client: SyncAgentClient,
+        *,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        scanned: Future[dict[str, Meta]] | None = None,
     ) -> SyncReport:
         report = SyncReport()
         self._set_state(SyncState("scanning"))
         pusher = Pusher(client, self.spec, self.rules, self.records, self._report)
         puller = Puller(client, self.spec, self.records, self._report)
         pull_listing = puller.request_listing()  # both listings travel in one round trip
-        plan, local = pusher.plan(dry_run=dry_run)
+        plan, local = pusher.plan(dry_run=dry_run, scanned=scanned)
         if not dry_run:
             self._set_state(SyncState("pushing", len(plan.puts) + len(plan.deletes)))
         report.push = pusher.full(plan, local, dry_run=dry_run, progress=progress)

@@ -101,14 +101,41 @@ def parse_line(line: str) -> Pattern | None:
     return Pattern(re.compile(_translate(line) + r"\Z", re.DOTALL), negated, dir_only, basename)
 
 
+def _union(patterns: list[Pattern]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p.regex.pattern})" for p in patterns), re.DOTALL)
+
+
 class PatternList:
     def __init__(self, lines: Iterable[str]) -> None:
         self.patterns = [p for p in map(parse_line, lines) if p is not None]
+        # Without a negation the order does not matter: any match excludes, so the list is
+        # one regex per (kind of path, what it is matched against). This runs per scanned entry.
+        self.unions: dict[bool, tuple[re.Pattern[str] | None, re.Pattern[str] | None]] | None
+        self.unions = None
+        if not any(p.negated for p in self.patterns):
+            self.unions = {
+                is_dir: (
+                    _union([p for p in self.patterns if p.basename and (is_dir or not p.dir_only)]),
+                    _union(
+                        [p for p in self.patterns if not p.basename and (is_dir or not p.dir_only)]
+                    ),
+                )
+                for is_dir in (False, True)
+            }
 
     def decide(self, rel: str, is_dir: bool) -> bool | None:
         """True excluded, False re-included by a negation, None no pattern matched.
         ``rel`` is relative to the directory holding the file."""
         name = rel.rsplit("/", 1)[-1]
+        if self.unions is not None:
+            by_name, by_path = self.unions[is_dir]
+            if (by_name is not None and by_name.match(name)) or (
+                by_path is not None and by_path.match(rel)
+            ):
+                return True
+            return None
         for pattern in reversed(self.patterns):
             if pattern.dir_only and not is_dir:
                 continue

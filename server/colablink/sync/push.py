@@ -79,16 +79,18 @@ class Pusher:
         for entry in reply.get("entries", []):
             try:
                 raw, meta = Meta.from_wire(entry)
-                rel = check_remote_relpath(raw)
+                # A path the local scan produced is safe; only the others need checking.
+                mine = local.get(raw) if isinstance(raw, str) else None
+                rel = raw if mine is not None else check_remote_relpath(raw)
             except (UnsafePath, ValueError, TypeError):
                 self.report(str(entry[0]) if entry else "?", "the runtime listed an unusable path")
                 continue
+            assert isinstance(rel, str)
             parent = rel.rpartition("/")[0]
             if parent and parent in ignored_dirs:
                 if meta.kind == "d":
                     ignored_dirs.add(rel)
                 continue
-            mine = local.get(rel)
             is_dir = meta.kind == "d"
             if (mine is None or mine.kind != meta.kind) and self.rules.ignored(rel, is_dir):
                 if is_dir:
@@ -99,10 +101,16 @@ class Pusher:
 
     # -- whole-tree pass ----------------------------------------------------------------------
 
-    def plan(self, *, dry_run: bool = False) -> tuple[PushPlan, dict[str, Meta]]:
-        """What a pass would do; a dry run changes nothing (no remote touch, no records)."""
+    def plan(
+        self, *, dry_run: bool = False, scanned: Future[dict[str, Meta]] | None = None
+    ) -> tuple[PushPlan, dict[str, Meta]]:
+        """What a pass would do; a dry run changes nothing (no remote touch, no records).
+        ``scanned``: the local scan, already under way (``scan_in_background``)."""
         pending = self.request_listing()  # the runtime lists while we scan locally
-        local = scan_local(self.root, self.rules, links=True)
+        if scanned is not None:
+            local = scanned.result()
+        else:
+            local = scan_local(self.root, self.rules, links=True)
         remote = self.remote_listing(pending.result(REPLY_TIMEOUT), local)
         with self.records.lock:
             placed = dict(self.records.placed)
@@ -160,9 +168,12 @@ class Pusher:
             self.records.placed.update(plan.adopt)
         self.records.mark()
         self._delete(plan.deletes, summary)
-        self._mkdirs(plan.mkdirs, local, summary)
+        # The agent makes the directories (thousands, on a first sync) while files are read
+        # and sent behind that request: it serves requests in order, so they land in them.
+        made = self._mkdirs_request(plan.mkdirs)
         items = [(rel, local[rel]) for rel in plan.puts]
         self.send(items, summary, durable="batch", progress=progress)
+        self._mkdirs_done(made, plan.mkdirs, local, summary)
         self.links({rel: local[rel] for rel in plan.links}, summary)
         return summary
 
@@ -278,12 +289,25 @@ class Pusher:
     def _mkdirs(
         self, mkdirs: list[tuple[str, int]], local: dict[str, Meta], summary: PushSummary
     ) -> None:
+        self._mkdirs_done(self._mkdirs_request(mkdirs), mkdirs, local, summary)
+
+    def _mkdirs_request(self, mkdirs: list[tuple[str, int]]) -> Future[Header] | None:
         if not mkdirs:
-            return
-        reply = self.client.call(
-            {"op": "mkdir", "root": self.spec.remote_root, "dirs": [list(d) for d in mkdirs]},
-            timeout=REPLY_TIMEOUT,
+            return None
+        return self.client.request(
+            {"op": "mkdir", "root": self.spec.remote_root, "dirs": [list(d) for d in mkdirs]}
         )
+
+    def _mkdirs_done(
+        self,
+        pending: Future[Header] | None,
+        mkdirs: list[tuple[str, int]],
+        local: dict[str, Meta],
+        summary: PushSummary,
+    ) -> None:
+        if pending is None:
+            return
+        reply = pending.result(REPLY_TIMEOUT)
         failed = {rel for rel, _ in reply.get("errors", [])}
         with self.records.lock:
             for rel, _mode in mkdirs:

@@ -43,7 +43,7 @@ def compare_file(local: Meta, remote: Meta | None) -> str:
 
 def plan_push(local: dict[str, Meta], remote: dict[str, Meta], placed: dict[str, Meta]) -> PushPlan:
     plan = PushPlan()
-    for rel, meta in sorted(local.items()):
+    for rel, meta in local.items():
         theirs = remote.get(rel)
         if meta.kind == "d":
             if theirs is not None and theirs.kind == "d":
@@ -68,6 +68,10 @@ def plan_push(local: dict[str, Meta], remote: dict[str, Meta], placed: dict[str,
     for rel, theirs in remote.items():
         if rel not in local and rel in placed and theirs.kind in ("f", "d", "l"):
             plan.deletes.append((rel, theirs.kind))
+    # Sorted (parents first) once at the end: a no-change pass sorts nothing.
+    for names in (plan.puts, plan.doubt, plan.links):
+        names.sort()
+    plan.mkdirs.sort()
     return plan
 
 

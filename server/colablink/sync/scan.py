@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import stat
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,13 +34,16 @@ class Meta(NamedTuple):
     def from_wire(cls, entry: list[object]) -> tuple[object, Meta]:
         """``[path, kind, size, mtime_ns, mode, ...]`` from the agent; the path stays unchecked."""
         kind, size, mtime_ns, mode = entry[1:5]
-        if kind not in ("f", "d", "l") or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in (size, mtime_ns, mode)
+        # ``type(...) is int`` also refuses bools; this runs once per listed remote entry.
+        if (
+            kind not in ("f", "d", "l")
+            or type(size) is not int
+            or type(mtime_ns) is not int
+            or type(mode) is not int
         ):
             raise ValueError(f"malformed entry {entry!r}")
-        assert isinstance(kind, str) and isinstance(size, int)
-        assert isinstance(mtime_ns, int) and isinstance(mode, int)
-        return entry[0], cls(kind, size, mtime_ns, mode)
+        assert isinstance(kind, str)
+        return entry[0], tuple.__new__(cls, (kind, size, mtime_ns, mode))
 
     def same_content_hint(self, other: Meta) -> bool:
         return (
@@ -53,33 +59,65 @@ def scan_local(
     root: Path, rules: IgnoreRules | None = None, under: str = "", *, links: bool = False
 ) -> dict[str, Meta]:
     """Every file and directory below ``root`` (or its subdir ``under``) that is not ignored;
-    with ``links``, symlinks too (never followed)."""
+    with ``links``, symlinks too (never followed).
+
+    This is the hot loop of every full pass (one iteration per entry of the tree): string
+    paths, the stat read inline (the same reading as ``Meta.from_stat``), nothing per entry
+    beyond the stat and the ignore check."""
     tree: dict[str, Meta] = {}
+    root_str = str(root)
+    ignored = rules.ignored if rules is not None else None
+    new_meta = tuple.__new__
     stack = [under]
     while stack:
         rel_dir = stack.pop()
+        prefix = f"{rel_dir}/" if rel_dir else ""
         try:
-            it = os.scandir(root / rel_dir if rel_dir else root)
+            it = os.scandir(os.path.join(root_str, rel_dir) if rel_dir else root_str)  # noqa: PTH118
         except OSError:
             continue
         with it:
             for dent in it:
-                if is_temp(dent.name):
+                name = dent.name
+                if name.startswith(TEMP_PREFIX):
                     continue
-                rel = f"{rel_dir}/{dent.name}" if rel_dir else dent.name
                 try:
-                    meta = Meta.from_stat(dent.stat(follow_symlinks=False))
+                    st = dent.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                if meta is None or (meta.kind == "l" and not links):
+                fmt = stat.S_IFMT(st.st_mode)
+                if fmt == stat.S_IFREG:
+                    kind, size = "f", st.st_size
+                elif fmt == stat.S_IFDIR:
+                    kind, size = "d", 0
+                elif fmt == stat.S_IFLNK and links:
+                    kind, size = "l", 0
+                else:
                     continue
-                is_dir = meta.kind == "d"
-                if rules is not None and rules.ignored(rel, is_dir):
+                rel = prefix + name
+                if ignored is not None and ignored(rel, kind == "d"):
                     continue
-                tree[rel] = meta
-                if is_dir:
+                tree[rel] = new_meta(Meta, (kind, size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)))
+                if kind == "d":
                     stack.append(rel)
     return tree
+
+
+def scan_in_background(
+    root: Path, rules: IgnoreRules | None = None, *, links: bool = False
+) -> Future[dict[str, Meta]]:
+    """``scan_local`` on its own thread: a one-off pass overlaps it with connecting to the
+    runtime and starting the agent (several round trips). ``rules`` must not be used meanwhile."""
+    future: Future[dict[str, Meta]] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(scan_local(root, rules, links=links))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="colablink-scan", daemon=True).start()
+    return future
 
 
 def local_meta(path: Path) -> Meta | None:
