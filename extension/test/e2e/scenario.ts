@@ -822,15 +822,20 @@ async function scenario(): Promise<void> {
       await row.waitFor({ state: "visible", timeout: 30_000 });
       await screenshot(p, "runs-view-after-reload");
       await row.click();
-      const attached = p.locator(".terminal .xterm-rows", { hasText: "ColabLink: run " });
-      await attached.first().waitFor({ state: "attached" });
-      const seen = async (needle: RegExp): Promise<true | undefined> =>
-        needle.test((await terminalTexts(p)).find((t) => t.includes("ColabLink: run ")) ?? "") || undefined;
-      await waitFor("the output so far (its first tick) in the attached terminal", () => seen(/^tick 1$/m));
-      const last = async (): Promise<number> =>
-        Math.max(0, ...[...((await terminalTexts(p)).find((t) => t.includes("ColabLink: run ")) ?? "").matchAll(/tick (\d+)/g)].map((m) => Number(m[1])));
-      const before = await last();
-      await waitFor("live ticks after the attach", async () => (await last()) > before + 2 || undefined);
+      // Only the rows in view are in the DOM, and the run printed more than a screenful before
+      // the attach: the terminal is told by its ticks (the pre-reload one went with the reload).
+      const attachedText = async (): Promise<string> => (await terminalTexts(p)).find((t) => /^tick \d+$/m.test(t)) ?? "";
+      const ticks = async (): Promise<number[]> => [...(await attachedText()).matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+      const seen = async (needle: RegExp): Promise<true | undefined> => needle.test(await attachedText()) || undefined;
+      // The output so far: a screenful of earlier ticks at once, in order, not only the newest.
+      const first = await waitFor("the output so far in the attached terminal", async () => {
+        const now = await ticks();
+        return now.length >= 5 ? now : undefined;
+      });
+      check(first.every((n, i) => i === 0 || n === first[i - 1] + 1), `ticks out of order or repeated: ${first.join(",")}`);
+      const before = Math.max(...first);
+      check(before >= 10, `the attach showed only the newest ticks (${first.join(",")}), not the output so far`);
+      await waitFor("live ticks after the attach", async () => Math.max(0, ...(await ticks())) > before + 2 || undefined);
       await screenshot(p, "run-attached");
       // Ctrl+C there interrupts the run, as in any run terminal.
       await terminalFocus(p);

@@ -59,6 +59,9 @@ RETRY_ERRORS: tuple[type[BaseException], ...] = (AuthFailed, HostKeyMismatch, *L
 # Runtime events queued beyond this while the worker is busy are dropped for a full pass: memory
 # stays bounded whatever the runtime sends, and nothing is lost.
 MAX_QUEUED_EVENTS = 1000
+# The runtime's events that arrived together are applied together: frames read off one write come
+# one by one, and a removal right behind a change must be seen before the change is pulled.
+REMOTE_GATHER_S = 0.02
 # (path, why) pairs remembered so each is reported once; past this, repeats are only counted.
 MAX_REMEMBERED_PROBLEMS = 10_000
 # Problems kept for ``problems`` (the helper and ``colablink sync`` show them).
@@ -470,6 +473,8 @@ class SyncEngine:
                     or self._watch.has_ready(self.debounce)
                 ):
                     self._cond.wait(self._watch.next_deadline(self.debounce))
+                if self._remote_events and not self._stop.is_set():
+                    self._cond.wait(REMOTE_GATHER_S)
                 if self._stop.is_set():
                     return
                 target = self._requested
