@@ -29,6 +29,39 @@ export function toTerminalText(data: string): string {
   return data.replace(/\r?\n/g, "\r\n");
 }
 
+/**
+ * Streams one helper request that reports a run's output (`exec`, `runs/attach`) into a terminal:
+ * its `execOutput` and `execNotice` (a dropped link is no end: the helper re-attaches and says so),
+ * then one closing line with the exit code, "interrupted" after a cancel, or the error.
+ */
+export function followExec(
+  helper: HelperClient,
+  method: string,
+  params: { execId: string },
+  token: vscode.CancellationToken,
+  write: (text: string) => void,
+  finish: (text: string, exitCode: number | undefined) => void,
+): vscode.Disposable {
+  const output = helper.onExecOutput.event((output) => {
+    if (output.execId === params.execId) {
+      write(toTerminalText(output.data));
+    }
+  });
+  const notices = helper.onExecNotice.event((notice) => {
+    if (notice.execId === params.execId) {
+      write(noticeText(notice.message));
+    }
+  });
+  void helper.request<ExecResult>(method, params, token).then(
+    (result) => finish(`\r\n\x1b[1mColabLink: exit code ${result.exitCode}\x1b[0m\r\n`, result.exitCode),
+    (error: unknown) => {
+      const text = token.isCancellationRequested ? "interrupted" : errorMessage(error);
+      finish(`\r\n\x1b[31mColabLink: ${text}\x1b[0m\r\n`, undefined);
+    },
+  );
+  return vscode.Disposable.from(output, notices);
+}
+
 export class ExecTerminal implements vscode.Pseudoterminal {
   private readonly writeEmitter = new vscode.EventEmitter<string>();
   private readonly closeEmitter = new vscode.EventEmitter<number | undefined>();
@@ -118,26 +151,10 @@ export class ExecTerminal implements vscode.Pseudoterminal {
 
   private exec(): void {
     const execId = randomUUID();
-    const output = this.helper.onExecOutput.event((output) => {
-      if (output.execId === execId) {
-        this.writeEmitter.fire(toTerminalText(output.data));
-      }
-    });
-    // A dropped link is no end: the helper re-attaches and says so here.
-    const notices = this.helper.onExecNotice.event((notice) => {
-      if (notice.execId === execId) {
-        this.writeEmitter.fire(noticeText(notice.message));
-      }
-    });
-    this.outputSubscription = vscode.Disposable.from(output, notices);
     const params: ExecParams = { ...this.request, execId };
-    const cancel = this.cancel;
-    void this.helper.request<ExecResult>(Method.EXEC, params, cancel.token).then(
-      (result) => this.finish(`\r\n\x1b[1mColabLink: exit code ${result.exitCode}\x1b[0m\r\n`, result.exitCode),
-      (error: unknown) => {
-        const text = cancel.token.isCancellationRequested ? "interrupted" : errorMessage(error);
-        this.finish(`\r\n\x1b[31mColabLink: ${text}\x1b[0m\r\n`, undefined);
-      },
+    const write = (text: string): void => this.writeEmitter.fire(text);
+    this.outputSubscription = followExec(this.helper, Method.EXEC, params, this.cancel.token, write, (text, exitCode) =>
+      this.finish(text, exitCode),
     );
   }
 

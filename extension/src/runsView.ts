@@ -4,12 +4,12 @@
 // carries on; closing it (or Ctrl+C) interrupts the run, as for any run, unless the window goes.
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
-import { interruptUnlessLeaving, toTerminalText } from "./execTerminal";
+import { followExec, interruptUnlessLeaving, toTerminalText } from "./execTerminal";
 import type { HelperClient } from "./helperClient";
 import { errorMessage, log } from "./logging";
 import type { ProfileStore } from "./profiles";
-import { Method, type ExecResult, type RunAttachParams, type RunsResult } from "./protocol";
-import { noticeText, runRows, type RunRow } from "./runsModel";
+import { Method, type RunAttachParams, type RunsResult } from "./protocol";
+import { runRows, type RunRow } from "./runsModel";
 
 export const RUNS_VIEW = "colablink.runs";
 export const ATTACH_RUN = "colablink.attachRun";
@@ -103,26 +103,9 @@ export class RunAttachTerminal implements vscode.Pseudoterminal {
   open(): void {
     const execId = randomUUID();
     this.writeEmitter.fire(`\x1b[2mColabLink: run ${this.row.run.id} on ${this.row.profile}: ${toTerminalText(this.row.label)}\x1b[0m\r\n`);
-    this.subscriptions.push(
-      this.helper.onExecOutput.event((output) => {
-        if (output.execId === execId) {
-          this.writeEmitter.fire(toTerminalText(output.data));
-        }
-      }),
-      this.helper.onExecNotice.event((notice) => {
-        if (notice.execId === execId) {
-          this.writeEmitter.fire(noticeText(notice.message));
-        }
-      }),
-    );
     const params: RunAttachParams = { profile: this.row.profile, runId: this.row.run.id, execId };
-    void this.helper.request<ExecResult>(Method.RUN_ATTACH, params, this.cancel.token).then(
-      (result) => this.finish(`\r\n\x1b[1mColabLink: exit code ${result.exitCode}\x1b[0m\r\n`),
-      (error: unknown) => {
-        const text = this.cancel.token.isCancellationRequested ? "interrupted" : errorMessage(error);
-        this.finish(`\r\n\x1b[31mColabLink: ${text}\x1b[0m\r\n`);
-      },
-    );
+    const write = (text: string): void => this.writeEmitter.fire(text);
+    this.subscriptions.push(followExec(this.helper, Method.RUN_ATTACH, params, this.cancel.token, write, (text) => this.finish(text)));
   }
 
   handleInput(data: string): void {
