@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import threading
 import time
@@ -92,3 +93,33 @@ def test_a_lost_front_is_replaced_and_the_run_goes_on(warm: Connection, live: Se
     assert results == [5]
     assert warm.run(["true"]).exit_code == 0
     assert len(runner_pids(live)) == 1
+
+
+# The runtime user's ~/.bashrc (first, before Debian's non-interactive return): no python3.
+NO_PYTHON = 'python3() { echo "python3: not found" >&2; return 127; }'
+
+
+def test_without_python3_commands_take_plain_channels(live: Setup) -> None:
+    plant = f"{{ echo {shlex.quote(NO_PYTHON)}; cat ~/.bashrc; }} > ~/.rc && mv ~/.rc ~/.bashrc"
+    assert live.cli("exec", plant).returncode == 0
+    try:
+        wait_for(lambda: not runner_pids(live), 10, "the planting command's front to exit")
+        with Connection(live.profile) as plain:
+            result = plain.run(["sh", "-c", "echo out; echo err >&2; exit 7"])
+            assert (result.exit_code, result.stdout, result.stderr) == (7, b"out\n", b"err\n")
+            assert plain.run(["cat"], stdin=b"fed\n").stdout == b"fed\n"
+            assert not runner_pids(live), "a supervisor front started without python3"
+            cancel = threading.Event()
+            threading.Timer(0.5, cancel.set).start()
+            started = time.monotonic()
+            code = plain.exec(
+                "sleep 100 & sleep 100; wait",
+                on_stdout=lambda _: None,
+                on_stderr=lambda _: None,
+                cancel=cancel,
+            )
+            assert time.monotonic() - started < 2.5
+            assert code == 130
+            wait_for(lambda: not remote_sleeps(live), 5, "every remote sleep to end")
+    finally:
+        assert live.cli("exec", "sed -i 1d ~/.bashrc").returncode == 0
