@@ -1,9 +1,11 @@
-"""How a session's bytes reach the runtime's sshd: direct TCP, or a ProxyCommand.
+"""How a session's bytes reach the runtime's sshd: direct TCP, a ProxyCommand, or a holder.
 
 A ProxyCommand is any program that speaks SSH on its stdin/stdout (Colab's
 ``colab ssh --proxy-mode``, ``cloudflared access ssh``, ``ssh -W`` through a jump host). It gets one
 end of a socket pair as stdin and stdout, so paramiko reads and writes a real socket either way.
 Like OpenSSH, we end it with SIGHUP (bridges such as ``colab ssh`` do not stop at stdin EOF alone).
+A holder is the unix socket of whatever already holds the profile's connection (an editor window):
+its ``proxy`` stream carries this session inside that one, with no process to spawn.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from colablink.errors import Unreachable
@@ -35,7 +38,14 @@ class ProxyCommand:
     argv: tuple[str, ...]
 
 
-Transport = DirectTcp | ProxyCommand
+@dataclass(frozen=True)
+class Holder:
+    """The unix socket of a holder of the profile's connection, asked for a ``proxy`` stream."""
+
+    path: Path
+
+
+Transport = DirectTcp | ProxyCommand | Holder
 DIRECT = DirectTcp()
 
 
@@ -83,6 +93,8 @@ class Link:
 def dial(transport: Transport, host: str, port: int, timeout: float) -> Link:
     if isinstance(transport, ProxyCommand):
         return _spawn(transport)
+    if isinstance(transport, Holder):
+        return _held(transport.path, timeout)
     return Link(_tcp(host, port, timeout))
 
 
@@ -128,3 +140,12 @@ def _spawn(command: ProxyCommand) -> Link:
     finally:
         theirs.close()
     return Link(ours, process)
+
+
+def _held(path: Path, timeout: float) -> Link:
+    from colablink.daemon.holder import request_proxy
+
+    sock = request_proxy(path, timeout)
+    if sock is None:
+        raise Unreachable("No editor window holds the profile's connection any more.")
+    return Link(sock)
