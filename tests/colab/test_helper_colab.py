@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest_asyncio
@@ -156,7 +157,7 @@ async def test_the_colab_option_without_the_client_or_its_login_says_what_to_do(
         raise AssertionError("a client without its login was not refused")
 
 
-async def test_watch_rides_the_window_then_the_transport_once_it_closes(channel: Channel) -> None:
+async def test_watch_rides_the_window_until_it_hands_the_profile_over(channel: Channel) -> None:
     base = Path(tempfile.mkdtemp(prefix="clw-"))
     project = base / "project"
     project.mkdir()
@@ -178,6 +179,12 @@ async def test_watch_rides_the_window_then_the_transport_once_it_closes(channel:
             client.call({"op": "sync_now"})
         shown = colablink("exec", "cat", f"{rt.remote_root}/{name}")
         assert (shown.returncode, shown.stdout) == (0, name), shown.stderr
+
+    async def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "the window did not hand the profile over"
+            await asyncio.sleep(0.1)
 
     async def close_window() -> None:
         await helper.lsp.shutdown_session()  # type: ignore[attr-defined]
@@ -202,12 +209,13 @@ async def test_watch_rides_the_window_then_the_transport_once_it_closes(channel:
         line = await asyncio.to_thread(watch.stdout.readline)
         assert b"is up" in line, watch.stderr.read()
         await asyncio.to_thread(synced_by_watch, "while-the-window-holds.txt")
-        # The daemon's session rides the window's: the endpoint saw no second connection.
-        assert channel.endpoint.connections == held
+        # Until the window hands over, the daemon's session rides the window's: no 429.
         assert channel.endpoint.refused == []
 
+        # The window hands the profile over: its connection ends, the daemon's own replaces it.
+        await wait_for(lambda: channel.endpoint.connections == held + 1)
+        await asyncio.to_thread(synced_by_watch, "after-the-hand-over.txt")
         await close_window()
-        # The window's connection went with it: the daemon re-dials, now through the transport.
         await asyncio.to_thread(synced_by_watch, "after-the-window.txt")
         assert channel.endpoint.connections == held + 1
         assert channel.endpoint.refused == []
