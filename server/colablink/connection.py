@@ -11,19 +11,22 @@ there.
 from __future__ import annotations
 
 import shlex
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from colablink.daemon.holder import request_proxy
 from colablink.errors import ColabLinkError, Unreachable, UsageError
 from colablink.local.profiles import Profile, ProfileStore
 from colablink.ports import LISTENING_COMMAND, Listening, parse_listening
 from colablink.resources import SPLIT, Resources, parse_probe, probe_command
 from colablink.ssh import remote_exec
 from colablink.ssh.session import Session, SshTarget
-from colablink.ssh.transport import DirectTcp, Holder, ProxyCommand
+from colablink.ssh.transport import DirectTcp, ProxyCommand, Stream
 
 # The runtime's own loopback, where `ssh -L N:127.0.0.1:N` would reach its port N too.
 REMOTE_HOST = "127.0.0.1"
@@ -160,9 +163,10 @@ class Connection:
         """Through the holder while one answers, else the transport: chosen anew at each dial,
         so a session that died with its window comes back on the transport, now free."""
         if self._ride is not None:
+            held = Stream(partial(_through_holder, self._ride), "the editor window's connection")
             try:
                 return Session.connect(
-                    replace(target, transport=Holder(self._ride)), timeout=self._connect_timeout
+                    replace(target, transport=held), timeout=self._connect_timeout
                 )
             except Unreachable:
                 pass
@@ -518,6 +522,13 @@ class Connection:
         """Open forwards: local port → remote port."""
         with self._lock:
             return {port: int(fw.remote_port) for port, fw in self._forwards.items()}
+
+
+def _through_holder(path: Path, timeout: float) -> socket.socket:
+    sock = request_proxy(path, timeout)
+    if sock is None:
+        raise Unreachable("No editor window holds the profile's connection any more.")
+    return sock
 
 
 def _tee(into: list[bytes], also: OnOutput | None) -> OnOutput:

@@ -4,8 +4,8 @@ A ProxyCommand is any program that speaks SSH on its stdin/stdout (Colab's
 ``colab ssh --proxy-mode``, ``cloudflared access ssh``, ``ssh -W`` through a jump host). It gets one
 end of a socket pair as stdin and stdout, so paramiko reads and writes a real socket either way.
 Like OpenSSH, we end it with SIGHUP (bridges such as ``colab ssh`` do not stop at stdin EOF alone).
-A holder is the unix socket of whatever already holds the profile's connection (an editor window):
-its ``proxy`` stream carries this session inside that one, with no process to spawn.
+A ``Stream`` is a socket another layer opens already speaking SSH to sshd (an editor window's
+relayed ``proxy`` stream, so this session runs inside the window's connection): no process.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from colablink.errors import Unreachable
@@ -39,13 +39,14 @@ class ProxyCommand:
 
 
 @dataclass(frozen=True)
-class Holder:
-    """The unix socket of a holder of the profile's connection, asked for a ``proxy`` stream."""
+class Stream:
+    """``opener(timeout)`` gives a socket carrying the SSH stream, or raises ``Unreachable``."""
 
-    path: Path
+    opener: Callable[[float], socket.socket]
+    via: str  # what the failure sentences call it: "the editor window's connection"
 
 
-Transport = DirectTcp | ProxyCommand | Holder
+Transport = DirectTcp | ProxyCommand | Stream
 DIRECT = DirectTcp()
 
 
@@ -93,8 +94,8 @@ class Link:
 def dial(transport: Transport, host: str, port: int, timeout: float) -> Link:
     if isinstance(transport, ProxyCommand):
         return _spawn(transport)
-    if isinstance(transport, Holder):
-        return _held(transport.path, timeout)
+    if isinstance(transport, Stream):
+        return Link(transport.opener(timeout))
     return Link(_tcp(host, port, timeout))
 
 
@@ -140,12 +141,3 @@ def _spawn(command: ProxyCommand) -> Link:
     finally:
         theirs.close()
     return Link(ours, process)
-
-
-def _held(path: Path, timeout: float) -> Link:
-    from colablink.daemon.holder import request_proxy
-
-    sock = request_proxy(path, timeout)
-    if sock is None:
-        raise Unreachable("No editor window holds the profile's connection any more.")
-    return Link(sock)
