@@ -11,19 +11,22 @@ there.
 from __future__ import annotations
 
 import shlex
+import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from colablink.errors import ColabLinkError, UsageError
+from colablink.daemon.holder import request_proxy
+from colablink.errors import ColabLinkError, Unreachable, UsageError
 from colablink.local.profiles import Profile, ProfileStore
 from colablink.ports import LISTENING_COMMAND, Listening, parse_listening
 from colablink.resources import SPLIT, Resources, parse_probe, probe_command
 from colablink.ssh import remote_exec
 from colablink.ssh.session import Session, SshTarget
-from colablink.ssh.transport import DirectTcp, ProxyCommand
+from colablink.ssh.transport import DirectTcp, ProxyCommand, Stream
 
 # The runtime's own loopback, where `ssh -L N:127.0.0.1:N` would reach its port N too.
 REMOTE_HOST = "127.0.0.1"
@@ -116,10 +119,17 @@ def target_of(profile: Profile) -> SshTarget:
 class Connection:
     """One profile's SSH session and the forwards opened on it."""
 
-    def __init__(self, profile: Profile, *, connect_timeout: float = 15.0) -> None:
+    def __init__(
+        self, profile: Profile, *, connect_timeout: float = 15.0, ride: Path | None = None
+    ) -> None:
         """Commands run through the runtime's run supervisor, reached once per session, so they
-        outlive a dropped link; plain channels where the runtime has no ``python3``."""
+        outlive a dropped link; plain channels where the runtime has no ``python3``.
+
+        ``ride`` is a holder's socket (an editor window's): while it answers, every dial goes
+        through its connection rather than the profile's transport (Colab's takes one at a time).
+        """
         self.profile = profile
+        self._ride = ride
         self._store = ProfileStore()
         # Only a holder of the stored profile follows it; one given a variant (another port, a
         # profile never saved) keeps dialing what it was given.
@@ -146,10 +156,21 @@ class Connection:
                     self._session.close()
                     self._session = None
                 self._follow_store()
-                self._session = Session.connect(
-                    target_of(self.profile), timeout=self._connect_timeout
-                )
+                self._session = self._dial(target_of(self.profile))
             return self._session
+
+    def _dial(self, target: SshTarget) -> Session:
+        """Through the holder while one answers, else the transport: chosen anew at each dial,
+        so a session that died with its window comes back on the transport, now free."""
+        if self._ride is not None:
+            held = Stream(partial(_through_holder, self._ride), "the editor window's connection")
+            try:
+                return Session.connect(
+                    replace(target, transport=held), timeout=self._connect_timeout
+                )
+            except Unreachable:
+                pass
+        return Session.connect(target, timeout=self._connect_timeout)
 
     def _stored(self) -> Profile | None:
         """This profile as stored now; None when it was forgotten or cannot be read."""
@@ -501,6 +522,13 @@ class Connection:
         """Open forwards: local port → remote port."""
         with self._lock:
             return {port: int(fw.remote_port) for port, fw in self._forwards.items()}
+
+
+def _through_holder(path: Path, timeout: float) -> socket.socket:
+    sock = request_proxy(path, timeout)
+    if sock is None:
+        raise Unreachable("No editor window holds the profile's connection any more.")
+    return sock
 
 
 def _tee(into: list[bytes], also: OnOutput | None) -> OnOutput:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest_asyncio
+from colablink.daemon import client as daemon_client
 from colablink.helper.protocol import ErrorCode, Method
 from helper.lspclient import HelperClient, start_helper
 from helper.rawclient import helper_env
@@ -152,3 +155,73 @@ async def test_the_colab_option_without_the_client_or_its_login_says_what_to_do(
         assert "not logged in" in exc.message
     else:
         raise AssertionError("a client without its login was not refused")
+
+
+async def test_watch_rides_the_window_until_it_hands_the_profile_over(channel: Channel) -> None:
+    base = Path(tempfile.mkdtemp(prefix="clw-"))
+    project = base / "project"
+    project.mkdir()
+    env = {**helper_env(base), "HOME": str(channel.home)}
+    agent = Path(env["COLABLINK_RUNTIME_DIR"]) / "agent-default.sock"
+    rt = channel.runtime
+
+    def colablink(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "colablink", *args],
+            env=env, cwd=project, capture_output=True, text=True, timeout=90, check=False,
+        )  # fmt: skip
+
+    def synced_by_watch(name: str) -> None:
+        (project / name).write_text(name)
+        client = daemon_client.connect(str(agent))
+        assert client is not None, "the agent is not up"
+        with client:
+            client.call({"op": "sync_now"})
+        shown = colablink("exec", "cat", f"{rt.remote_root}/{name}")
+        assert (shown.returncode, shown.stdout) == (0, name), shown.stderr
+
+    async def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "the window did not hand the profile over"
+            await asyncio.sleep(0.1)
+
+    async def close_window() -> None:
+        await helper.lsp.shutdown_session()  # type: ignore[attr-defined]
+        await helper.lsp.stop()
+
+    helper = await start_helper(env, project)
+    watch: subprocess.Popen[bytes] | None = None
+    try:
+        status = await helper.request(
+            Method.CONNECT_COLAB,
+            {"workspaceRoot": str(project), "session": SESSION, "colabCli": str(channel.cli),
+             "username": rt.username, "remoteRoot": rt.remote_root},
+            timeout=90,
+        )  # fmt: skip
+        assert status["state"] == "connected"
+        held = channel.endpoint.connections
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "colablink", "watch"],
+            env=env, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert watch.stdout is not None and watch.stderr is not None
+        line = await asyncio.to_thread(watch.stdout.readline)
+        assert b"is up" in line, watch.stderr.read()
+        await asyncio.to_thread(synced_by_watch, "while-the-window-holds.txt")
+        # Until the window hands over, the daemon's session rides the window's: no 429.
+        assert channel.endpoint.refused == []
+
+        # The window hands the profile over: its connection ends, the daemon's own replaces it.
+        await wait_for(lambda: channel.endpoint.connections == held + 1)
+        await asyncio.to_thread(synced_by_watch, "after-the-hand-over.txt")
+        await close_window()
+        await asyncio.to_thread(synced_by_watch, "after-the-window.txt")
+        assert channel.endpoint.connections == held + 1
+        assert channel.endpoint.refused == []
+    finally:
+        if watch is not None:
+            watch.send_signal(signal.SIGINT)
+            watch.wait(timeout=20)
+        if not helper.lsp.stopped:
+            await close_window()

@@ -47,31 +47,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _through_holder(path: Path) -> socket.socket | None:
     """A socket already carrying the sshd stream, or None when no holder there can give one."""
-    from colablink.daemon.wire import (
-        CONTROL,
-        ConnectionClosed,
-        decode_control,
-        encode_control,
-        read_frame,
-    )
+    from colablink.daemon.holder import HolderRefused, request_proxy
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(path))
-        sock.sendall(encode_control({"op": "proxy"}))
-        kind, payload = read_frame(sock)
-        answer = decode_control(payload) if kind == CONTROL else {}
-    except (OSError, ValueError, ConnectionClosed):
-        sock.close()
-        return None
-    if "ok" in answer:
-        return sock
-    sock.close()
-    error = answer.get("error")
-    if isinstance(error, dict):
+        return request_proxy(path)
+    except HolderRefused as exc:
         # OpenSSH shows a ProxyCommand's stderr: say why the held connection was not used.
-        print(f"colablink: {error.get('message')}", file=sys.stderr)
-    return None
+        print(f"colablink: {exc.message}", file=sys.stderr)
+        return None
 
 
 def _relay(sock: socket.socket) -> int:

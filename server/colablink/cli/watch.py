@@ -1,6 +1,8 @@
 """``colablink watch``: the profile's daemon and its sync, in the foreground until Ctrl+C.
 
-The daemon holds the one warm SSH connection; other commands reach it through its socket. Beside
+The daemon holds the one warm SSH connection; other commands reach it through its socket. While
+an editor window holds the profile itself, the daemon's session rides the window's connection
+(its ``proxy`` socket), and falls back to the profile's transport once the window is gone. Beside
 the socket it hosts the sync engine from ``sync_engine`` (sources up, outputs back), which shares
 the same connection; the socket's clients (the editor helper) flush it, run passes and follow
 its events through the daemon.
@@ -71,14 +73,13 @@ def sync_engine(connection: Connection, args: argparse.Namespace) -> SyncEngine 
 def run(args: argparse.Namespace) -> int:
     from colablink.cli.warm import profile_name
     from colablink.connection import Connection
-    from colablink.daemon.address import socket_path
+    from colablink.daemon.address import socket_path, window_socket_path
     from colablink.daemon.server import DaemonServer
     from colablink.local.profiles import ProfileStore
 
     name = profile_name(getattr(args, "profile", None))
-    connection = Connection(
-        ProfileStore().load(name),
-    )
+    # An editor window holding the profile itself keeps its connection; ours rides it.
+    connection = Connection(ProfileStore().load(name), ride=window_socket_path(name))
     engine = sync_engine(connection, args)
     services = [] if engine is None else [engine]
     server = DaemonServer(connection, socket_path(name), services, sync=engine)

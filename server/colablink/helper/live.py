@@ -4,7 +4,8 @@ The remote work goes either through the helper's own ``Connection`` (and its own
 or, when a ``colablink watch`` daemon already holds the profile, through that daemon's socket:
 then flush and syncNow run on the daemon's engine, whose state and landed outputs a follower
 thread turns into status and ``outputsChanged`` like the helper's own engine. When the daemon
-stops, the window connects and syncs itself. State changes are pushed to the client as
+stops, the window connects and syncs itself; when one comes up while the window holds the
+profile, the window hands the profile over to it. State changes are pushed to the client as
 ``colablink/statusChanged`` from whichever thread notices them.
 """
 
@@ -107,6 +108,7 @@ class LiveProfile:
         """Probe every few seconds while the link is up; a drop is the sync engine's to tell."""
         stop = threading.Event()
         while not self._closed and not stop.wait(RESOURCES_INTERVAL_S):
+            self._hand_over_to_a_daemon()
             if self.state == "connected" and self.sync_state not in ("retrying", "disconnected"):
                 self.refresh(quiet=True)
 
@@ -134,6 +136,31 @@ class LiveProfile:
                 return
         _ = self.connection.session
         self._start_sync()
+
+    def _hand_over_to_a_daemon(self) -> None:
+        """A ``watch`` daemon came up while this window held the profile: the daemon takes over.
+
+        Its session rode this window's connection (Colab's channel takes one); closing ours makes
+        it redial on the profile's transport, now free, and this window follows the daemon.
+        """
+        if self.daemon is not None or self.sync is None:
+            return
+        daemon = DaemonLink.find(self.name)
+        if daemon is None:
+            return
+        with self._take_over_lock:
+            if self.daemon is not None or self._closed:
+                return
+            log.info("A daemon now holds %s; handing the profile over to it", self.name)
+            self.daemon = daemon
+            proxy, self._proxy_socket = self._proxy_socket, None
+            sync, self.sync = self.sync, None
+        if proxy is not None:
+            proxy.close()
+        if sync is not None:
+            sync.stop()
+        self.connection.close()
+        self._follow_daemon_sync(daemon)
 
     def _follow_daemon_sync(self, daemon: DaemonLink) -> None:
         """Mirror the daemon's sync state and landed outputs, as if this window synced."""

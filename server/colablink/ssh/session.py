@@ -30,7 +30,7 @@ from paramiko.message import Message
 from paramiko.packet import Packetizer
 
 from colablink.errors import AuthFailed, Cancelled, HostKeyMismatch, Unreachable
-from colablink.ssh.transport import DIRECT, DirectTcp, Link, Transport, dial
+from colablink.ssh.transport import DIRECT, DirectTcp, Link, Stream, Transport, dial
 
 PREFERRED_CIPHER = "aes128-gcm@openssh.com"
 # Receive window for bulk downloads. paramiko's 2 MiB default caps a 40 ms RTT link at ~45 MiB/s;
@@ -72,6 +72,8 @@ class SshTarget:
     def where(self) -> str:
         if isinstance(self.transport, DirectTcp):
             return f"{self.host}:{self.port}"
+        if isinstance(self.transport, Stream):
+            return f"{self.host} (through {self.transport.via})"
         return f"{self.host} (through {Path(self.transport.argv[0]).name})"
 
 

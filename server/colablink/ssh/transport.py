@@ -1,9 +1,11 @@
-"""How a session's bytes reach the runtime's sshd: direct TCP, or a ProxyCommand.
+"""How a session's bytes reach the runtime's sshd: direct TCP, a ProxyCommand, or a holder.
 
 A ProxyCommand is any program that speaks SSH on its stdin/stdout (Colab's
 ``colab ssh --proxy-mode``, ``cloudflared access ssh``, ``ssh -W`` through a jump host). It gets one
 end of a socket pair as stdin and stdout, so paramiko reads and writes a real socket either way.
 Like OpenSSH, we end it with SIGHUP (bridges such as ``colab ssh`` do not stop at stdin EOF alone).
+A ``Stream`` is a socket another layer opens already speaking SSH to sshd (an editor window's
+relayed ``proxy`` stream, so this session runs inside the window's connection): no process.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -35,7 +38,15 @@ class ProxyCommand:
     argv: tuple[str, ...]
 
 
-Transport = DirectTcp | ProxyCommand
+@dataclass(frozen=True)
+class Stream:
+    """``opener(timeout)`` gives a socket carrying the SSH stream, or raises ``Unreachable``."""
+
+    opener: Callable[[float], socket.socket]
+    via: str  # what the failure sentences call it: "the editor window's connection"
+
+
+Transport = DirectTcp | ProxyCommand | Stream
 DIRECT = DirectTcp()
 
 
@@ -83,6 +94,8 @@ class Link:
 def dial(transport: Transport, host: str, port: int, timeout: float) -> Link:
     if isinstance(transport, ProxyCommand):
         return _spawn(transport)
+    if isinstance(transport, Stream):
+        return Link(transport.opener(timeout))
     return Link(_tcp(host, port, timeout))
 
 
