@@ -98,7 +98,8 @@ def test_a_killed_cli_leaves_the_run_to_finish(live: Setup) -> None:
     assert run.id in listing.stdout.decode() and " 7 " in listing.stdout.decode()
 
 
-def test_detach_then_logs_attach_and_kill(live: Setup) -> None:
+def test_detach_then_logs_attach_and_kill(live: Setup, mode: str) -> None:
+    """The same output and exit codes whether the verbs go through the agent or not."""
     started = live.cli("exec", "--detach", COUNTER.replace(f"range({LINES})", "range(600)"))
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.decode().strip()
@@ -112,7 +113,38 @@ def test_detach_then_logs_attach_and_kill(live: Setup) -> None:
     assert follower.returncode == 143
     lines = stdout.decode().splitlines()  # from the start, then live, until the kill
     assert 10 < len(lines) < 600 and lines == [str(i) for i in range(len(lines))]
+    shown = live.cli("logs", run_id)
+    assert (shown.returncode, shown.stdout.decode().splitlines()) == (0, lines)
+    assert run_id in live.cli("runs").stdout.decode()
+    assert live.cli("kill", run_id).stdout.decode() == f"Run {run_id} had already ended.\n"
     assert live.cli("kill", "zzz").returncode != 0
+
+
+def _state(live: Setup, run_id: str) -> str:
+    (row,) = [line for line in live.cli("runs").stdout.decode().splitlines() if run_id in line]
+    return row.split()[1]
+
+
+def test_ctrl_c_interrupts_attach_but_only_stops_logs_follow(live: Setup, mode: str) -> None:
+    run_id = live.cli("exec", "--detach", "echo ready; sleep 100").stdout.decode().strip()
+    try:
+        for verb, ended in (("logs", False), ("attach", True)):
+            args = ("logs", "-f", run_id) if verb == "logs" else ("attach", run_id)
+            follower = live.spawn(*args)
+            try:
+                assert follower.stdout is not None
+                assert follower.stdout.readline() == b"ready\n"
+                follower.send_signal(signal.SIGINT)
+                follower.communicate(timeout=15)
+            finally:
+                end(follower)
+            assert follower.returncode == 130, verb
+            if ended:
+                wait_for(lambda: _state(live, run_id) == "exited", 10, "the run to be interrupted")
+            else:
+                assert _state(live, run_id) == "running"
+    finally:
+        live.cli("kill", "--signal", "KILL", run_id)
 
 
 def test_many_concurrent_short_runs(live: Setup) -> None:

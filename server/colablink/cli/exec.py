@@ -43,21 +43,15 @@ def run(args: argparse.Namespace) -> int:
     command = exec_command(words)
     name = profile_name(getattr(args, "profile", None))
     if args.detach:
-        return run_detached(name, command)
+        from colablink.cli.runs import start_detached
+
+        print(start_detached(name, command))
+        return 0
     daemon = daemon_for(name)
     if daemon is not None:
         with daemon:
             return daemon.exec(command, forward_stdin=forward_stdin())
     return run_direct(name, command, forward_stdin())
-
-
-def run_detached(name: str, command: list[str] | str) -> int:
-    from colablink.connection import Connection
-    from colablink.local.profiles import ProfileStore
-
-    with Connection(ProfileStore().load(name)) as connection:
-        print(connection.start_detached(command))
-    return 0
 
 
 def run_direct(name: str, command: list[str] | str, with_stdin: bool) -> int:

@@ -1,7 +1,8 @@
 """``colablink runs``, ``logs [-f] [--tail N] ID``, ``attach ID`` and ``kill ID``: the runs the
 runtime's supervisor keeps, which outlive the link (and ``exec --detach``).
 
-Each opens its own connection; a daemon's stays untouched.
+Through the profile's daemon when one is up (on Colab's channel, which takes one connection at a
+time, a second would be refused), else over a connection of their own.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from colablink.errors import UsageError
+
+if TYPE_CHECKING:
+    from colablink.connection import Connection
+    from colablink.daemon.client import DaemonClient
+    from colablink.ssh.runs import RunInfo
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,18 +59,116 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     kill.set_defaults(run=kill_run)
 
 
-def _connection(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from colablink.cli.warm import profile_name
-    from colablink.connection import Connection
-    from colablink.local.profiles import ProfileStore
+class _Runs:
+    """The supervisor's runs, through the profile's daemon when one is up (one request per socket
+    connection), else over a connection of our own, opened on first use."""
 
-    return Connection(ProfileStore().load(profile_name(getattr(args, "profile", None))))
+    def __init__(self, args: argparse.Namespace) -> None:
+        from colablink.cli.warm import profile_name
+
+        self.name = profile_name(getattr(args, "profile", None))
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> _Runs:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+    def _daemon(self) -> DaemonClient | None:
+        from colablink.cli.warm import daemon_for
+
+        return daemon_for(self.name)
+
+    def _direct(self) -> Connection:
+        from colablink.connection import Connection
+        from colablink.local.profiles import ProfileStore
+
+        if self._connection is None:
+            self._connection = Connection(ProfileStore().load(self.name))
+        return self._connection
+
+    def listing(self) -> list[RunInfo]:
+        from colablink.ssh.runs import RunInfo
+
+        daemon = self._daemon()
+        if daemon is None:
+            return self._direct().runs()
+        with daemon:
+            return [RunInfo.parse(run) for run in daemon.call({"op": "runs"}).get("runs", [])]
+
+    def kill(self, run_id: str, signal_name: str) -> bool:
+        daemon = self._daemon()
+        if daemon is None:
+            return self._direct().kill(run_id, signal_name)
+        with daemon:
+            answer = daemon.call({"op": "kill", "id": run_id, "signal": signal_name})
+        return bool(answer.get("running"))
+
+    def start(self, command: list[str] | str) -> str:
+        daemon = self._daemon()
+        if daemon is None:
+            return self._direct().start_detached(command)
+        with daemon:
+            return str(daemon.call({"op": "start", "command": command})["id"])
+
+    def follow(
+        self,
+        run_id: str,
+        on_output: Callable[[int, bytes], None],
+        *,
+        from_pos: int = 0,
+        until_now: bool = False,
+        interruptible: bool = False,
+    ) -> int | None:
+        """Output from byte ``from_pos`` on (until now, or to the run's end: its exit code).
+
+        ``interruptible``: stdin is forwarded and Ctrl+C interrupts the run; otherwise Ctrl+C
+        only stops the following (``KeyboardInterrupt``)."""
+        from colablink.cli.warm import forward_stdin
+
+        with_stdin = interruptible and forward_stdin()
+        daemon = self._daemon()
+        if daemon is not None:
+            request = {
+                "op": "attach",
+                "id": run_id,
+                "from": from_pos,
+                "until_now": until_now,
+                "stdin": with_stdin,
+            }
+            with daemon:
+                return daemon.stream(
+                    request,
+                    on_output,
+                    forward_stdin=with_stdin,
+                    interruptible=interruptible,
+                    on_notice=_notice,
+                )
+        cancel = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: cancel.set()) if interruptible else None
+        try:
+            return self._direct().attach(
+                run_id,
+                on_stdout=lambda data: on_output(1, data),
+                on_stderr=lambda data: on_output(2, data),
+                from_pos=from_pos,
+                # Unbuffered, and never closed: see ``exec``.
+                stdin=open(0, "rb", buffering=0, closefd=False) if with_stdin else None,
+                cancel=cancel,
+                until_now=until_now,
+                on_notice=_notice,
+            )
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
 
-def _write(fd: int) -> Callable[[bytes], None]:
+def _write(fd: int, data: bytes) -> None:
     from colablink.daemon.client import write_all
 
-    return lambda data: write_all(fd, data)
+    write_all(fd, data)
 
 
 def _notice(message: str) -> None:
@@ -72,8 +177,8 @@ def _notice(message: str) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    with _connection(args) as connection:
-        runs = connection.runs()
+    with _Runs(args) as target:
+        runs = target.listing()
     if not runs:
         print("No runs on the runtime.")
         return 0
@@ -95,57 +200,34 @@ def print_logs(args: argparse.Namespace) -> int:
     run_id = check_run_id(args.id)
     if args.tail is not None and args.tail < 0:
         raise UsageError("--tail takes a number of lines, 0 or more.")
-    with _connection(args) as connection:
+    with _Runs(args) as target:
         if args.tail is None:
-            connection.attach(
-                run_id,
-                on_stdout=_write(1),
-                on_stderr=_write(2),
-                until_now=not args.follow,
-                on_notice=_notice,
-            )
+            target.follow(run_id, _write, until_now=not args.follow)
             return 0
         lines: deque[bytes] = deque(maxlen=args.tail)
         partial = bytearray()
 
-        def keep(data: bytes) -> None:
+        def keep(_: int, data: bytes) -> None:
             partial.extend(data)
             *whole, rest = bytes(partial).split(b"\n")
             lines.extend(line + b"\n" for line in whole)
             partial[:] = rest
 
-        connection.attach(run_id, on_stdout=keep, on_stderr=keep, until_now=True)
+        target.follow(run_id, keep, until_now=True)
         if partial:
             lines.append(bytes(partial))
-        _write(1)(b"".join(lines))
+        _write(1, b"".join(lines))
         if args.follow:
-            connection.attach(run_id, on_stdout=_write(1), on_stderr=_write(2), on_notice=_notice)
+            target.follow(run_id, _write)
     return 0
 
 
 def attach_run(args: argparse.Namespace) -> int:
-    from colablink.cli.warm import forward_stdin
     from colablink.ssh.runs import check_run_id
 
     run_id = check_run_id(args.id)
-    cancel = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    try:
-        with _connection(args) as connection:
-            code = connection.attach(
-                run_id,
-                on_stdout=_write(1),
-                on_stderr=_write(2),
-                from_pos=max(0, args.from_pos),
-                # Unbuffered, and never closed: see ``exec``.
-                stdin=open(0, "rb", buffering=0, closefd=False)  # noqa: SIM115
-                if forward_stdin()
-                else None,
-                cancel=cancel,
-                on_notice=_notice,
-            )
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with _Runs(args) as target:
+        code = target.follow(run_id, _write, from_pos=max(0, args.from_pos), interruptible=True)
     return 0 if code is None else code
 
 
@@ -156,8 +238,14 @@ def kill_run(args: argparse.Namespace) -> int:
     name = args.signal.upper().removeprefix("SIG")
     if not hasattr(signal, f"SIG{name}"):
         raise UsageError(f"{args.signal} is not a signal name.")
-    with _connection(args) as connection:
-        running = connection.kill(run_id, name)
+    with _Runs(args) as target:
+        running = target.kill(run_id, name)
     if not running:
         print(f"Run {run_id} had already ended.")
     return 0
+
+
+def start_detached(name: str, command: list[str] | str) -> str:
+    """``exec --detach``: start the run, through the daemon when one is up; its id."""
+    with _Runs(argparse.Namespace(profile=name)) as target:
+        return target.start(command)

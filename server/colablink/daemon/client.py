@@ -178,15 +178,46 @@ class DaemonClient:
         Ctrl+C is passed on as an interrupt: the daemon signals the remote process group, and we
         keep reading until the remote side reports how it ended.
         """
-        self._sock.sendall(
-            encode_control({"op": "exec", "command": command, "stdin": forward_stdin})
-        )
+        broken: set[int] = set()
+
+        def write(fd: int, data: bytes) -> None:
+            if fd in broken:
+                return
+            try:
+                write_all(fd, data)
+            except BrokenPipeError:
+                # Our reader went away (`| head`): stop the remote side as ssh does.
+                broken.add(fd)
+                self._send_while_running(encode_control({"op": "interrupt"}))
+
+        request = {"op": "exec", "command": command, "stdin": forward_stdin}
+        code = self.stream(request, write, forward_stdin=forward_stdin, interruptible=True)
+        return -1 if code is None else code
+
+    def stream(
+        self,
+        request: dict[str, Any],
+        write: Callable[[int, bytes], None],
+        *,
+        forward_stdin: bool,
+        interruptible: bool,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> int | None:
+        """Send an ``exec`` or ``attach`` request and pass its output to ``write(fd, data)``;
+        the ``exit`` it ends with (None: an attach that stopped at the output so far).
+
+        ``interruptible``: Ctrl+C is sent on as an interrupt of the run; otherwise it raises
+        ``KeyboardInterrupt`` here and our leaving just stops the following.
+        """
+        self._sock.sendall(encode_control(request))
+        if not interruptible:
+            return self._exec_loop(None, forward_stdin, write, on_notice)
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         previous_wakeup = _signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         previous_handler = _signal.signal(_signal.SIGINT, lambda *_: None)
         try:
-            return self._exec_loop(wake_read, forward_stdin)
+            return self._exec_loop(wake_read, forward_stdin, write, on_notice)
         finally:
             _signal.signal(_signal.SIGINT, previous_handler)
             _signal.set_wakeup_fd(previous_wakeup)
@@ -203,16 +234,22 @@ class DaemonClient:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    def _exec_loop(self, wake_read: int, forward_stdin: bool) -> int:
+    def _exec_loop(
+        self,
+        wake_read: int | None,
+        forward_stdin: bool,
+        write: Callable[[int, bytes], None],
+        on_notice: Callable[[str], None] | None,
+    ) -> int | None:
         sock_fd = self._sock.fileno()
         poller = select.poll()
         poller.register(sock_fd, select.POLLIN)
-        poller.register(wake_read, select.POLLIN)
+        if wake_read is not None:
+            poller.register(wake_read, select.POLLIN)
         if forward_stdin:
             poller.register(0, select.POLLIN)
         reader = FrameReader()
         outputs = {STDOUT: 1, STDERR: 2}
-        broken: set[int] = set()
         while True:
             for fd, _ in poller.poll():
                 if fd == wake_read:
@@ -233,15 +270,15 @@ class DaemonClient:
                         if kind == CONTROL:
                             message = decode_control(payload)
                             if "exit" in message:
-                                return int(message["exit"])
+                                code = message["exit"]
+                                return None if code is None else int(code)
+                            if "notice" in message:
+                                if on_notice is not None:
+                                    on_notice(str(message["notice"]))
+                                continue
                             self._result(message)
-                        elif kind in outputs and kind not in broken:
-                            try:
-                                write_all(outputs[kind], payload)
-                            except BrokenPipeError:
-                                # Our reader went away (`| head`): stop the remote side as ssh does.
-                                broken.add(kind)
-                                self._send_while_running(encode_control({"op": "interrupt"}))
+                        elif kind in outputs:
+                            write(outputs[kind], payload)
 
 
 class DaemonPty:

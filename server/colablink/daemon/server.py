@@ -2,10 +2,11 @@
 
 Every request is one socket connection. A request is a JSON control frame; the answer is either
 one control frame (``ok`` or ``error``), progress or event frames then the answer, or, for
-``exec``, output frames then ``exit``. ``sync_events`` answers at once and then streams the sync
-engine's events; ``pty`` answers at once, then carries the terminal's output and input as raw
-frames and ends with ``exit``. Services such as the sync engine run in the same process and share
-the connection; the daemon only starts and stops them, and relays requests to the engine.
+``exec`` and ``attach`` (a supervisor's run), output frames (and ``notice`` frames) then ``exit``.
+``sync_events`` answers at once and then streams the sync engine's events; ``pty`` answers at
+once, then carries the terminal's output and input as raw frames and ends with ``exit``. Services
+such as the sync engine run in the same process and share the connection; the daemon only starts
+and stops them, and relays requests to the engine.
 """
 
 from __future__ import annotations
@@ -132,6 +133,10 @@ class DaemonServer:
         self._transfers_cond = threading.Condition(self._transfers_lock)
         self._ops: dict[str, Callable[[dict[str, Any], socket.socket, Reply], None]] = {
             "exec": self._exec,
+            "runs": self._runs,
+            "start": self._start,
+            "attach": self._attach,
+            "kill": self._kill,
             "status": self._status,
             "upload": self._upload,
             "download": self._download,
@@ -290,6 +295,51 @@ class DaemonServer:
             detach=detach,
         )
         reply.control({"exit": code})
+
+    def _runs(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        reply.control({"ok": {"runs": [run.to_dict() for run in self.connection.runs()]}})
+
+    def _start(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        """A detached run: its id at once, its stdin closed."""
+        command = request.get("command")
+        is_argv = isinstance(command, list) and all(isinstance(arg, str) for arg in command)
+        if not (isinstance(command, str) or is_argv):
+            raise ColabLinkError("the command to run must be a string or a list of strings.")
+        run_id = self.connection.start_detached(cast("list[str] | str", command))
+        reply.control({"ok": {"id": run_id}})
+
+    def _attach(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        """Follow a run from a byte of its output, as ``exec`` streams one; ``exit`` is null when
+        ``until_now`` stopped at the output so far. The client's ``interrupt`` interrupts the run;
+        its leaving only stops following."""
+        from colablink.ssh.runs import check_run_id
+
+        run_id = check_run_id(str(request.get("id")))
+        cancel, detach = threading.Event(), threading.Event()
+        stdin = QueueReader() if request.get("stdin") else None
+        threading.Thread(
+            target=self._exec_input, args=(client, stdin, cancel, detach), daemon=True
+        ).start()
+        code = self.connection.attach(
+            run_id,
+            on_stdout=lambda data: reply.send(encode(STDOUT, data)),
+            on_stderr=lambda data: reply.send(encode(STDERR, data)),
+            from_pos=max(0, int(request.get("from", 0))),
+            stdin=cast("IO[bytes] | None", stdin),
+            cancel=cancel,
+            detach=detach,
+            until_now=bool(request.get("until_now")),
+            on_notice=lambda message: reply.control({"notice": message}),
+        )
+        reply.control({"exit": code})
+
+    def _kill(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
+        from colablink.ssh.runs import check_run_id
+
+        running = self.connection.kill(
+            check_run_id(str(request.get("id"))), str(request.get("signal", "TERM"))
+        )
+        reply.control({"ok": {"running": running}})
 
     @staticmethod
     def _exec_input(

@@ -1,9 +1,9 @@
 """Talking to a ``colablink watch`` daemon that already holds a profile, over its unix socket.
 
 Then the helper opens no second SSH connection (and runs no second sync) for exec, status,
-download, forwards, terminals, flush and sync passes: the daemon does them on its connection and
-with its sync engine, whose events the helper follows. Output arrives as frames and goes to
-callbacks, never to this process's stdout (which carries JSON-RPC).
+download, forwards, terminals, flush, sync passes and the Runs view (list, attach): the daemon does
+them on its connection and with its sync engine, whose events the helper follows. Output arrives
+as frames and goes to callbacks, never to this process's stdout (which carries JSON-RPC).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from colablink.daemon.wire import (
     decode_control,
     encode_control,
 )
+from colablink.ssh.runs import Detached, RunInfo
 
 if TYPE_CHECKING:
     from colablink.daemon.client import OnEvent
@@ -150,9 +151,41 @@ class DaemonLink:
             except OSError:
                 raise DaemonUnavailable("the local agent stopped.") from None
             sock.sendall(encode_control({"op": "exec", "command": command, "stdin": False}))
-            return self._stream(sock, on_stdout, on_stderr, cancel)
+            code = self._stream(sock, on_stdout, on_stderr, cancel)
         finally:
             sock.close()
+        return -1 if code is None else code
+
+    def runs(self) -> list[RunInfo]:
+        """The runs the daemon's supervisor keeps, oldest first."""
+        return [RunInfo.parse(run) for run in self.call({"op": "runs"}).get("runs", [])]
+
+    def attach(
+        self,
+        run_id: str,
+        *,
+        on_stdout: Callable[[bytes], None],
+        on_stderr: Callable[[bytes], None],
+        from_pos: int,
+        cancel: threading.Event,
+        detach: threading.Event,
+        on_notice: Callable[[str], object],
+    ) -> int:
+        """Follow a run to its end from byte ``from_pos``; ``cancel`` interrupts it, ``detach``
+        leaves it running (``Detached``), as ``Connection.attach`` does."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                sock.connect(str(self.path))
+            except OSError:
+                raise DaemonUnavailable("the local agent stopped.") from None
+            sock.sendall(encode_control({"op": "attach", "id": run_id, "from": from_pos}))
+            code = self._stream(sock, on_stdout, on_stderr, cancel, detach, on_notice)
+        finally:
+            sock.close()
+        if code is None:
+            raise Detached(run_id)
+        return code
 
     @staticmethod
     def _stream(
@@ -160,10 +193,15 @@ class DaemonLink:
         on_stdout: Callable[[bytes], None],
         on_stderr: Callable[[bytes], None],
         cancel: threading.Event,
-    ) -> int:
+        detach: threading.Event | None = None,
+        on_notice: Callable[[str], object] | None = None,
+    ) -> int | None:
+        """The exit code, or None once ``detach`` was set (our leaving stops only the following)."""
         reader = FrameReader()
         interrupted = False
         while True:
+            if detach is not None and detach.is_set():
+                return None
             if cancel.is_set() and not interrupted:
                 interrupted = True
                 sock.sendall(encode_control({"op": "interrupt"}))
@@ -186,5 +224,7 @@ class DaemonLink:
                     message = decode_control(payload)
                     if "exit" in message:
                         return int(message["exit"])
+                    if "notice" in message and on_notice is not None:
+                        on_notice(str(message["notice"]))
                     if "error" in message:
                         raise_remote_error(message["error"])

@@ -50,6 +50,7 @@ from colablink.helper.terminals import ChannelTerminal, Terminal
 from colablink.local.profiles import Profile
 from colablink.ports import owners_command
 from colablink.resources import Resources
+from colablink.ssh.runs import RunInfo
 from colablink.sync.engine import SyncState as EngineState
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,53 @@ class LiveProfile:
             detach=detach,
             on_notice=on_notice,
         )
+
+    def runs(self) -> list[RunInfo]:
+        """The supervisor's runs, through the daemon when it holds the profile."""
+        if self.daemon is not None:
+            try:
+                return self.daemon.runs()
+            except DaemonUnavailable:
+                self._take_over()
+        return self.connection.runs()
+
+    def attach(
+        self,
+        run_id: str,
+        *,
+        on_stdout: Callable[[bytes], None],
+        on_stderr: Callable[[bytes], None],
+        from_pos: int,
+        cancel: threading.Event,
+        detach: threading.Event,
+        on_notice: Callable[[str], object],
+    ) -> int:
+        """Follow a run to its end from byte ``from_pos``, through the daemon when it holds the
+        profile; ``cancel`` interrupts it, ``detach`` leaves it running."""
+        if self.daemon is not None:
+            try:
+                return self.daemon.attach(
+                    run_id,
+                    on_stdout=on_stdout,
+                    on_stderr=on_stderr,
+                    from_pos=from_pos,
+                    cancel=cancel,
+                    detach=detach,
+                    on_notice=on_notice,
+                )
+            except DaemonUnavailable:
+                self._take_over()
+        code = self.connection.attach(
+            run_id,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            from_pos=from_pos,
+            cancel=cancel,
+            detach=detach,
+            on_notice=on_notice,
+        )
+        assert code is not None  # followed to its end
+        return code
 
     def _daemon_call(self, request: dict[str, Any]) -> dict[str, Any] | None:
         """The daemon's answer, or None when there is no daemon (any more) and we work directly."""

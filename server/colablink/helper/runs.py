@@ -3,7 +3,8 @@
 Attaching streams the run's output from the byte asked for (the output so far, then live) as
 ``execOutput`` notifications under the terminal's ``execId``; a dropped link is re-dialed and the
 run followed on, told as ``execNotice`` ("link lost; reconnecting…", "reconnected"). Cancelling the
-request (the terminal closed, Ctrl+C) interrupts the run, as it does an exec.
+request (the terminal closed, Ctrl+C) interrupts the run, as it does an exec. Both go through the
+profile's daemon when one holds it (``LiveProfile.runs``/``attach``), else the window's connection.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from colablink.helper.protocol import (
 
 
 async def list_runs(live: LiveProfile) -> RunsResult:
-    found = await run_blocking(live.connection.runs, name="colablink-runs")
+    found = await run_blocking(live.runs, name="colablink-runs")
     entries: list[RunEntry] = [
         {
             "id": run.id,
@@ -45,7 +46,7 @@ async def attach(live: LiveProfile, execs: ExecRunner, params: RunAttachParams) 
     err = Forward(notifier, exec_id, "stderr")
 
     def work(run: Run) -> int:
-        code = live.connection.attach(
+        code = live.attach(
             params["runId"],
             on_stdout=out,
             on_stderr=err,
@@ -56,7 +57,6 @@ async def attach(live: LiveProfile, execs: ExecRunner, params: RunAttachParams) 
         )
         out(b"", final=True)
         err(b"", final=True)
-        assert code is not None  # followed to its end
         return code
 
     return {"exitCode": await execs.tracked(work, f"colablink-attach-{exec_id}")}
