@@ -209,3 +209,43 @@ async def test_closing_a_terminal_ends_the_agents_shell(
         wait_for, lambda: not remote_sleeps(shared_runtime.username), 5, "the shell to end"
     )
     assert shared_runtime.port not in tcp_peer_ports(helper.pid)
+
+
+async def test_the_runs_view_goes_through_the_agent(
+    agent: subprocess.Popen[bytes],
+    helper: HelperClient,
+    workspace: Workspace,
+    shared_runtime: RuntimeHandle,
+) -> None:
+    await connect_profile(helper, workspace)
+    started = subprocess.run(
+        [sys.executable, "-m", "colablink", "--profile", PROFILE, "exec", "--detach",
+         "echo ready; sleep 100"],
+        env=workspace.env, capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    run_id = started.stdout.strip()
+    listed = (await helper.request(Method.RUNS, {"profile": PROFILE}))["runs"]
+    assert [run["state"] for run in listed if run["id"] == run_id] == ["running"]
+
+    # Attached from its start; cancelling the request (the terminal closed) interrupts the run.
+    attach = {"profile": PROFILE, "runId": run_id, "execId": "r1"}
+    request = asyncio.ensure_future(
+        helper.lsp.protocol.send_request_async(Method.RUN_ATTACH, attach, msg_id="agent-attach")
+    )
+    await helper.wait_note(
+        Notification.EXEC_OUTPUT, lambda p: p["execId"] == "r1" and p["data"] == "ready\n"
+    )
+    helper.lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="agent-attach"))
+    with pytest.raises(Exception) as caught:
+        await asyncio.wait_for(request, 5)
+    assert getattr(caught.value, "code", None) == -32800
+
+    async def state() -> str:
+        runs = (await helper.request(Method.RUNS, {"profile": PROFILE}))["runs"]
+        return str(next(run["state"] for run in runs if run["id"] == run_id))
+
+    deadline = time.monotonic() + 10
+    while await state() != "exited":
+        assert time.monotonic() < deadline, "the attached run was not interrupted"
+        await asyncio.sleep(0.1)
+    assert_only_agent_connected(helper, agent, shared_runtime)
