@@ -290,9 +290,11 @@ class Connection:
         detach: threading.Event | None = None,
         until_now: bool = False,
         on_notice: Callable[[str], object] | None = None,
+        reached: Callable[[int], object] | None = None,
     ) -> int | None:
         """Follow a run from byte ``from_pos`` of its output to its end; its exit code (None when
-        ``until_now`` stopped at the output so far of a run still going)."""
+        ``until_now`` stopped at the output so far of a run still going); ``reached`` hears the
+        position to carry on from."""
         from colablink.ssh import runs
 
         return runs.follow(
@@ -307,6 +309,7 @@ class Connection:
             run_id=run_id,
             from_pos=from_pos,
             until_now=until_now,
+            reached=reached,
         )
 
     def runs(self) -> list[RunInfo]:

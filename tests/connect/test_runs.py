@@ -120,6 +120,17 @@ def test_detach_then_logs_attach_and_kill(live: Setup, mode: str) -> None:
     assert live.cli("kill", "zzz").returncode != 0
 
 
+def test_logs_tail_follow_shows_the_tail_then_only_what_comes_after(live: Setup, mode: str) -> None:
+    started = live.cli("exec", "--detach", COUNTER.replace(f"range({LINES})", "range(60)"))
+    run_id = started.stdout.decode().strip()
+    wait_for(lambda: b"10\n" in live.cli("logs", run_id).stdout, 10, "some output to be kept")
+    shown = live.cli("logs", "--tail", "3", "-f", run_id, timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    lines = [int(line) for line in shown.stdout.decode().split()]
+    # The last three lines so far, then the rest as it comes: no line twice, none missing.
+    assert lines == list(range(lines[0], 60)) and lines[0] >= 8, lines
+
+
 def _state(live: Setup, run_id: str) -> str:
     (row,) = [line for line in live.cli("runs").stdout.decode().splitlines() if run_id in line]
     return row.split()[1]

@@ -121,8 +121,10 @@ class _Runs:
         from_pos: int = 0,
         until_now: bool = False,
         interruptible: bool = False,
+        reached: Callable[[int], object] | None = None,
     ) -> int | None:
-        """Output from byte ``from_pos`` on (until now, or to the run's end: its exit code).
+        """Output from byte ``from_pos`` on (until now, or to the run's end: its exit code);
+        ``reached`` hears the position to carry on from.
 
         ``interruptible``: stdin is forwarded and Ctrl+C interrupts the run; otherwise Ctrl+C
         only stops the following (``KeyboardInterrupt``)."""
@@ -139,13 +141,16 @@ class _Runs:
                 "stdin": with_stdin,
             }
             with daemon:
-                return daemon.stream(
+                code = daemon.stream(
                     request,
                     on_output,
                     forward_stdin=with_stdin,
                     interruptible=interruptible,
                     on_notice=_notice,
                 )
+                if reached is not None and daemon.reached is not None:
+                    reached(daemon.reached)
+                return code
         cancel = threading.Event()
         previous = signal.signal(signal.SIGINT, lambda *_: cancel.set()) if interruptible else None
         try:
@@ -158,6 +163,7 @@ class _Runs:
                 stdin=open(0, "rb", buffering=0, closefd=False) if with_stdin else None,
                 cancel=cancel,
                 until_now=until_now,
+                reached=reached,
                 on_notice=_notice,
             )
         finally:
@@ -213,12 +219,13 @@ def print_logs(args: argparse.Namespace) -> int:
             lines.extend(line + b"\n" for line in whole)
             partial[:] = rest
 
-        target.follow(run_id, keep, until_now=True)
+        reached = [0]
+        target.follow(run_id, keep, until_now=True, reached=lambda pos: reached.__setitem__(0, pos))
         if partial:
             lines.append(bytes(partial))
         _write(1, b"".join(lines))
         if args.follow:
-            target.follow(run_id, _write)
+            target.follow(run_id, _write, from_pos=reached[0])
     return 0
 
 

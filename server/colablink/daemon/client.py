@@ -68,6 +68,8 @@ class DaemonClient:
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
+        # Where the last ``attach`` stream's output got to: a later attach carries on from there.
+        self.reached: int | None = None
 
     def close(self) -> None:
         """Close the connection; shutting it down first wakes a thread still reading from it."""
@@ -270,6 +272,8 @@ class DaemonClient:
                         if kind == CONTROL:
                             message = decode_control(payload)
                             if "exit" in message:
+                                pos = message.get("pos")
+                                self.reached = pos if isinstance(pos, int) else None
                                 code = message["exit"]
                                 return None if code is None else int(code)
                             if "notice" in message:

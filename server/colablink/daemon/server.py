@@ -320,18 +320,21 @@ class DaemonServer:
         threading.Thread(
             target=self._exec_input, args=(client, stdin, cancel, detach), daemon=True
         ).start()
+        start = max(0, int(request.get("from", 0)))
+        reached = [start]
         code = self.connection.attach(
             run_id,
             on_stdout=lambda data: reply.send(encode(STDOUT, data)),
             on_stderr=lambda data: reply.send(encode(STDERR, data)),
-            from_pos=max(0, int(request.get("from", 0))),
+            from_pos=start,
             stdin=cast("IO[bytes] | None", stdin),
             cancel=cancel,
             detach=detach,
             until_now=bool(request.get("until_now")),
             on_notice=lambda message: reply.control({"notice": message}),
+            reached=lambda pos: reached.__setitem__(0, pos),
         )
-        reply.control({"exit": code})
+        reply.control({"exit": code, "pos": reached[0]})
 
     def _kill(self, request: dict[str, Any], client: socket.socket, reply: Reply) -> None:
         from colablink.ssh.runs import check_run_id

@@ -342,9 +342,11 @@ def follow(
     run_id: str | None = None,
     from_pos: int = 0,
     until_now: bool = False,
+    reached: Callable[[int], object] | None = None,
 ) -> int | None:
     """Run ``request`` (or follow ``run_id`` from ``from_pos``) to its end; return its exit code,
-    or None where ``until_now`` stopped at the output so far of a run still going.
+    or None where ``until_now`` stopped at the output so far of a run still going. ``reached``
+    hears the position the output got to, where a later attach carries on without a repeat.
 
     A dropped link is re-dialed through ``connect`` with backoff and the run re-attached from the
     last byte received. ``cancel`` interrupts the run (INT, then KILL); ``detach`` stops following
@@ -370,7 +372,10 @@ def follow(
     else:
         tag = link.attach(check_run_id(run_id), follower, until_now=until_now)
     assert run_id is not None
-    return _to_the_end(connect, link, tag, run_id, follower, cancel, detach, notice, until_now)
+    code = _to_the_end(connect, link, tag, run_id, follower, cancel, detach, notice, until_now)
+    if reached is not None:
+        reached(follower.pos)
+    return code
 
 
 def _to_the_end(
