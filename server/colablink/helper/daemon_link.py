@@ -66,6 +66,17 @@ class DaemonLink:
             raise DaemonUnavailable("the local agent stopped.")
         return client
 
+    def _dial(self, request: dict[str, Any]) -> socket.socket:
+        """A socket of our own to the daemon (we poll it for cancels), with ``request`` sent."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(self.path))
+            sock.sendall(encode_control(request))
+        except OSError:
+            sock.close()
+            raise DaemonUnavailable("the local agent stopped.") from None
+        return sock
+
     def call(self, request: dict[str, Any], on_event: OnEvent | None = None) -> dict[str, Any]:
         with self._connect() as client:
             return client.call(request, on_event=on_event)
@@ -80,30 +91,15 @@ class DaemonLink:
 
         After the cancel, the daemon's answer (``Cancelled``, once its temps are gone) is awaited.
         """
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = self._dial(request)
         try:
-            try:
-                sock.connect(str(self.path))
-            except OSError:
-                raise DaemonUnavailable("the local agent stopped.") from None
-            sock.sendall(encode_control(request))
             reader = FrameReader()
             asked = False
             while True:
                 if cancel.is_set() and not asked:
                     asked = True
                     sock.sendall(encode_control({"op": "cancel"}))
-                ready, _, _ = select.select([sock], [], [], _CANCEL_POLL_S)
-                if not ready:
-                    continue
-                data = sock.recv(_READ_SIZE)
-                if not data:
-                    raise DaemonGone("the local agent stopped during the transfer.")
-                try:
-                    frames = reader.feed(data)
-                except ConnectionClosed:
-                    raise DaemonGone("the local agent sent a malformed frame.") from None
-                for kind, payload in frames:
+                for kind, payload in _frames(sock, reader, "during the transfer"):
                     message = decode_control(payload) if kind == CONTROL else {}
                     if "progress" in message and on_progress is not None:
                         done, total = message["progress"]
@@ -144,13 +140,8 @@ class DaemonLink:
         on_stderr: Callable[[bytes], None],
         cancel: threading.Event,
     ) -> int:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = self._dial({"op": "exec", "command": command, "stdin": False})
         try:
-            try:
-                sock.connect(str(self.path))
-            except OSError:
-                raise DaemonUnavailable("the local agent stopped.") from None
-            sock.sendall(encode_control({"op": "exec", "command": command, "stdin": False}))
             code = self._stream(sock, on_stdout, on_stderr, cancel)
         finally:
             sock.close()
@@ -173,13 +164,8 @@ class DaemonLink:
     ) -> int:
         """Follow a run to its end from byte ``from_pos``; ``cancel`` interrupts it, ``detach``
         leaves it running (``Detached``), as ``Connection.attach`` does."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = self._dial({"op": "attach", "id": run_id, "from": from_pos})
         try:
-            try:
-                sock.connect(str(self.path))
-            except OSError:
-                raise DaemonUnavailable("the local agent stopped.") from None
-            sock.sendall(encode_control({"op": "attach", "id": run_id, "from": from_pos}))
             code = self._stream(sock, on_stdout, on_stderr, cancel, detach, on_notice)
         finally:
             sock.close()
@@ -205,17 +191,7 @@ class DaemonLink:
             if cancel.is_set() and not interrupted:
                 interrupted = True
                 sock.sendall(encode_control({"op": "interrupt"}))
-            ready, _, _ = select.select([sock], [], [], _CANCEL_POLL_S)
-            if not ready:
-                continue
-            data = sock.recv(_READ_SIZE)
-            if not data:
-                raise DaemonGone("the local agent stopped while the command was running.")
-            try:
-                frames = reader.feed(data)
-            except ConnectionClosed:
-                raise DaemonGone("the local agent sent a malformed frame.") from None
-            for kind, payload in frames:
+            for kind, payload in _frames(sock, reader, "while the command was running"):
                 if kind == STDOUT:
                     on_stdout(payload)
                 elif kind == STDERR:
@@ -228,3 +204,17 @@ class DaemonLink:
                         on_notice(str(message["notice"]))
                     if "error" in message:
                         raise_remote_error(message["error"])
+
+
+def _frames(sock: socket.socket, reader: FrameReader, during: str) -> list[tuple[int, bytes]]:
+    """The frames that arrive within one cancel poll (none when nothing did)."""
+    ready, _, _ = select.select([sock], [], [], _CANCEL_POLL_S)
+    if not ready:
+        return []
+    data = sock.recv(_READ_SIZE)
+    if not data:
+        raise DaemonGone(f"the local agent stopped {during}.")
+    try:
+        return reader.feed(data)
+    except ConnectionClosed:
+        raise DaemonGone("the local agent sent a malformed frame.") from None
