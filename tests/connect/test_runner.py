@@ -64,11 +64,11 @@ def test_concurrent_commands_share_it(warm: Connection) -> None:
     assert results == {i: f"{i}\n".encode() for i in range(8)}
 
 
-def test_cancel_ends_the_whole_process_group(warm: Connection, live: Setup) -> None:
+def cancel_ends_the_whole_process_group(connection: Connection, live: Setup) -> None:
     cancel = threading.Event()
     threading.Timer(0.5, cancel.set).start()
     started = time.monotonic()
-    code = warm.exec(
+    code = connection.exec(
         "sleep 100 & sleep 100; wait",
         on_stdout=lambda _: None,
         on_stderr=lambda _: None,
@@ -77,6 +77,10 @@ def test_cancel_ends_the_whole_process_group(warm: Connection, live: Setup) -> N
     assert time.monotonic() - started < 2.5
     assert code == 130
     wait_for(lambda: not remote_sleeps(live), 5, "every remote sleep to end")
+
+
+def test_cancel_ends_the_whole_process_group(warm: Connection, live: Setup) -> None:
+    cancel_ends_the_whole_process_group(warm, live)
 
 
 def test_a_lost_front_is_replaced_and_the_run_goes_on(warm: Connection, live: Setup) -> None:
@@ -109,17 +113,6 @@ def test_without_python3_commands_take_plain_channels(live: Setup) -> None:
             assert (result.exit_code, result.stdout, result.stderr) == (7, b"out\n", b"err\n")
             assert plain.run(["cat"], stdin=b"fed\n").stdout == b"fed\n"
             assert not runner_pids(live), "a supervisor front started without python3"
-            cancel = threading.Event()
-            threading.Timer(0.5, cancel.set).start()
-            started = time.monotonic()
-            code = plain.exec(
-                "sleep 100 & sleep 100; wait",
-                on_stdout=lambda _: None,
-                on_stderr=lambda _: None,
-                cancel=cancel,
-            )
-            assert time.monotonic() - started < 2.5
-            assert code == 130
-            wait_for(lambda: not remote_sleeps(live), 5, "every remote sleep to end")
+            cancel_ends_the_whole_process_group(plain, live)
     finally:
         assert live.cli("exec", "sed -i 1d ~/.bashrc").returncode == 0
