@@ -14,13 +14,14 @@ path, so the user's own packages win.
 Commands (``python3 jupyter_env.py CMD ROOT``; each prints one JSON line on stdout, progress and
 errors on stderr): ``ensure`` (install when needed, write the kernelspec, then ``status``),
 ``status [RUN_ID]`` (the running server, or ``{}``; a run id given is recorded with it), ``serve``
-(the supervised run: port, fresh token, then exec of the server, which keeps the lock), ``stop``.
+(the supervised run: port, fresh token, then exec of the server, which keeps the lock), ``stop``,
+``run-notebook NOTEBOOK OUTPUT`` (``ensure``, then exec of ``notebook_runner.py``).
 """
 
 from __future__ import annotations
 
 # Plain os calls: this program must stay small and 3.8-compatible.
-# ruff: noqa: PTH101, PTH103, PTH105, PTH108, PTH110, PTH117, PTH118
+# ruff: noqa: PTH101, PTH103, PTH105, PTH108, PTH110, PTH117, PTH118, PTH120
 import contextlib
 import fcntl
 import json
@@ -233,6 +234,9 @@ def serve(root: str) -> None:
     port, token = free_port(), secrets.token_hex(24)
     state = {"port": port, "token": token, "pid": os.getpid(), "root": root, "started": time.time()}
     write_private(os.path.join(here, STATE), json.dumps(state))
+    outputs = os.environ.get("COLABLINK_OUTPUT_DIR")
+    if outputs:  # so a cell can write there straight away
+        os.makedirs(outputs, exist_ok=True)
     env = server_env(root)
     env["JUPYTER_TOKEN"] = token  # not on the command line, which every user of the machine sees
     argv = [
@@ -247,6 +251,16 @@ def serve(root: str) -> None:
         "--KernelSpecManager.ensure_native_kernel=False",
     ]
     os.execve(python, argv, env)  # noqa: S606 (the interpreter set up above)
+
+
+def run_notebook(root: str, notebook: str, output: str) -> None:
+    """Become ``notebook_runner.py`` on the server's interpreter, with the kernelspec's path."""
+    ensure(root)
+    here = folder(root)
+    python = read_json(os.path.join(here, SETUP))["server_python"]
+    os.makedirs(os.path.dirname(output), mode=0o700, exist_ok=True)
+    runner = os.path.join(here, "notebook_runner.py")
+    os.execve(python, [python, runner, notebook, output], server_env(root))  # noqa: S606
 
 
 def stop(root: str) -> dict[str, Any]:
@@ -277,7 +291,7 @@ def say(line: str) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or not os.path.isabs(argv[1]):
-        say("usage: jupyter_env.py ensure|status|serve|stop ROOT [RUN_ID]")
+        say("usage: jupyter_env.py ensure|status|serve|stop|run-notebook ROOT [ARGS]")
         return 2
     command, root = argv[0], argv[1]
     try:
@@ -287,6 +301,9 @@ def main(argv: list[str]) -> int:
             answer = status(root, argv[2] if len(argv) > 2 else None)
         elif command == "serve":
             serve(root)
+            return 0
+        elif command == "run-notebook" and len(argv) == 4:
+            run_notebook(root, argv[2], argv[3])
             return 0
         elif command == "stop":
             answer = stop(root)

@@ -73,7 +73,7 @@ def program_path(remote_root: str, name: str) -> str:
     return posixpath.join(folder(remote_root), name)
 
 
-def _blob() -> str:
+def programs_blob() -> str:
     package = resources.files("colablink_runtime")
     files = {name: package.joinpath(name).read_text(encoding="utf-8") for name in PROGRAMS}
     return base64.b64encode(zlib.compress(json.dumps(files).encode(), 9)).decode("ascii")
@@ -85,9 +85,9 @@ def call_env_program(
     """Run ``jupyter_env.py ARGS`` on the runtime (sending the programs); its JSON answer."""
     root = link.profile.remote_root
     out = bytearray()
-    err = _Lines(on_progress)
+    err = LineSplitter(on_progress)
     code = link.exec(
-        ["python3", "-c", LOADER, root, _blob(), *args],
+        ["python3", "-c", LOADER, root, programs_blob(), *args],
         on_stdout=out.extend,
         on_stderr=err.feed,
         cancel=threading.Event(),
@@ -179,7 +179,7 @@ def forward_server(link: RuntimeLink, server: JupyterServer, local_port: int = 0
         raise ColabLinkError(f"Could not forward the Jupyter server: {exc.message}") from None
 
 
-class _Lines:
+class LineSplitter:
     """Output cut into lines for a progress callback; the last one kept for an error."""
 
     def __init__(self, on_line: Progress | None) -> None:
