@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import signal
 import socket
 import subprocess
 import threading
@@ -234,16 +235,39 @@ def test_run_writes_where_asked_through_the_agent(
     source = live.profile.project_root / "nbs" / "ok.ipynb"
     _notebook(source, "import os\nprint(os.getcwd())", "print(sum(range(10)))")
     target = tmp_path / "result.ipynb"
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep")
+    target.symlink_to(elsewhere)  # replaced, never written through
     done = live.cli("run", str(source), "--output", str(target), timeout=180)
     assert done.returncode == 0, done.stderr
+    assert not target.is_symlink() and elsewhere.read_text() == "keep"
     executed = nbformat.read(str(target), as_version=4)
     assert [cell.outputs[0]["text"] for cell in executed.cells] == [
         f"{live.runtime.remote_root}/nbs\n",
         "45\n",
     ]
     assert not source.with_name("ok.out.ipynb").exists()
-    outside = live.cli("run", str(tmp_path / "elsewhere.ipynb"))
+    outside = live.cli("run", str(tmp_path / "outside.ipynb"))
     assert outside.returncode != 0 and len(outside.stderr.decode().strip().splitlines()) == 1
+
+
+def test_jupyter_through_the_agent_holds_the_forward_while_it_runs(
+    served: Served, agent: subprocess.Popen[bytes]
+) -> None:
+    port = free_port()
+    process = served.live.spawn("jupyter", "--port", str(port))
+    try:
+        assert _split(_read_url(process, [])) == (port, served.token)
+        assert isinstance(JupyterClient(port, served.token).kernels(), list)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=20)
+        assert process.returncode == 0
+        assert b"the server keeps running" in stdout
+        with socket.socket() as probe, pytest.raises(OSError):
+            probe.connect(("127.0.0.1", port))
+    finally:
+        end(process)
+    assert served.live.cli("status").returncode == 0
 
 
 def test_an_oversized_or_bogus_notebook_from_the_runtime_lands_nothing(
