@@ -15,7 +15,9 @@ Commands (``python3 jupyter_env.py CMD ROOT``; each prints one JSON line on stdo
 errors on stderr): ``ensure`` (install when needed, write the kernelspec, then ``status``),
 ``status [RUN_ID]`` (the running server, or ``{}``; a run id given is recorded with it), ``serve``
 (the supervised run: port, fresh token, then exec of the server, which keeps the lock), ``stop``,
-``run-notebook NOTEBOOK OUTPUT`` (``ensure``, then exec of ``notebook_runner.py``).
+``run-notebook NOTEBOOK OUTPUT`` (``ensure``, then exec of ``notebook_runner.py``), ``await RUN_ID
+SECONDS`` (until a server just started answers: its state, ``{}`` if it ended or never began, or
+``{"starting": true}`` at the time limit).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ STATE = "server.json"
 SETUP = "env.json"
 LOCK = "serve.lock"
 STOP_WAIT_S = 10.0
+# How long a server just started may take to take its lock (its start is a python3 and a read).
+LOCK_WAIT_S = 20.0
 NO_VENV = (
     "The runtime's python3 cannot make a virtual environment (venv or ensurepip is missing); "
     "install it there (on Debian or Ubuntu: apt-get install python3-venv) and try again."
@@ -210,6 +214,26 @@ def status(root: str, run_id: str | None) -> dict[str, Any]:
     return state
 
 
+def await_server(root: str, run_id: str, timeout: float) -> dict[str, Any]:
+    """Wait here, not over the link, until the new server answers (its state), or is seen to
+    have ended or never to have started (``{}``)."""
+    here = folder(root)
+    lock = os.path.join(here, LOCK)
+    deadline = time.monotonic() + timeout
+    seen = False
+    start_by = time.monotonic() + LOCK_WAIT_S
+    while time.monotonic() < deadline:
+        held = lock_is_held(lock)
+        seen = seen or held
+        if (seen and not held) or (not seen and time.monotonic() > start_by):
+            return {}
+        state = status(root, run_id) if held else {}
+        if state and not state.get("starting"):
+            return state
+        time.sleep(0.1)
+    return {"starting": True}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -299,6 +323,8 @@ def main(argv: list[str]) -> int:
             answer = ensure(root)
         elif command == "status":
             answer = status(root, argv[2] if len(argv) > 2 else None)
+        elif command == "await" and len(argv) == 4:
+            answer = await_server(root, argv[2], float(argv[3]))
         elif command == "serve":
             serve(root)
             return 0

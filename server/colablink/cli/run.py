@@ -36,7 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_profile_option(parser)
     parser.add_argument("notebook", type=Path, metavar="NOTEBOOK.ipynb")
     parser.add_argument(
-        "--output", "-o", type=Path, default=None, metavar="PATH", help="where to write it"
+        "--output",
+        "-o",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="where to write the executed notebook (default: NAME.out.ipynb beside it)",
     )
     parser.set_defaults(run=run)
 

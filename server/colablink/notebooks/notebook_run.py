@@ -77,21 +77,23 @@ def run_notebook(
     root = link.profile.remote_root
     remote = posixpath.join(root, rel)
     executed = posixpath.join(folder(root), "executed", f"{secrets.token_hex(8)}.ipynb")
-    lines = LineSplitter(on_progress)
+    progress = LineSplitter(on_progress)
+    failure = LineSplitter(None)
     code = link.exec(
         ["python3", "-c", LOADER, root, programs_blob(), "run-notebook", root, remote, executed],
-        on_stdout=lines.feed,
-        on_stderr=lines.feed,
+        on_stdout=failure.feed,
+        on_stderr=progress.feed,
         cancel=cancel or threading.Event(),
     )
-    lines.close()
+    progress.close()
+    failure.close()
     if code not in (0, 1):
-        why = lines.last.rstrip(".") or f"it exited with {code}"
+        why = (failure.last or progress.last).rstrip(".") or f"it exited with {code}"
         raise RemoteError(f"The notebook could not be run on the runtime: {why}.")
     data = _fetch(link, executed)
     _check_notebook(data)
     _write(output, data)
-    return NotebookRun(code, lines.last if code else None, output)
+    return NotebookRun(code, (failure.last or "a cell failed") if code else None, output)
 
 
 def _fetch(link: RuntimeLink, path: str) -> bytes:
