@@ -23,7 +23,7 @@ SECONDS`` (until a server just started answers: its state, ``{}`` if it ended or
 from __future__ import annotations
 
 # Plain os calls: this program must stay small and 3.8-compatible.
-# ruff: noqa: PTH101, PTH103, PTH105, PTH108, PTH110, PTH117, PTH118, PTH120
+# ruff: noqa: PTH101, PTH102, PTH103, PTH105, PTH108, PTH110, PTH117, PTH118, PTH120
 import contextlib
 import fcntl
 import json
@@ -31,6 +31,7 @@ import os
 import secrets
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -162,15 +163,26 @@ def ensure(root: str) -> dict[str, Any]:
     return status(root, None)
 
 
+def kernel_dir() -> str:
+    """Where kernels' connection files and unix sockets live: short (a socket path has 107
+    bytes), private to this user, and checked, since ``/tmp`` is everyone's."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"  # noqa: S108 (checked below)
+    path = os.path.join(base, f"colablink-jupyter-{os.getuid()}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise Failure(f"{path} is not a private folder of the runtime's user; remove it there.")
+    return path
+
+
 def server_env(root: str) -> dict[str, str]:
-    """What the server and a headless run need to find the kernelspec; JUPYTER_* of our own."""
+    """What the server and a headless run need: the kernelspec's path, and the kernels' folder."""
     here = folder(root)
-    runtime_dir = os.path.join(here, "runtime")
-    os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
     return {
         **os.environ,
         "JUPYTER_PATH": os.path.join(here, "share"),
-        "JUPYTER_RUNTIME_DIR": runtime_dir,
+        "JUPYTER_RUNTIME_DIR": kernel_dir(),
     }
 
 
@@ -273,6 +285,8 @@ def serve(root: str) -> None:
         "--ServerApp.open_browser=False",
         f"--ServerApp.root_dir={root}",
         "--KernelSpecManager.ensure_native_kernel=False",
+        # Unix sockets in a 0700 folder, not TCP ports any user of the machine could reach.
+        "--KernelManager.transport=ipc",
     ]
     os.execve(python, argv, env)  # noqa: S606 (the interpreter set up above)
 

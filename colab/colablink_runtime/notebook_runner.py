@@ -11,7 +11,7 @@ from 1 as the notebook shows them, markdown included), 2 the notebook could not 
 
 from __future__ import annotations
 
-# ruff: noqa: PTH100, PTH105, PTH120
+# ruff: noqa: PTH100, PTH105, PTH118, PTH120
 import os
 import sys
 import time
@@ -35,6 +35,7 @@ def main(argv: list[str]) -> int:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
+    from traitlets.config import Config
 
     source, output = argv
     try:
@@ -59,10 +60,14 @@ def main(argv: list[str]) -> int:
         if not any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
             say(f"cell {cell_index + 1}/{total} done in {seconds:.1f} s")
 
+    # An absolute prefix: the default one is relative, and the kernel's cwd is not ours.
+    sockets = os.path.join(os.environ["JUPYTER_RUNTIME_DIR"], f"nbclient-{os.getpid()}")
     client = NotebookClient(
         notebook,
         timeout=None,
         kernel_name="python3",
+        # As the server's kernels: unix sockets in jupyter_env's private JUPYTER_RUNTIME_DIR.
+        config=Config({"KernelManager": {"transport": "ipc", "ip": sockets}}),
         resources={"metadata": {"path": os.path.dirname(os.path.abspath(source))}},
         on_cell_start=on_start,
         on_cell_executed=on_executed,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,6 +106,11 @@ def served(live: Setup) -> Iterator[Served]:
     finally:
         end(process)
         live.cli("jupyter", "--stop")
+        shutil.rmtree(_kernel_dir(live), ignore_errors=True)
+
+
+def _kernel_dir(live: Setup) -> Path:
+    return Path(f"/tmp/colablink-jupyter-{pwd.getpwnam(live.runtime.username).pw_uid}")
 
 
 def test_a_real_client_runs_cells_next_to_the_synced_files(served: Served) -> None:
@@ -153,6 +159,11 @@ def test_no_token_is_refused_and_only_loopback_listens(served: Served) -> None:
             if state == "0A" and int(port, 16) == server.port:
                 listening.add(address)
     assert listening == {"0100007F"}
+    # Kernels talk to the server over unix sockets in a private folder, not TCP ports.
+    folder = _kernel_dir(served.live)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    connections = [json.loads(f.read_text()) for f in folder.glob("kernel-*.json")]
+    assert connections and {c["transport"] for c in connections} == {"ipc"}
     others = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
     for address in [a for a in others if not a.startswith("127.")][:2]:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
