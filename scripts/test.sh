@@ -17,8 +17,9 @@ npm run --silent lint
 echo "==> pytest"
 # Two workers: most tests wait on sshd and the network, not the CPU, so two cut the wall time
 # on a 2-core machine by about a third. Tests that change machine-wide state run alone after.
-# loadgroup: a module marked xdist_group (the Jupyter tests, which install once) stays on one worker.
-pytest -p no:cacheprovider -n 2 --dist loadgroup -m "not alone"
+# loadscope: a module's tests go to one worker, so its module-scoped runtime (and the Jupyter
+# tests' one install) is made once, not once per worker. (loadgroup's marks are lost on pytest 9.)
+pytest -p no:cacheprovider -n 2 --dist loadscope -m "not alone"
 pytest -p no:cacheprovider -m alone
 
 echo "==> extension unit tests (vitest)"

@@ -1,8 +1,8 @@
 """`colablink jupyter` and `colablink run` against a real jupyter_server on the test bed's runtime.
 
 The runtime's python3 lacks jupyter_server, so the first `colablink jupyter` installs it into the
-private environment (about a minute): it happens once, for the module's one runtime, and the whole
-module runs on one xdist worker (``xdist_group``, with ``--dist loadgroup`` in scripts/test.sh).
+private environment (about a minute): it happens once, for the module's one runtime, which
+scripts/test.sh's ``--dist loadscope`` keeps on one xdist worker with all of the module's tests.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from support.system import free_port, wait_for
 from bench.delay_proxy import DelayProxy
 
 from .conftest import Setup, end, make_profile
-
-pytestmark = pytest.mark.xdist_group("jupyter")
 
 USER_MODULE = "clk_user_only"
 
@@ -160,6 +158,7 @@ def test_no_token_is_refused_and_only_loopback_listens(served: Served) -> None:
                 listening.add(address)
     assert listening == {"0100007F"}
     # Kernels talk to the server over unix sockets in a private folder, not TCP ports.
+    served.client().start_kernel("nbs/sockets.ipynb")
     folder = _kernel_dir(served.live)
     assert folder.stat().st_mode & 0o777 == 0o700
     connections = [json.loads(f.read_text()) for f in folder.glob("kernel-*.json")]
@@ -170,6 +169,25 @@ def test_no_token_is_refused_and_only_loopback_listens(served: Served) -> None:
         with socket.socket(family) as probe, pytest.raises(OSError):
             probe.settimeout(2)
             probe.connect((address, server.port))
+
+
+def test_a_kernel_is_interrupted_and_restarted(served: Served) -> None:
+    client = served.client()
+    kernel = client.start_kernel("nbs/restart.ipynb")
+    with client.channel(kernel.id) as channel:
+        assert channel.execute("kept = 1", timeout=60).status == "ok"
+        timer = threading.Timer(1.0, client.interrupt, (kernel.id,))
+        timer.start()
+        slow = channel.execute("import time\ntime.sleep(60)", timeout=30)
+        timer.join()
+        assert slow.status == "error" and slow.error is not None
+        assert slow.error.ename == "KeyboardInterrupt"
+        client.restart(kernel.id)
+    with client.channel(kernel.id) as channel:
+        after = channel.execute("print('kept' in globals())", timeout=60)
+    assert after.stdout == "False\n"
+    client.shutdown(kernel)
+    assert kernel.id not in [k.id for k in client.kernels()]
 
 
 def test_status_shows_the_server_without_its_token(served: Served) -> None:

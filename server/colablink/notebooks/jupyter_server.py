@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from colablink.errors import ColabLinkError, RemoteError, UsageError
+from colablink.errors import RemoteError
 from colablink.notebooks.runtime_link import RuntimeLink
 
 FOLDER = ".colablink/jupyter"
@@ -160,13 +160,9 @@ def stop_server(link: RuntimeLink) -> bool:
 
 
 def forward_server(link: RuntimeLink, server: JupyterServer, local_port: int = 0) -> int:
-    """Serve the runtime's server on a local port (``0``: any free one); the port in use."""
-    try:
-        return link.forward(server.port, local_port, "127.0.0.1")
-    except UsageError:
-        raise
-    except ColabLinkError as exc:
-        raise ColabLinkError(f"Could not forward the Jupyter server: {exc.message}") from None
+    """Serve the runtime's server on a local port (``0``: any free one); the port in use. The
+    forward lasts as long as the holder keeps it (``link.unforward`` ends it)."""
+    return link.forward(server.port, local_port, "127.0.0.1")
 
 
 class LineSplitter:
