@@ -144,7 +144,10 @@ def ensure(root: str) -> dict[str, Any]:
     if has_packages(kernel_python):
         server_python, extra = kernel_python, []
     else:
-        server_python = make_venv(root)
+        # One install at a time: a second caller (the editor and a terminal) waits for the first.
+        with open(os.path.join(here, "install.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            server_python = make_venv(root)
         extra = site_dirs(server_python)
     spec_dir = os.path.join(here, "share", "kernels", "python3")
     os.makedirs(spec_dir, exist_ok=True)
