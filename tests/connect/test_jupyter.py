@@ -299,6 +299,33 @@ def test_jupyter_through_the_agent_holds_the_forward_while_it_runs(
     assert served.live.cli("status").returncode == 0
 
 
+def test_ctrl_c_on_run_interrupts_it_and_leaves_no_kernel(served: Served) -> None:
+    live = served.live
+    source = live.profile.project_root / "nbs" / "slow.ipynb"
+    _notebook(source, "import time\ntime.sleep(120)")
+    process = live.spawn("run", str(source))
+    try:
+        assert process.stderr is not None
+        line = b""
+        while b"cell 1/1 running" not in line:
+            line = process.stderr.readline()
+            assert line, "the run ended before its cell started"
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+        assert process.returncode == 130
+    finally:
+        end(process)
+
+    def gone() -> bool:
+        found = subprocess.run(
+            ["pgrep", "-u", live.runtime.username, "-f", "notebook_runner|nbclient-"],
+            capture_output=True,
+        )
+        return found.returncode == 1
+
+    wait_for(gone, 20, "the runner and its kernel to end")
+
+
 def test_an_oversized_or_bogus_notebook_from_the_runtime_lands_nothing(
     served: Served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -57,22 +57,20 @@ def run(args: argparse.Namespace) -> int:
 
     name = profile_name(getattr(args, "profile", None))
     output = args.output or notebook_run.default_output(args.notebook)
-    cancel = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    try:
-        with holder_for(name) as link:
-            rel = notebook_run.remote_notebook(link, args.notebook)
-            synced = _push(link, args.notebook, rel)
+    with holder_for(name) as link:
+        rel = notebook_run.remote_notebook(link, args.notebook)
+        synced = _push(link, args.notebook, rel)
+        # While the notebook runs, Ctrl+C interrupts it there (before and after: it stops us).
+        cancel = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+        try:
             result = notebook_run.run_notebook(
                 link, rel, output, on_progress=_progress, cancel=cancel
             )
-            if not synced:
-                _sync_once(link)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if cancel.is_set():
-        print("colablink: interrupted.", file=sys.stderr)
-        return 130
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if not synced:
+            _sync_once(link)
     if result.failure is not None:
         print(f"colablink: {shown(result.failure)}", file=sys.stderr)
         print(f"colablink: the executed notebook, with the traceback, is in {result.output}.")

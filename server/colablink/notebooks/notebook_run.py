@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from colablink.errors import ColabLinkError, RemoteError, UsageError
+from colablink.errors import Cancelled, ColabLinkError, RemoteError, UsageError
 from colablink.local.localfiles import write_atomic
 from colablink.notebooks.jupyter_server import (
     LOADER,
@@ -73,20 +73,25 @@ def run_notebook(
     on_progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> NotebookRun:
-    """Execute the synced notebook ``rel`` (already pushed) and write the result to ``output``."""
+    """Execute the synced notebook ``rel`` (already pushed) and write the result to ``output``;
+    ``cancel`` interrupts it (``Cancelled``: nothing is written)."""
     root = link.profile.remote_root
     remote = posixpath.join(root, rel)
     executed = posixpath.join(folder(root), "executed", f"{secrets.token_hex(8)}.ipynb")
     progress = LineSplitter(on_progress)
     failure = LineSplitter(None)
+    cancel = cancel or threading.Event()
     code = link.exec(
         ["python3", "-c", LOADER, root, programs_blob(), "run-notebook", root, remote, executed],
         on_stdout=failure.feed,
         on_stderr=progress.feed,
-        cancel=cancel or threading.Event(),
+        cancel=cancel,
     )
     progress.close()
     failure.close()
+    if cancel.is_set():
+        # The runner was interrupted; its kernel ends with it (ipykernel watches its parent).
+        raise Cancelled("Interrupted; the notebook's run on the runtime was stopped.")
     if code not in (0, 1):
         why = (failure.last or progress.last).rstrip(".") or f"it exited with {code}"
         raise RemoteError(f"The notebook could not be run on the runtime: {why}.")
