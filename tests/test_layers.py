@@ -22,7 +22,8 @@ FORBIDDEN = {
     "local": {"ssh", "enroll", "sync", "daemon", "helper", "cli", "connection", "client", "demo"},
     "enroll": {"daemon", "helper", "cli"},
     "sync": {"daemon", "helper", "cli"},
-    "daemon": {"helper", "cli"},
+    "daemon": {"helper", "cli", "notebooks"},
+    "notebooks": {"helper", "cli"},
 }
 
 

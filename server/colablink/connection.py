@@ -506,7 +506,11 @@ class Connection:
         """Serve the runtime's ``remote_host:remote_port`` on a local port; return that port."""
         from colablink.ssh.forward import LocalForward
 
-        forward = LocalForward(self.session, remote_port, local_port, remote_host=remote_host)
+        _ = self.session  # a dial that fails says so here, not at the first client
+        # Each client rides the session of the moment: after a drop, the re-dialed one.
+        forward = LocalForward(
+            lambda: self.session, remote_port, local_port, remote_host=remote_host
+        )
         port = forward.start()
         with self._lock:
             self._forwards[port] = forward

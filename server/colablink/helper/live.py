@@ -20,9 +20,9 @@ from typing import Any
 from colablink.connection import Connection, Status
 from colablink.daemon.address import window_socket_path
 from colablink.daemon.client import DaemonClient
+from colablink.daemon.link import DaemonLink, DaemonUnavailable
 from colablink.enroll import colab_account
 from colablink.errors import ColabLinkError, UsageError
-from colablink.helper.daemon_link import DaemonLink, DaemonUnavailable
 from colablink.helper.notifier import Notifier
 from colablink.helper.protocol import (
     ColabRuntime,
@@ -245,6 +245,20 @@ class LiveProfile:
             except DaemonUnavailable:
                 self._take_over()
         return self.connection.runs()
+
+    def start_detached(self, command: list[str] | str) -> str:
+        """Start a run and return its id at once, through the daemon when it holds the profile."""
+        result = self._daemon_call({"op": "start", "command": command})
+        if result is not None:
+            return str(result["id"])
+        return self.connection.start_detached(command)
+
+    def kill(self, run_id: str, signal_name: str = "TERM") -> bool:
+        """Signal a run's process group; whether it was still running."""
+        result = self._daemon_call({"op": "kill", "id": run_id, "signal": signal_name})
+        if result is not None:
+            return bool(result.get("running"))
+        return self.connection.kill(run_id, signal_name)
 
     def attach(
         self,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import paramiko
 
-from colablink.errors import UsageError
+from colablink.errors import ColabLinkError, UsageError
 from colablink.ssh.session import ConnectionLost, Session, close_channel, send_all, shutdown_write
 
 _CHUNK = 256 * 1024
@@ -19,18 +19,20 @@ class LocalForward:
     """Listen on ``bind:local_port``; relay each client to the runtime's ``remote_host:remote_port``
     (its loopback by default; a server listening on one address only is reached there).
 
-    ``local_port=0`` picks a free port; ``start()`` returns the one in use.
+    ``local_port=0`` picks a free port; ``start()`` returns the one in use. ``session`` may be a
+    callable giving the session to use now: each new client then rides the current one, so the
+    forward comes back once a dropped link was re-dialed.
     """
 
     def __init__(
         self,
-        session: Session,
+        session: Session | Callable[[], Session],
         remote_port: int,
         local_port: int = 0,
         bind: str = "127.0.0.1",
         remote_host: str = "127.0.0.1",
     ) -> None:
-        self.session = session
+        self._session = session
         self.remote_host = remote_host
         self.remote_port = remote_port
         self.local_port = local_port
@@ -63,6 +65,10 @@ class LocalForward:
         return self.local_port
 
     @property
+    def session(self) -> Session:
+        return self._session if isinstance(self._session, Session) else self._session()
+
+    @property
     def active_connections(self) -> int:
         with self._lock:
             return len(self._pairs)
@@ -91,7 +97,7 @@ class LocalForward:
             chan = self.session.transport.open_channel(
                 "direct-tcpip", (self.remote_host, self.remote_port), peer, timeout=15.0
             )
-        except (paramiko.SSHException, OSError, EOFError):
+        except (paramiko.SSHException, OSError, EOFError, ColabLinkError):
             # Nothing listens on the remote port (or the connection is gone): refuse this one.
             client.close()
             return
