@@ -7,6 +7,7 @@ daemon's) and opened anew when the server changed (a new port or token after a r
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,7 +77,6 @@ class JupyterForwards:
 
     @staticmethod
     def _unforward(forwarded: Forwarded) -> None:
-        try:
+        # A forward that went with its connection needs no stopping.
+        with contextlib.suppress(ColabLinkError):
             forwarded.live.unforward(forwarded.local_port)
-        except ColabLinkError:
-            pass  # gone with its connection already
