@@ -4,10 +4,12 @@ server (installed once for the module by the same core the helper uses), and the
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,28 @@ from colablink.connection import Connection
 from colablink.helper.protocol import Method, Notification
 from colablink.local.profiles import Profile
 from colablink.notebooks.jupyter_server import ensure_server, stop_server
+from lsprotocol import types
 from support.runtimes import RuntimeHandle
+from support.system import pids_of_user
 
 from .conftest import PROFILE, Workspace, connect_profile, write_profile
 from .lspclient import HelperClient
 
+# One worker runs the module, so the runtime's Jupyter install happens once.
+pytestmark = pytest.mark.xdist_group("helper-cells")
+
 # The first start of a kernel on a busy 2-core machine imports ipykernel: give it room.
 CELL_TIMEOUT_S = 60
+
+KERNEL_NAME = "colablink-kern"
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
 
 TRAIN = """\
 # %%
@@ -110,6 +127,11 @@ async def test_cells_of_a_file_share_one_kernel_run_in_order_in_the_files_folder
     folder = f"{jupyter_runtime.remote_root}/sub"
     assert output(helper, "c3", "stdout") == f"scaled 42 in {folder}\n"
     assert output(helper, "c3", "stderr") == ""
+    # The kernel's own ZMQ sockets are no ports to offer.
+    kernels = {pid for pid in pids_of_user(jupyter_runtime.username) if comm(pid) == KERNEL_NAME}
+    assert kernels
+    [status] = (await helper.request(Method.STATUS, {}))["profiles"]
+    assert not {entry["pid"] for entry in status["ports"]} & kernels
     # Restart Cell Kernel: the names are gone, the folder stays.
     await helper.request(Method.CELL_RESTART, {"profile": PROFILE, "path": "sub/train.py"})
     assert await run_cell(helper, 10, "c4") == 1
@@ -148,8 +170,6 @@ async def test_jupyter_ensure_hands_back_a_forwarded_url_and_token_that_work(
 
 
 async def status_of(port: int, token: str) -> int:
-    import asyncio
-
     def get() -> int:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
@@ -162,3 +182,32 @@ async def status_of(port: int, token: str) -> int:
             connection.close()
 
     return await asyncio.to_thread(get)
+
+
+async def test_cancelling_a_cell_interrupts_the_kernel_which_keeps_its_names(
+    helper: HelperClient, workspace: Workspace, jupyter_runtime: RuntimeHandle
+) -> None:
+    await connected_with(helper, workspace, jupyter_runtime)
+    assert await run_cell(helper, 2, "k1") == 0  # defines scaled()
+    sleepy = {
+        **cell(2, "k2"),
+        "code": "import time\nprint('sleeping', flush=True)\ntime.sleep(100)\n",
+    }
+    request = asyncio.ensure_future(
+        helper.lsp.protocol.send_request_async(Method.CELL_RUN, sleepy, msg_id="sleepy-cell")
+    )
+    await helper.wait_note(
+        Notification.EXEC_OUTPUT, lambda n: n["execId"] == "k2" and "sleeping" in n["data"]
+    )
+    started = time.monotonic()
+    helper.lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="sleepy-cell"))
+    with pytest.raises(Exception) as cancelled:  # pygls raises the JSON-RPC error of the reply
+        await asyncio.wait_for(request, 5)
+    assert getattr(cancelled.value, "code", None) == -32800
+    # The next cell of the file runs at once: the sleep was interrupted, the namespace kept.
+    assert await run_cell(helper, 10, "k3") == 1  # `here` was never defined in this kernel
+    assert "NameError: name 'here'" in re.sub(r"\x1b\[[0-9;]*m", "", output(helper, "k3", "stderr"))
+    check = {**cell(2, "k4"), "code": "print(scaled(2))\n"}
+    assert (await helper.request(Method.CELL_RUN, check, timeout=CELL_TIMEOUT_S))["exitCode"] == 0
+    assert output(helper, "k4", "stdout") == "6\n"
+    assert time.monotonic() - started < 10

@@ -177,7 +177,7 @@ function codeServerEnv(): NodeJS.ProcessEnv {
 }
 
 /** Settles once the runtime says its Jupyter server is set up (in the background, as on Colab). */
-let jupyterReady: Promise<void> = Promise.reject(new Error("no runtime"));
+let jupyterReady: Promise<void> | undefined;
 
 function startRuntime(): Promise<{ proc: ChildProcessWithoutNullStreams; answer: RuntimeAnswer }> {
   const python = fs.existsSync(path.join(repo, ".venv", "bin", "python")) ? path.join(repo, ".venv", "bin", "python") : "python3";
@@ -488,6 +488,7 @@ async function scenario(): Promise<void> {
       await openFile(p, "cells.py");
       const lenses = p.locator(".codelens-decoration a", { hasText: "Run cell on Colab" });
       await waitFor("two cell lenses", async () => (await lenses.count()) === 2 || undefined);
+      check(jupyterReady, "no runtime");
       await jupyterReady;
       const cellTerminal = async (): Promise<string> => (await terminalTexts(p)).find((t) => t.includes("in the file's kernel")) ?? "";
       await lenses.nth(0).click();
@@ -629,12 +630,14 @@ async function scenario(): Promise<void> {
       await screenshot(p, "port-forwarded");
       await row.hover();
       await row.locator('.action-label[aria-label="Stop Forwarding"]').click();
-      await p.locator(".monaco-list-row", { hasText: "python3 not forwarded" }).waitFor({ state: "visible" });
+      // This server's row, whatever other python3 listens there (the Jupyter server of the cells).
+      const unforwarded = p.locator(`.monaco-list-row[aria-label*="127.0.0.2:${port} "]`, { hasText: "python3 not forwarded" });
+      await unforwarded.waitFor({ state: "visible" });
       await waitFor("the local forward to close", async () => !listeners().includes(`127.0.0.1:${port}`) || undefined);
       await clearNotifications(p);
       await terminalFocus(p);
       await p.keyboard.press("Control+C");
-      await p.locator(".monaco-list-row", { hasText: "python3 not forwarded" }).waitFor({ state: "detached", timeout: 20_000 });
+      await unforwarded.waitFor({ state: "detached", timeout: 20_000 });
     });
 
     await step("Open Shell on Colab runs pwd and shows the source root", async () => {

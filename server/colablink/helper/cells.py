@@ -21,7 +21,7 @@ from typing import Literal
 from colablink import pathsafety
 from colablink.errors import ColabLinkError
 from colablink.helper.execs import ExecRunner, Forward, Run, notice_sender
-from colablink.helper.jupyter import Forwarded, JupyterForwards
+from colablink.helper.jupyter import JupyterForwards
 from colablink.helper.live import LiveProfile
 from colablink.helper.params import InvalidParams, require
 from colablink.helper.protocol import CellRestartParams, CellRunParams
@@ -51,7 +51,6 @@ class CellKernels:
         self.execs = execs
         self._lock = threading.Lock()
         self._file_locks: dict[tuple[str, str], threading.Lock] = {}
-        self._kernels: dict[tuple[str, str], Kernel] = {}
 
     def _file_lock(self, key: tuple[str, str]) -> threading.Lock:
         with self._lock:
@@ -73,9 +72,8 @@ class CellKernels:
             (err if stream == "stderr" else out)(text.encode())
 
         def work(run: Run) -> int:
-            key = (live.name, path)
-            with self._file_lock(key):
-                client, kernel = self._kernel(live, key, notice)
+            with self._file_lock((live.name, path)):
+                client, kernel = self._kernel(live, path, notice)
                 status = _execute(client, kernel, program, show, run)
             out(b"", final=True)
             err(b"", final=True)
@@ -86,34 +84,23 @@ class CellKernels:
     def restart(self, live: LiveProfile, params: CellRestartParams) -> None:
         """Blocking: the file's kernel restarted (made, when it had none: fresh either way)."""
         path = _checked_path(params["path"])
-        key = (live.name, path)
-        with self._file_lock(key):
-            client, kernel = self._kernel(live, key, None)
+        with self._file_lock((live.name, path)):
+            client, kernel = self._kernel(live, path, None)
             client.restart(kernel.id)
 
     def _kernel(
-        self, live: LiveProfile, key: tuple[str, str], notice: Callable[[str], None] | None
+        self, live: LiveProfile, path: str, notice: Callable[[str], None] | None
     ) -> tuple[JupyterClient, Kernel]:
-        """The file's kernel: the one known, else the session the server has (or makes) for its
-        path. A forward or server that stopped answering is asked for once more."""
-        forwarded: Forwarded | None = None
-        for attempt in (1, 2):
-            forwarded = self.forwards.current(live, notice)
-            client = forwarded.client()
-            try:
-                kernel = self._kernels.get(key) or client.start_kernel(key[1])
-                if key in self._kernels:
-                    # Still there? (The server may have been restarted since.)
-                    client.request("GET", f"/api/kernels/{kernel.id}")
-            except JupyterError:
-                self._kernels.pop(key, None)
-                self.forwards.forget(forwarded)
-                if attempt == 2:
-                    raise
-                continue
-            self._kernels[key] = kernel
-            return client, kernel
-        raise AssertionError("unreachable")
+        """The kernel of the server's session for ``path``, made when there is none (after a
+        server restart too). A forward or server that stopped answering is asked for once more."""
+        forwarded = self.forwards.current(live, notice)
+        client = forwarded.client()
+        try:
+            return client, client.start_kernel(path)
+        except JupyterError:
+            self.forwards.forget(forwarded)
+        client = self.forwards.current(live, notice).client()
+        return client, client.start_kernel(path)
 
 
 def _execute(
