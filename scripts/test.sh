@@ -17,8 +17,7 @@ npm run --silent lint
 echo "==> pytest"
 # Two workers: most tests wait on sshd and the network, not the CPU, so two cut the wall time
 # on a 2-core machine by about a third. Tests that change machine-wide state run alone after.
-# loadgroup keeps a module marked xdist_group on one worker, so its costly setup (a runtime's
-# Jupyter install) happens once, not once per worker.
+# loadgroup: a module marked xdist_group (the Jupyter tests, which install once) stays on one worker.
 pytest -p no:cacheprovider -n 2 --dist loadgroup -m "not alone"
 pytest -p no:cacheprovider -m alone
 

@@ -14,13 +14,16 @@ path, so the user's own packages win.
 Commands (``python3 jupyter_env.py CMD ROOT``; each prints one JSON line on stdout, progress and
 errors on stderr): ``ensure`` (install when needed, write the kernelspec, then ``status``),
 ``status [RUN_ID]`` (the running server, or ``{}``; a run id given is recorded with it), ``serve``
-(the supervised run: port, fresh token, then exec of the server, which keeps the lock), ``stop``.
+(the supervised run: port, fresh token, then exec of the server, which keeps the lock), ``stop``,
+``run-notebook NOTEBOOK OUTPUT`` (``ensure``, then exec of ``notebook_runner.py``), ``await RUN_ID
+SECONDS`` (until a server just started answers: its state, ``{}`` if it ended or never began, or
+``{"starting": true}`` at the time limit).
 """
 
 from __future__ import annotations
 
 # Plain os calls: this program must stay small and 3.8-compatible.
-# ruff: noqa: PTH101, PTH103, PTH105, PTH108, PTH110, PTH117, PTH118
+# ruff: noqa: PTH101, PTH103, PTH105, PTH108, PTH110, PTH117, PTH118, PTH120
 import contextlib
 import fcntl
 import json
@@ -41,6 +44,8 @@ STATE = "server.json"
 SETUP = "env.json"
 LOCK = "serve.lock"
 STOP_WAIT_S = 10.0
+# How long a server just started may take to take its lock (its start is a python3 and a read).
+LOCK_WAIT_S = 20.0
 NO_VENV = (
     "The runtime's python3 cannot make a virtual environment (venv or ensurepip is missing); "
     "install it there (on Debian or Ubuntu: apt-get install python3-venv) and try again."
@@ -209,6 +214,26 @@ def status(root: str, run_id: str | None) -> dict[str, Any]:
     return state
 
 
+def await_server(root: str, run_id: str, timeout: float) -> dict[str, Any]:
+    """Wait here, not over the link, until the new server answers (its state), or is seen to
+    have ended or never to have started (``{}``)."""
+    here = folder(root)
+    lock = os.path.join(here, LOCK)
+    deadline = time.monotonic() + timeout
+    seen = False
+    start_by = time.monotonic() + LOCK_WAIT_S
+    while time.monotonic() < deadline:
+        held = lock_is_held(lock)
+        seen = seen or held
+        if (seen and not held) or (not seen and time.monotonic() > start_by):
+            return {}
+        state = status(root, run_id) if held else {}
+        if state and not state.get("starting"):
+            return state
+        time.sleep(0.1)
+    return {"starting": True}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -233,6 +258,9 @@ def serve(root: str) -> None:
     port, token = free_port(), secrets.token_hex(24)
     state = {"port": port, "token": token, "pid": os.getpid(), "root": root, "started": time.time()}
     write_private(os.path.join(here, STATE), json.dumps(state))
+    outputs = os.environ.get("COLABLINK_OUTPUT_DIR")
+    if outputs:  # so a cell can write there straight away
+        os.makedirs(outputs, exist_ok=True)
     env = server_env(root)
     env["JUPYTER_TOKEN"] = token  # not on the command line, which every user of the machine sees
     argv = [
@@ -247,6 +275,16 @@ def serve(root: str) -> None:
         "--KernelSpecManager.ensure_native_kernel=False",
     ]
     os.execve(python, argv, env)  # noqa: S606 (the interpreter set up above)
+
+
+def run_notebook(root: str, notebook: str, output: str) -> None:
+    """Become ``notebook_runner.py`` on the server's interpreter, with the kernelspec's path."""
+    ensure(root)
+    here = folder(root)
+    python = read_json(os.path.join(here, SETUP))["server_python"]
+    os.makedirs(os.path.dirname(output), mode=0o700, exist_ok=True)
+    runner = os.path.join(here, "notebook_runner.py")
+    os.execve(python, [python, runner, notebook, output], server_env(root))  # noqa: S606
 
 
 def stop(root: str) -> dict[str, Any]:
@@ -277,7 +315,7 @@ def say(line: str) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or not os.path.isabs(argv[1]):
-        say("usage: jupyter_env.py ensure|status|serve|stop ROOT [RUN_ID]")
+        say("usage: jupyter_env.py ensure|status|serve|stop|run-notebook ROOT [ARGS]")
         return 2
     command, root = argv[0], argv[1]
     try:
@@ -285,8 +323,13 @@ def main(argv: list[str]) -> int:
             answer = ensure(root)
         elif command == "status":
             answer = status(root, argv[2] if len(argv) > 2 else None)
+        elif command == "await" and len(argv) == 4:
+            answer = await_server(root, argv[2], float(argv[3]))
         elif command == "serve":
             serve(root)
+            return 0
+        elif command == "run-notebook" and len(argv) == 4:
+            run_notebook(root, argv[2], argv[3])
             return 0
         elif command == "stop":
             answer = stop(root)

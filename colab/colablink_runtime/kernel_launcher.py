@@ -9,6 +9,7 @@ those win; then ipykernel starts as ``python -m ipykernel_launcher`` would. Pyth
 from __future__ import annotations
 
 # ruff: noqa: PTH100, PTH120
+import logging
 import os
 import site
 import sys
@@ -37,6 +38,11 @@ def main() -> None:
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     sys.argv = ["ipykernel_launcher", *args]
+    # Its ports are on the runtime's loopback and every message is signed with the connection
+    # file's key (0600): the warning about plain TCP, on every start, would only be noise.
+    logging.getLogger("IPKernelApp").addFilter(
+        lambda record: "without encryption" not in str(record.msg)
+    )
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()

@@ -2,11 +2,11 @@
 
 Started by ``colablink run`` as a supervised run with the server's interpreter (the one that has
 nbclient) and ``jupyter_env``'s ``JUPYTER_PATH``, so the kernel is the runtime's ``python3``:
-``python notebook_runner.py NOTEBOOK OUTPUT``. The kernel's cwd is the notebook's folder. One
-progress line per code cell on stderr; the executed notebook, outputs and the traceback of a
-failing cell included, is written to OUTPUT (0600), which the local side fetches. Exit codes: 0
-all cells ran, 1 a cell failed (the last line names it: ``cell 3 failed: NameError: …``), 2 the
-notebook could not be read or run at all.
+``python notebook_runner.py NOTEBOOK OUTPUT``. The kernel's cwd is the notebook's folder. Progress
+lines per code cell on stderr; the executed notebook, outputs and the traceback of a failing cell
+included, is written to OUTPUT (0600), which the local side fetches. Exit codes: 0 all cells ran,
+1 a cell failed (one line on stdout names it: ``cell 3 failed: NameError: …``; cells are numbered
+from 1 as the notebook shows them, markdown included), 2 the notebook could not be read or run.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def main(argv: list[str]) -> int:
     current = [0]  # the number of the cell running now
 
     def on_start(cell: Any, cell_index: int, **_: Any) -> None:
+        if cell.get("cell_type") != "code":
+            return
         started[cell_index] = time.monotonic()
         current[0] = cell_index + 1
         say(f"cell {cell_index + 1}/{total} running")
@@ -75,8 +77,8 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         last, code = f"the notebook could not be run: {type(exc).__name__}: {exc}", 2
     write_private(output, nbformat.writes(notebook))  # type: ignore[no-untyped-call]
-    if last:
-        say(last)
+    if last:  # on stdout: the one line the local side reports as the failure
+        print(last, flush=True)
     return code
 
 

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 from colablink.daemon.holder import request_proxy
 from colablink.errors import ColabLinkError, Unreachable, UsageError
 from colablink.local.profiles import Profile, ProfileStore
+from colablink.notebooks import server_state
 from colablink.ports import LISTENING_COMMAND, Listening, parse_listening
 from colablink.resources import SPLIT, Resources, parse_probe, probe_command
 from colablink.ssh import remote_exec
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 OnOutput = Callable[[bytes], None]
 _PORTS_SPLIT = f"{SPLIT}ports"
+_JUPYTER_SPLIT = f"{SPLIT}jupyter"
 NO_PYTHON = "The runtime has no python3, so runs cannot outlive the link there."
 
 Progress = Callable[[int, int], None]
@@ -85,6 +87,9 @@ class Status:
     listening: list[Listening] | None = None
     # Runs of the supervisor still going; None when unknown (no supervisor there, an older daemon).
     runs_in_progress: int | None = None
+    # The runtime's Jupyter server (`colablink jupyter`): its port there and run id; None if none.
+    jupyter_port: int | None = None
+    jupyter_run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -405,9 +410,9 @@ class Connection:
                 disk_free_bytes=None,
                 problem=exc.message,
             )
-        resources_text, _, listening_text = probe.stdout.decode(errors="replace").partition(
-            _PORTS_SPLIT
-        )
+        resources_text, _, rest = probe.stdout.decode(errors="replace").partition(_PORTS_SPLIT)
+        listening_text, _, jupyter_text = rest.partition(_JUPYTER_SPLIT)
+        jupyter = server_state.parse(jupyter_text)
         found = parse_probe(resources_text)
         total = found.resources.gpu_memory_total_mib
         gpu = None if found.gpu_name is None or total is None else Gpu(found.gpu_name, total)
@@ -421,6 +426,8 @@ class Connection:
             resources=found.resources,
             listening=parse_listening(listening_text),
             runs_in_progress=self._runs_in_progress(session),
+            jupyter_port=None if jupyter is None else jupyter.port,
+            jupyter_run_id=None if jupyter is None else jupyter.run_id,
         )
 
     def _runs_in_progress(self, session: Session) -> int | None:
@@ -443,7 +450,9 @@ class Connection:
 
     def _status_probe(self) -> str:
         resources = probe_command(self.profile.remote_root)
-        return f"{resources}; echo {_PORTS_SPLIT}; {LISTENING_COMMAND}"
+        jupyter = server_state.probe_command(self.profile.remote_root)
+        listening = f"echo {_PORTS_SPLIT}; {LISTENING_COMMAND}"
+        return f"{resources}; {listening}; echo {_JUPYTER_SPLIT}; {jupyter}"
 
     # -- files -------------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "upload",
     "download",
     "forward",
+    "jupyter",
+    "run",
     "proxy",
     "watch",
     "sync",

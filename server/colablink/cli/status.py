@@ -90,6 +90,7 @@ def print_status(status: dict[str, Any]) -> int:
         going = status.get("runs_in_progress")
         if isinstance(going, int):
             rows.append(("runs", f"{going} in progress" if going else "none in progress"))
+        rows.append(("jupyter", jupyter_row(status)))
     else:
         rows.append(("reachable", f"no: {status.get('problem') or 'no answer'}"))
     rows.append(("agent", "running" if status["agent_running"] else "not running"))
@@ -97,6 +98,15 @@ def print_status(status: dict[str, Any]) -> int:
     # Every value but the labels can come from the runtime (the GPU name, a problem text).
     print("\n".join(f"{label:<{width}}  {shown(value)}" for label, value in rows), flush=True)
     return 0 if status["reachable"] else 1
+
+
+def jupyter_row(status: dict[str, Any]) -> str:
+    """The server on the runtime, without its token: `colablink jupyter` prints the URL."""
+    port, run_id = status.get("jupyter_port"), status.get("jupyter_run_id")
+    if not isinstance(port, int):
+        return "not running"
+    run = f", run {run_id}" if isinstance(run_id, str) else ""
+    return f"running on the runtime's port {port}{run}; `colablink jupyter` gives its URL"
 
 
 def resource_rows(resources: Any) -> list[tuple[str, str]]:

@@ -16,7 +16,6 @@ import base64
 import json
 import posixpath
 import threading
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,10 +29,10 @@ FOLDER = ".colablink/jupyter"
 PROGRAMS = ("jupyter_env.py", "kernel_launcher.py", "notebook_runner.py")
 # How long a fresh server may take to answer (its first start imports a lot, on a busy machine).
 START_TIMEOUT_S = 90.0
-_POLL_S = 0.25
 # Writes the programs (when changed) into the folder, then runs jupyter_env.py with the rest of
 # the arguments: python3 -c LOADER ROOT BLOB COMMAND...
 LOADER = (
+    "# ColabLink: Jupyter on the runtime\n"
     "import base64,json,os,sys,zlib\n"
     "d=os.path.join(sys.argv[1],'.colablink','jupyter');os.makedirs(d,0o700,exist_ok=True)\n"
     "os.chmod(d,0o700)\n"
@@ -73,7 +72,7 @@ def program_path(remote_root: str, name: str) -> str:
     return posixpath.join(folder(remote_root), name)
 
 
-def _blob() -> str:
+def programs_blob() -> str:
     package = resources.files("colablink_runtime")
     files = {name: package.joinpath(name).read_text(encoding="utf-8") for name in PROGRAMS}
     return base64.b64encode(zlib.compress(json.dumps(files).encode(), 9)).decode("ascii")
@@ -85,9 +84,9 @@ def call_env_program(
     """Run ``jupyter_env.py ARGS`` on the runtime (sending the programs); its JSON answer."""
     root = link.profile.remote_root
     out = bytearray()
-    err = _Lines(on_progress)
+    err = LineSplitter(on_progress)
     code = link.exec(
-        ["python3", "-c", LOADER, root, _blob(), *args],
+        ["python3", "-c", LOADER, root, programs_blob(), *args],
         on_stdout=out.extend,
         on_stderr=err.feed,
         cancel=threading.Event(),
@@ -139,28 +138,19 @@ def ensure_server(link: RuntimeLink, *, on_progress: Progress | None = None) -> 
     run_id = link.start_detached(["python3", program_path(root, "jupyter_env.py"), "serve", root])
     if on_progress is not None:
         on_progress(f"Starting the Jupyter server on the runtime (run {run_id})…")
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        server = _server_of(call_env_program(link, "status", root, run_id), root)
-        if server is not None:
-            return server
-        if not _still_running(link, run_id):
-            # Another start may have won the race: its server is the one to use.
-            server = _server_of(call_env_program(link, "status", root), root)
-            if server is not None:
-                return server
-            raise RemoteError(
-                f"The Jupyter server stopped as it started; `colablink logs {run_id}` says why."
-            )
-        time.sleep(_POLL_S)
-    raise RemoteError(
-        f"The Jupyter server did not answer within {START_TIMEOUT_S:.0f} s; "
-        f"`colablink logs {run_id}` shows its output."
-    )
-
-
-def _still_running(link: RuntimeLink, run_id: str) -> bool:
-    return any(run.id == run_id and run.state == "running" for run in link.runs())
+    # One wait on the runtime rather than a poll per round trip (each call is a run in its list).
+    answer = call_env_program(link, "await", root, run_id, str(START_TIMEOUT_S))
+    if answer.get("starting"):
+        raise RemoteError(
+            f"The Jupyter server did not answer within {START_TIMEOUT_S:.0f} s; "
+            f"`colablink logs {run_id}` shows its output."
+        )
+    server = _server_of(answer, root) or _server_of(call_env_program(link, "status", root), root)
+    if server is None:
+        raise RemoteError(
+            f"The Jupyter server stopped as it started; `colablink logs {run_id}` says why."
+        )
+    return server
 
 
 def stop_server(link: RuntimeLink) -> bool:
@@ -179,7 +169,7 @@ def forward_server(link: RuntimeLink, server: JupyterServer, local_port: int = 0
         raise ColabLinkError(f"Could not forward the Jupyter server: {exc.message}") from None
 
 
-class _Lines:
+class LineSplitter:
     """Output cut into lines for a progress callback; the last one kept for an error."""
 
     def __init__(self, on_line: Progress | None) -> None:

@@ -182,21 +182,25 @@ class KernelChannel:
             f"ws://{client.host}:{client.port}/api/kernels/{quote(kernel_id)}/channels"
             f"?session_id={self.session}"
         )
+        self._stack = contextlib.ExitStack()
         try:
-            self._ws: ClientConnection = connect(
-                url,
-                additional_headers={"Authorization": f"token {client.token}"},
-                proxy=None,
-                open_timeout=client.timeout,
-                max_size=MAX_MESSAGE,
-                compression=None,
+            # Entered as a context manager, the way every websockets version accepts.
+            self._ws: ClientConnection = self._stack.enter_context(
+                connect(
+                    url,
+                    additional_headers={"Authorization": f"token {client.token}"},
+                    proxy=None,
+                    open_timeout=client.timeout,
+                    max_size=MAX_MESSAGE,
+                    compression=None,
+                )
             )
         except (OSError, WebSocketException) as exc:
             raise JupyterError(f"Could not reach the kernel's channels ({exc}).") from None
 
     def close(self) -> None:
         with contextlib.suppress(OSError, WebSocketException):
-            self._ws.close()
+            self._stack.close()
 
     def __enter__(self) -> KernelChannel:
         return self

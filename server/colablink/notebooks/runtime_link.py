@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Protocol
 
 from colablink.daemon.link import DaemonLink
@@ -88,6 +89,15 @@ class DaemonRuntime:
 
     def unforward(self, local_port: int) -> bool:
         return bool(self._link.call({"op": "unforward", "local_port": local_port})["stopped"])
+
+    def flush(self, paths: list[str], timeout: float = 120.0) -> None:
+        """Wait until the daemon's sync pushed ``paths`` (``UsageError`` when it does not sync)."""
+        self._link.call({"op": "flush", "paths": paths, "timeout": timeout})
+
+    def upload(self, local: Path, remote: str) -> None:
+        self._link.transfer(
+            {"op": "upload", "local": str(local), "remote": remote}, threading.Event()
+        )
 
 
 @contextmanager
