@@ -26,4 +26,10 @@ export default tseslint.config(
     files: ["extension/scripts/**", "extension/test/e2e/**"],
     languageOptions: { globals: globals.node },
   },
+  {
+    // The Jupyter extension's stand-in is a plain CommonJS extension, as VS Code loads it.
+    files: ["extension/test/e2e/jupyter-standin/**"],
+    languageOptions: { sourceType: "commonjs" },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
 );

@@ -14,8 +14,22 @@ import os
 import site
 import sys
 
+# The kernel's name in /proc/PID/comm (15 bytes at most): the editor's port list leaves out the
+# kernel's own ZMQ sockets by it.
+PROCESS_NAME = b"colablink-kern"
+
+
+def name_process() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, PROCESS_NAME, 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass  # not Linux: the name only tidies the port list
+
 
 def main() -> None:
+    name_process()
     args = sys.argv[1:]
     while len(args) >= 2 and args[0] == "--site":
         site.addsitedir(args[1])  # appends, and reads the directory's .pth files

@@ -5,7 +5,7 @@ import * as vscode from "vscode";
 import { RunTerminals, type BeforeRun, type ExecTerminal } from "./execTerminal";
 import type { HelperClient } from "./helperClient";
 import type { ProfileStore } from "./profiles";
-import { Method, type FlushParams } from "./protocol";
+import { Method, type CellRestartParams, type FlushParams } from "./protocol";
 import { defaultProfile, remotePython } from "./settings";
 import { runRefusal } from "./runTarget";
 import { isLinkDown, pickProfile } from "./statusText";
@@ -51,17 +51,28 @@ export class Runner implements vscode.Disposable {
     return this.terminals.run(target, name, { profile, argv }, `$ ${argv.join(" ")}`, this.flush(profile, target));
   }
 
-  /** Runs lines startLine..endLine (0-based, inclusive) of the file as one program. */
+  /**
+   * Runs lines startLine..endLine (0-based, inclusive) of the file in the file's kernel on the
+   * runtime: cells share their names, and a traceback names the file and its line.
+   */
   async runCell(relativePath: string, startLine: number, endLine: number): Promise<ExecTerminal> {
     const profile = this.profile();
     const document = await vscode.workspace.openTextDocument(workspaceUri(relativePath));
     await save(relativePath);
     const last = Math.min(endLine, document.lineCount - 1);
     const code = document.getText(new vscode.Range(startLine, 0, last, document.lineAt(last).text.length));
-    const argv = [remotePython(), "-c", code];
     const name = `Colab: ${path.posix.basename(relativePath)}`;
-    const banner = `$ ${remotePython()} ${relativePath} (cell at line ${startLine + 1})`;
-    return this.terminals.run(relativePath, name, { profile, argv }, banner, this.flush(profile, relativePath));
+    const banner = `${relativePath} (cell at line ${startLine + 1}, in the file's kernel)`;
+    const cell = { path: relativePath, line: startLine + 1, code };
+    return this.terminals.run(relativePath, name, { profile, cell }, banner, this.flush(profile, relativePath));
+  }
+
+  /** "Restart Cell Kernel": the next cell of the file starts with a fresh namespace. */
+  async restartCellKernel(relativePath?: string): Promise<void> {
+    const target = relativePath ?? activeFileRelativePath();
+    const params: CellRestartParams = { profile: this.profile(), path: target };
+    await this.helper.request(Method.CELL_RESTART, params);
+    void vscode.window.showInformationMessage(`ColabLink: the kernel of ${path.posix.basename(target)} restarted.`);
   }
 
   runCommandLine(commandLine: string): ExecTerminal {

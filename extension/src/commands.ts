@@ -5,6 +5,7 @@ import { connect, pasteNewConnectionInfo, reconnectNow } from "./connectFlow";
 import type { HeldProfiles } from "./heldProfiles";
 import type { Forwards } from "./forwards";
 import type { HelperClient } from "./helperClient";
+import type { JupyterKernels } from "./jupyterKernels";
 import { errorMessage, showError, showLogs } from "./logging";
 import type { EntryNode } from "./outputsModel";
 import type { OutputsTree } from "./outputsTree";
@@ -31,6 +32,7 @@ interface Deps {
   outputs: OutputsTree;
   held: HeldProfiles;
   forwards: Forwards;
+  jupyter: JupyterKernels;
   extensionUri: vscode.Uri;
 }
 
@@ -48,6 +50,8 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     [LensCommand.RUN_FILE]: (relativePath?: string) => runner.runFile(relativePath),
     [LensCommand.RUN_CELL]: (relativePath: string, startLine: number, endLine: number) =>
       runner.runCell(relativePath, startLine, endLine),
+    "colablink.restartCellKernel": (relativePath?: string) => runner.restartCellKernel(relativePath),
+    "colablink.useJupyterKernel": () => deps.jupyter.useAsKernel(),
     "colablink.runCommand": () => runCommand(runner),
     "colablink.openShell": () => openShell(helper, runner.profile()),
     "colablink.openInRemoteSsh": () => remoteSsh(helper, runner),

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import type { HelperClient } from "./helperClient";
 import { errorMessage } from "./logging";
-import { Method, type ExecParams, type ExecResult } from "./protocol";
+import { Method, type CellRunParams, type ExecParams, type ExecResult } from "./protocol";
 import { noticeText } from "./runsModel";
 
 export interface ExecRequest {
@@ -14,6 +14,8 @@ export interface ExecRequest {
   argv?: string[];
   commandLine?: string;
   cwd?: string;
+  /** A "# %%" cell for its file's kernel instead of a command. */
+  cell?: Omit<CellRunParams, "profile" | "execId">;
 }
 
 /** What must happen before the command starts (pushing the file); it waits while the link is down. */
@@ -151,9 +153,12 @@ export class ExecTerminal implements vscode.Pseudoterminal {
 
   private exec(): void {
     const execId = randomUUID();
-    const params: ExecParams = { ...this.request, execId };
+    const { cell, ...command } = this.request;
+    const [method, params]: [string, ExecParams | CellRunParams] = cell
+      ? [Method.CELL_RUN, { profile: command.profile, execId, ...cell }]
+      : [Method.EXEC, { ...command, execId }];
     const write = (text: string): void => this.writeEmitter.fire(text);
-    this.outputSubscription = followExec(this.helper, Method.EXEC, params, this.cancel.token, write, (text, exitCode) =>
+    this.outputSubscription = followExec(this.helper, method, params, this.cancel.token, write, (text, exitCode) =>
       this.finish(text, exitCode),
     );
   }

@@ -5,6 +5,7 @@ import { registerCommands } from "./commands";
 import { ConnectionWatch } from "./connectionWatch";
 import { HeldProfiles } from "./heldProfiles";
 import { HelperClient } from "./helperClient";
+import { JupyterKernels } from "./jupyterKernels";
 import { errorMessage, log, showError } from "./logging";
 import { Forwards } from "./forwards";
 import { OUTPUTS_VIEW, OutputsTree } from "./outputsTree";
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const runner = new Runner(helper, profiles);
   const held = new HeldProfiles(context.workspaceState, helper, profiles);
   const forwards = new Forwards(helper, profiles);
+  const jupyter = new JupyterKernels(helper, profiles);
   context.subscriptions.push(
     log(),
     helper,
@@ -32,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
     runner,
     held,
     forwards,
+    jupyter,
     new PortOffers(profiles, forwards),
     new StatusBar(helper, profiles),
     new ConnectionWatch(helper),
@@ -39,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.registerTreeDataProvider(PORTS_VIEW, new PortsTree(profiles, forwards)),
     ...registerRunsView(helper, profiles),
     vscode.window.registerTerminalLinkProvider(new RemotePathLinks(profiles)),
-    ...registerCommands({ helper, profiles, runner, outputs, held, forwards, extensionUri: context.extensionUri }),
+    ...registerCommands({ helper, profiles, runner, outputs, held, forwards, jupyter, extensionUri: context.extensionUri }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("colablink.python")) {
         void helper?.restart().catch((error: unknown) => showError(errorMessage(error)));

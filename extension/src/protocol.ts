@@ -25,6 +25,9 @@ export const Method = {
   STOP_RUNTIME: "colablink/stopRuntime",
   RUNS: "colablink/runs",
   RUN_ATTACH: "colablink/runs/attach",
+  JUPYTER_ENSURE: "colablink/jupyter/ensure",
+  CELL_RUN: "colablink/cells/run",
+  CELL_RESTART: "colablink/cells/restart",
 } as const;
 
 /** Notifications the helper sends to the extension. */
@@ -388,4 +391,33 @@ export interface StopRuntimeParams {
 export interface StopRuntimeResult {
   session: string;
   pulled: number;
+}
+
+export interface JupyterEnsureParams {
+  profile: string;
+}
+
+/** The runtime's Jupyter server (started when none runs) through a local forward. */
+export interface JupyterEnsureResult {
+  baseUrl: string;
+  token: string;
+  /** The local folder that is the server's root (the remote source root) on the runtime. */
+  localRoot: string;
+}
+
+/** One "# %%" cell, run in its file's kernel on the runtime. */
+export interface CellRunParams {
+  profile: string;
+  /** Names the execOutput notifications of this cell. */
+  execId: string;
+  /** Workspace-relative, "/"-separated. */
+  path: string;
+  /** 1-based line of the cell's first code line in the file. */
+  line: number;
+  code: string;
+}
+
+export interface CellRestartParams {
+  profile: string;
+  path: string;
 }

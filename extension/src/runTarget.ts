@@ -12,7 +12,7 @@ export interface EditorFacts {
 export function runRefusal(editor: EditorFacts | undefined, notebookFile: string | undefined, remotePython: string): string | undefined {
   if (notebookFile !== undefined) {
     const name = path.basename(notebookFile);
-    return `${name} is a notebook, and ColabLink runs Python files: open the notebook in Colab itself, or move its code into a .py file (with # %% cells to run one at a time).`;
+    return `${name} is a notebook, and ColabLink runs Python files: pick “ColabLink” in the notebook's kernel picker (ColabLink: Use as Jupyter Kernel) to run it on the runtime's kernel.`;
   }
   if (!editor) {
     return "Open the Python file to run in an editor first.";

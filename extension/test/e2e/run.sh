@@ -10,6 +10,9 @@ cd "$root"
 
 echo "==> e2e: npm run package"
 npm run --silent package >/dev/null
+# The Jupyter extension's stand-in (see jupyter-standin/extension.js), packaged the same way.
+(cd "$here/jupyter-standin" && "$root/node_modules/.bin/vsce" package --no-dependencies --skip-license \
+  --allow-missing-repository --out "$here/jupyter-standin/jupyter-standin.vsix" >/dev/null)
 
 # npm ci wipes node_modules; skip it when the installed tree already matches the lock file.
 install_locked() {

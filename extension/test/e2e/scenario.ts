@@ -57,6 +57,9 @@ const sshConfig = path.join(work, "ssh", "config");
 // Where the helper would write without the remote.SSH.configFile setting; must stay absent.
 const fallbackSshConfig = path.join(work, "ssh", "fallback-config");
 const openFolderLog = path.join(work, "open-folder.jsonl");
+// What the Jupyter extension's stand-in was given (jupyter-standin/extension.js).
+const jupyterLog = path.join(work, "jupyter-standin.jsonl");
+const jupyterStandin = path.join(here, "jupyter-standin", "jupyter-standin.vsix");
 const colabHome = path.join(work, "home");
 // Connect's default local directory, inside the workspace.
 const localOut = path.join(dirs.workspace, "colab_outputs", "out.txt");
@@ -148,7 +151,7 @@ function writeNotebookFile(): void {
 function writeCellsFile(): void {
   fs.writeFileSync(
     path.join(dirs.workspace, "cells.py"),
-    ["# %%", 'print("first cell ran")', "", "# %%", 'print("second cell ran")', ""].join("\n"),
+    ["# %%", 'greeting = "one kernel"', 'print("first cell ran")', "", "# %%", 'print("second cell ran in", greeting)', ""].join("\n"),
   );
 }
 
@@ -163,6 +166,7 @@ function codeServerEnv(): NodeJS.ProcessEnv {
     COLABLINK_RUNTIME_DIR: path.join(work, "colablink-run"),
     COLABLINK_SSH_CONFIG: fallbackSshConfig,
     COLABLINK_TEST_OPEN_FOLDER_LOG: openFolderLog,
+    COLABLINK_TEST_JUPYTER_LOG: jupyterLog,
     // Google's colab client reads its sign-in and sessions here: the stand-in's, never the user's.
     HOME: colabHome,
   };
@@ -172,12 +176,25 @@ function codeServerEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** Settles once the runtime says its Jupyter server is set up (in the background, as on Colab). */
+let jupyterReady: Promise<void> | undefined;
+
 function startRuntime(): Promise<{ proc: ChildProcessWithoutNullStreams; answer: RuntimeAnswer }> {
   const python = fs.existsSync(path.join(repo, ".venv", "bin", "python")) ? path.join(repo, ".venv", "bin", "python") : "python3";
   const proc = spawn(python, [path.join(here, "runtime_main.py")], { cwd: repo });
   proc.stderr.pipe(fs.createWriteStream(path.join(artifacts, "runtime.log"), { flags: "a" }));
+  const lines = readline.createInterface({ input: proc.stdout });
+  jupyterReady = new Promise((resolve, reject) => {
+    lines.on("line", (line) => {
+      if (line === "jupyter ready") {
+        resolve();
+      } else if (line.startsWith("jupyter failed")) {
+        reject(new Error(line));
+      }
+    });
+  });
+  jupyterReady.catch(() => undefined);
   return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({ input: proc.stdout });
     lines.once("line", (line) => resolve({ proc, answer: JSON.parse(line) as RuntimeAnswer }));
     proc.once("exit", (code) => reject(new Error(`the runtime exited with ${code}; see test-artifacts/e2e/runtime.log`)));
   });
@@ -434,6 +451,16 @@ async function scenario(): Promise<void> {
       await clearNotifications(p);
     });
 
+    await step("Use as Jupyter Kernel without the Jupyter extension offers to install it", async () => {
+      await runCommand(p, "ColabLink: Use as Jupyter Kernel");
+      const offer = toast(p, "needs the Jupyter extension");
+      await offer.waitFor({ state: "visible" });
+      await offer.locator(".monaco-button", { hasText: "Install Jupyter" }).click();
+      await p.locator(".extensions-viewlet").waitFor({ state: "visible" });
+      check(!fs.existsSync(jupyterLog), "a server collection was registered without the Jupyter extension");
+      await clearNotifications(p);
+    });
+
     await step("the ColabLink Outputs view shows the profile, still without out.txt", async () => {
       await runCommand(p, "Explorer: Focus on ColabLink Outputs View");
       await outputsView(p).locator(".monaco-list-row", { hasText: profile }).first().waitFor({ state: "visible" });
@@ -457,17 +484,22 @@ async function scenario(): Promise<void> {
       await screenshot(p, "run-terminal");
     });
 
-    await step("Run cell on Colab runs only that # %% cell", async () => {
+    await step("Run cell on Colab runs each # %% cell alone, in one kernel for the file", async () => {
       await openFile(p, "cells.py");
       const lenses = p.locator(".codelens-decoration a", { hasText: "Run cell on Colab" });
       await waitFor("two cell lenses", async () => (await lenses.count()) === 2 || undefined);
+      check(jupyterReady, "no runtime");
+      await jupyterReady;
+      const cellTerminal = async (): Promise<string> => (await terminalTexts(p)).find((t) => t.includes("in the file's kernel")) ?? "";
+      await lenses.nth(0).click();
+      await waitFor("the first cell's exit code", async () => (await cellTerminal()).includes("exit code 0") || undefined, 60_000);
       await lenses.nth(1).click();
       const text = await waitFor("the second cell's output", async () => {
-        const texts = await terminalTexts(p);
-        const last = texts[texts.length - 1] ?? "";
-        return last.includes("exit code 0") ? last : undefined;
+        const now = await cellTerminal();
+        return now.includes("second cell ran in one kernel") && now.split("exit code 0").length === 3 ? now : undefined;
       });
-      check(text.includes("second cell ran") && !text.includes("first cell ran"), `cell output: ${text}`);
+      check(text.split("first cell ran").length === 2, `the second cell ran the first again: ${text}`);
+      await screenshot(p, "cells-one-kernel");
     });
 
     await step("Run Current File on a file that is not Python says what it would run, and runs nothing", async () => {
@@ -598,12 +630,14 @@ async function scenario(): Promise<void> {
       await screenshot(p, "port-forwarded");
       await row.hover();
       await row.locator('.action-label[aria-label="Stop Forwarding"]').click();
-      await p.locator(".monaco-list-row", { hasText: "python3 not forwarded" }).waitFor({ state: "visible" });
+      // This server's row, whatever other python3 listens there (the Jupyter server of the cells).
+      const unforwarded = p.locator(`.monaco-list-row[aria-label*="127.0.0.2:${port} "]`, { hasText: "python3 not forwarded" });
+      await unforwarded.waitFor({ state: "visible" });
       await waitFor("the local forward to close", async () => !listeners().includes(`127.0.0.1:${port}`) || undefined);
       await clearNotifications(p);
       await terminalFocus(p);
       await p.keyboard.press("Control+C");
-      await p.locator(".monaco-list-row", { hasText: "python3 not forwarded" }).waitFor({ state: "detached", timeout: 20_000 });
+      await unforwarded.waitFor({ state: "detached", timeout: 20_000 });
     });
 
     await step("Open Shell on Colab runs pwd and shows the source root", async () => {
@@ -808,6 +842,8 @@ async function scenario(): Promise<void> {
       await waitFor("the run's first ticks", async () => (await terminalTexts(p)).join("\n").includes("tick 2") || undefined);
       // VS Code writes workspace state after a short delay; a person does not reload within it.
       await p.waitForTimeout(2_000);
+      // The Jupyter extension's stand-in arrives with this reload, for the kernel picker's step.
+      installExtension(jupyterStandin, dirs, env);
       await p.reload();
       await p.locator(".monaco-workbench").waitFor({ timeout: 90_000 });
       await waitFor("the status bar to say connected after the reload", async () => (await statusBarText(p).catch(() => "")) === "Colab · CPU" || undefined, 90_000);
@@ -842,6 +878,20 @@ async function scenario(): Promise<void> {
       await p.keyboard.press("Control+C");
       await waitFor("the attached terminal to say interrupted", () => seen(/ColabLink: interrupted/));
       await waitFor("the Runs view to show the run ended", async () => (await pane.locator(".monaco-list-row", { hasText: /exit code 1\d\d/ }).count()) > 0 || undefined, 20_000);
+    });
+
+    await step("with the Jupyter extension's API there, a notebook brings ColabLink: <profile> to its kernel picker", async () => {
+      await openFile(p, "analysis.ipynb");
+      type Recorded = { id: string; label: string; servers: { id: string; label: string }[]; commandProvider: boolean };
+      const recorded = (): Recorded[] =>
+        (readIfExists(jupyterLog) ?? "").split("\n").filter(Boolean).map((line) => JSON.parse(line) as Recorded);
+      const entry = await waitFor("the stand-in to list the profile's server", async () =>
+        recorded().find((e) => e.servers.some((s) => s.id === `colablink:${profile}` && s.label === `ColabLink: ${profile}`)),
+      );
+      check(entry.id === "colablink" && entry.label === "ColabLink", `collection: ${JSON.stringify(entry)}`);
+      check(entry.commandProvider, "no command provider on the collection");
+      check(new Set(recorded().map((e) => e.id)).size === 1, "more than one collection was registered");
+      await runCommand(p, "View: Close Editor");
     });
 
     await step("Connect's Colab option: a session of the Google account through the stand-in, then Stop Runtime", async () => {

@@ -34,6 +34,9 @@ class Method:
     STOP_RUNTIME = "colablink/stopRuntime"
     RUNS = "colablink/runs"
     RUN_ATTACH = "colablink/runs/attach"
+    JUPYTER_ENSURE = "colablink/jupyter/ensure"
+    CELL_RUN = "colablink/cells/run"
+    CELL_RESTART = "colablink/cells/restart"
 
 
 class Notification:
@@ -399,3 +402,31 @@ class StopRuntimeParams(TypedDict):
 class StopRuntimeResult(TypedDict):
     session: str
     pulled: int
+
+
+class JupyterEnsureParams(TypedDict):
+    profile: str
+
+
+class JupyterEnsureResult(TypedDict):
+    """The runtime's Jupyter server (started when none runs) through a local forward."""
+
+    baseUrl: str
+    token: str
+    # The local folder that is the server's root (the remote source root) on the runtime.
+    localRoot: str
+
+
+class CellRunParams(TypedDict):
+    """One ``# %%`` cell, run in its file's kernel on the runtime."""
+
+    profile: str
+    execId: str  # names the execOutput notifications of this cell
+    path: str  # workspace-relative, ``/``-separated
+    line: int  # 1-based line of the cell's first code line in the file
+    code: str
+
+
+class CellRestartParams(TypedDict):
+    profile: str
+    path: str

@@ -1,7 +1,8 @@
 """The runtime's listening ports as the window shows them: each with the process that holds it.
 
 A socket's process is looked up once, when the socket first shows up in the status probe; the
-runtime's own sshd (which runs as the login user in user mode) is not a port to offer.
+runtime's own sshd (which runs as the login user in user mode) and the Jupyter kernels ColabLink
+starts (their ZMQ sockets, named by ``kernel_launcher.py``) are not ports to offer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from colablink.ports import Listening, Owner, parse_owners
 # Runs ``ports.owners_command(inodes)`` on the runtime and returns its stdout.
 Lookup = Callable[[list[int]], str]
 
-_NOT_OFFERED = frozenset({"sshd"})
+_NOT_OFFERED = frozenset({"sshd", "colablink-kern"})
 
 
 class PortWatch:

@@ -380,10 +380,11 @@ def register(helper: Helper) -> None:
     register_request(
         server, Method.CHECK_CONNECTION_INFO, CheckConnectionInfoParams, check_connection_info
     )
-    # Imported here: the Colab requests build on this module's Helper and register_request.
-    from colablink.helper import colab_requests
+    # Imported here: these requests build on this module's Helper and register_request.
+    from colablink.helper import colab_requests, notebook_requests
 
     colab_requests.register(helper)
+    notebook_requests.register(helper)
 
 
 def is_ip_address(text: str) -> bool:
