@@ -26,9 +26,6 @@ from support.system import pids_of_user
 from .conftest import PROFILE, Workspace, connect_profile, write_profile
 from .lspclient import HelperClient
 
-# One worker runs the module, so the runtime's Jupyter install happens once.
-pytestmark = pytest.mark.xdist_group("helper-cells")
-
 # The first start of a kernel on a busy 2-core machine imports ipykernel: give it room.
 CELL_TIMEOUT_S = 60
 
