@@ -256,6 +256,18 @@ def free_port() -> int:
         return port
 
 
+# ``python -m jupyter_server``, under a process name the editor's port list leaves out: the
+# kernel picker forwards the server itself, so offering its port would only be noise.
+_SERVER_MAIN = """import ctypes, sys
+try:
+    ctypes.CDLL(None).prctl(15, b"colablink-jupy", 0, 0, 0)  # PR_SET_NAME
+except (OSError, AttributeError):
+    pass
+from jupyter_server.serverapp import main
+sys.exit(main())
+"""
+
+
 def serve(root: str) -> None:
     """Become the server: the lock is held by its process (inherited across exec) until it ends."""
     here = folder(root)
@@ -280,8 +292,8 @@ def serve(root: str) -> None:
     env["JUPYTER_TOKEN"] = token  # not on the command line, which every user of the machine sees
     argv = [
         python,
-        "-m",
-        "jupyter_server",
+        "-c",
+        _SERVER_MAIN,
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",

@@ -30,6 +30,7 @@ from .lspclient import HelperClient
 CELL_TIMEOUT_S = 60
 
 KERNEL_NAME = "colablink-kern"
+SERVER_NAME = "colablink-jupy"
 
 
 def comm(pid: int) -> str:
@@ -124,11 +125,14 @@ async def test_cells_of_a_file_share_one_kernel_run_in_order_in_the_files_folder
     folder = f"{jupyter_runtime.remote_root}/sub"
     assert output(helper, "c3", "stdout") == f"scaled 42 in {folder}\n"
     assert output(helper, "c3", "stderr") == ""
-    # The kernel's own ZMQ sockets are no ports to offer.
-    kernels = {pid for pid in pids_of_user(jupyter_runtime.username) if comm(pid) == KERNEL_NAME}
-    assert kernels
+    # Neither the server (forwarded by the kernel picker) nor the kernel's own sockets are ports
+    # to offer.
+    names = {pid: comm(pid) for pid in pids_of_user(jupyter_runtime.username)}
+    kernels = {pid for pid, name in names.items() if name == KERNEL_NAME}
+    servers = {pid for pid, name in names.items() if name == SERVER_NAME}
+    assert kernels and servers
     [status] = (await helper.request(Method.STATUS, {}))["profiles"]
-    assert not {entry["pid"] for entry in status["ports"]} & kernels
+    assert not {entry["pid"] for entry in status["ports"]} & (kernels | servers)
     # Restart Cell Kernel: the names are gone, the folder stays.
     await helper.request(Method.CELL_RESTART, {"profile": PROFILE, "path": "sub/train.py"})
     assert await run_cell(helper, 10, "c4") == 1

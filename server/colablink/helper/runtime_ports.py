@@ -1,8 +1,9 @@
 """The runtime's listening ports as the window shows them: each with the process that holds it.
 
 A socket's process is looked up once, when the socket first shows up in the status probe; the
-runtime's own sshd (which runs as the login user in user mode) and the Jupyter kernels ColabLink
-starts (their ZMQ sockets, named by ``kernel_launcher.py``) are not ports to offer.
+runtime's own sshd (which runs as the login user in user mode) and the Jupyter server and kernels
+ColabLink starts (named by ``jupyter_env.py`` and ``kernel_launcher.py``; the kernel picker
+forwards the server itself) are not ports to offer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from colablink.ports import Listening, Owner, parse_owners
 # Runs ``ports.owners_command(inodes)`` on the runtime and returns its stdout.
 Lookup = Callable[[list[int]], str]
 
-_NOT_OFFERED = frozenset({"sshd", "colablink-kern"})
+_NOT_OFFERED = frozenset({"sshd", "colablink-jupy", "colablink-kern"})
 
 
 class PortWatch:
