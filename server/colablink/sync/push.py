@@ -29,8 +29,10 @@ from colablink.sync.wire import READ_CHUNK
 
 FRAME_TARGET = 4 * 1024 * 1024  # small files are packed into frames of about this size
 SMALL_FILE = 1024 * 1024
-# Past this share of directories differing, the runtime lists its whole tree in one reply.
+# Past this share of directories differing (and this many), the runtime lists its whole tree
+# in one reply rather than directory by directory.
 FULL_LISTING_SHARE = 0.5
+FULL_LISTING_MIN = 64
 REPLY_TIMEOUT = 600.0
 
 Report = Callable[[str, str], None]
@@ -157,7 +159,7 @@ class Pusher:
         found = diverging(mine, theirs)
         to_list = found.differ + self._remote_only(found.remote_only)
         checked = {*to_list, *found.missing}
-        if len(to_list) > FULL_LISTING_SHARE * len(mine):
+        if len(to_list) > max(FULL_LISTING_MIN, FULL_LISTING_SHARE * len(mine)):
             # Most of the tree differs (a runtime filled by other means): one listing of all.
             listing = self.request_listing().result(REPLY_TIMEOUT)
             return self.remote_listing(listing, local), None
