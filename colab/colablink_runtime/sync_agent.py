@@ -245,19 +245,45 @@ def digest_of(lines: list[str]) -> str:
 
 
 def tree_digests(root: str, prune: set[str], prune_names: set[str]) -> dict[str, str]:
-    """A digest per directory of the tree (``""`` for the root), as ``scan_tree`` lists it."""
-    lines: dict[str, list[str]] = {"": []}
-    for rel, kind, size, mtime_ns, mode in scan_tree(root, prune, prune_names):
-        parent, _, name = rel.rpartition("/")
-        if kind == "f":
-            line = f"{name}/f{size}.{mtime_ns}.{mode}"
-        elif kind == "l":
-            line = f"{name}/l{mtime_ns}"
-        else:
-            line = f"{name}/d"
-            lines.setdefault(rel, [])
-        lines.setdefault(parent, []).append(line)
-    return {rel: digest_of(entries) for rel, entries in lines.items()}
+    """A digest per directory of the tree (``""`` for the root), of exactly what ``scan_tree``
+    lists. The listing loop, specialised: a file's line needs neither its path nor an entry,
+    and this is all the runtime does for a pass over an unchanged tree."""
+    digests: dict[str, str] = {}
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
+        lines: list[str] = []
+        try:
+            it = os.scandir(os.path.join(root, rel_dir) if rel_dir else root)
+        except OSError:
+            digests[rel_dir] = digest_of(lines)
+            continue
+        with it:
+            for dent in it:
+                name = dent.name
+                if name.startswith(TEMP_PREFIX):
+                    if stale_temp(name):
+                        with contextlib.suppress(OSError):
+                            os.unlink(dent.path)
+                    continue
+                try:
+                    st = dent.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                fmt = stat.S_IFMT(st.st_mode)
+                if fmt == stat.S_IFREG:
+                    lines.append(f"{name}/f{st.st_size}.{st.st_mtime_ns}.{st.st_mode & 0o7777}")
+                elif fmt == stat.S_IFDIR:
+                    rel = prefix + name
+                    if rel in prune or name in prune_names:
+                        continue
+                    lines.append(f"{name}/d")
+                    stack.append(rel)
+                elif fmt == stat.S_IFLNK:
+                    lines.append(f"{name}/l{st.st_mtime_ns}")
+        digests[rel_dir] = digest_of(lines)
+    return digests
 
 
 @contextlib.contextmanager
@@ -350,16 +376,17 @@ class Writer:
             if mode & 0o7777 != mode & 0o777 & ~self.umask:
                 os.fchmod(fd, mode & 0o7777)
             os.utime(fd, ns=(mtime_ns, mtime_ns))
+            try:
+                os.rename(temp, final)
+            except OSError:
+                self.discard(temp)
+                raise
+            self.open_temps.discard(temp)
+            # After the rename: a save is visible at once, and still on disk before its ack.
             if sync:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        try:
-            os.rename(temp, final)
-        except OSError:
-            self.discard(temp)
-            raise
-        self.open_temps.discard(temp)
 
     def write(
         self,

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from colablink.sync.agent_client import SyncAgentClient
 from colablink.sync.digests import expected
+from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
 from colablink.sync.scan import scan_local
 from colablink.sync.wire import agent_source
 from colablink_runtime.sync_agent import tree_digests
@@ -88,20 +89,24 @@ def test_the_digests_of_both_sides_agree(tmp_path: Path) -> None:
     os.symlink("top.txt", tmp_path / "link")
     os.utime(tmp_path / "link", ns=(NS, NS), follow_symlinks=False)
     write(tmp_path / "a" / ".clk~1~2~partial", b"a temp file is in neither listing")
-    mine = expected(scan_local(tmp_path, links=True))
-    theirs = tree_digests(str(tmp_path), set(), set())
+    # Pruned on the runtime by name (built-ins) and by path (a connection dir), ignored here.
+    write(tmp_path / "a" / "__pycache__" / "m.pyc", b"\0")
+    write(tmp_path / "outputs" / "o.txt", b"o")
+    rules = IgnoreRules(tmp_path, ignored_dirs=("outputs",))
+    mine = expected(scan_local(tmp_path, rules, links=True))
+    theirs = tree_digests(str(tmp_path), {"outputs"}, set(BUILTIN_DIR_NAMES))
     assert mine == theirs
     assert set(mine) == {"", "a", "a/b", "ünï cödé", "empty"}
 
     # Anything a pass compares changes the digest of the directory holding it.
     (tmp_path / "a" / "run.sh").chmod(0o700)
     write(tmp_path / "a" / "b" / "deep.py", b"print(2)\n", NS + 1)
-    changed = expected(scan_local(tmp_path, links=True))
+    changed = expected(scan_local(tmp_path, rules, links=True))
     assert {rel for rel in mine if mine[rel] != changed[rel]} == {"a", "a/b"}
 
     # A whole-second mtime proves little: that directory is always compared.
     write(tmp_path / "a" / "b" / "deep.py", b"print(2)\n", 1_700_000_000_000_000_000)
-    assert expected(scan_local(tmp_path, links=True))["a/b"] is None
+    assert expected(scan_local(tmp_path, rules, links=True))["a/b"] is None
 
 
 def test_a_no_change_pass_lists_nothing_and_remote_drift_is_still_repaired(

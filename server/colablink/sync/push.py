@@ -267,8 +267,13 @@ class Pusher:
                     {"d": dirs, "l": links}.get(sub_meta.kind, files)[sub] = sub_meta
             else:
                 files[rel] = meta
+        # Only the records these paths need: a save must not copy the whole tree's.
         with self.records.lock:
-            placed = dict(self.records.placed)
+            records = self.records.placed
+            placed = {r: records[r] for r in (*files, *dirs, *gone) if r in records}
+            if gone:
+                prefixes = tuple(rel + "/" for rel in gone)
+                placed.update((r, m) for r, m in records.items() if r.startswith(prefixes))
         deletes: list[tuple[str, str]] = []
         for rel in gone:
             prefix = rel + "/"
