@@ -516,18 +516,28 @@ class Inotify:
         ready, _, _ = select.select([self.fd], [], [], timeout)
         if not ready:
             return []
-        try:
-            data = os.read(self.fd, 256 * 1024)
-        except BlockingIOError:
-            return []
         events: list[tuple[int, str, str, int]] = []
+        # The two halves of a rename are queued together, but a read can end between them:
+        # the other half is fetched at once, or the old name would look removed and the new
+        # one created.
+        while not events or events[-1][0] & IN_MOVED_FROM:
+            try:
+                data = os.read(self.fd, 256 * 1024)
+            except BlockingIOError:
+                return events
+            if not self.parse(data, events):
+                return None
+        return events
+
+    def parse(self, data: bytes, events: list[tuple[int, str, str, int]]) -> bool:
+        """Append the events in ``data``; False on queue overflow."""
         offset = 0
         while offset < len(data):
             wd, mask, cookie, length = EVENT.unpack_from(data, offset)
             raw = data[offset + EVENT.size : offset + EVENT.size + length].rstrip(b"\x00")
             offset += EVENT.size + length
             if mask & IN_Q_OVERFLOW:
-                return None
+                return False
             if mask & IN_IGNORED:
                 self.dirs.pop(wd, None)
                 continue
@@ -537,7 +547,7 @@ class Inotify:
             name = os.fsdecode(raw)
             rel = f"{base}/{name}" if base else name
             events.append((mask, rel, "d" if mask & IN_ISDIR else "f", cookie))
-        return events
+        return True
 
 
 def appending(paths: dict[str, str]) -> set[str]:
