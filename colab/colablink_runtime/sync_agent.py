@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
+import gc
 import hashlib
 import json
 import os
@@ -176,11 +176,27 @@ def scan_tree(
     """Walk ``root`` without following symlinks, skipping pruned dirs and our temp files.
 
     With ``versions``, each entry also carries ``-1`` (no inline content) and its ctime: the
-    version stamp pull orders copies by (ctime only moves forward; mtime can be set back).
+    version stamp pull orders copies by (ctime only moves forward; mtime can be set back)."""
+    return walk(root, [""], True, prune, prune_names, versions)
 
-    The stat is read inline (as ``entry_of`` reads it): this loop runs once per entry of every
-    listing, and a no-change pass waits for it."""
-    stack = [""]
+
+def list_dirs(
+    root: str, dirs: list[str], prune: set[str], prune_names: set[str]
+) -> Iterator[Entry]:
+    """The entries directly in ``dirs`` (directories of the tree, checked by the caller)."""
+    return walk(root, list(dirs), False, prune, prune_names, False)
+
+
+def walk(
+    root: str,
+    stack: list[str],
+    recursive: bool,
+    prune: set[str],
+    prune_names: set[str],
+    versions: bool,
+) -> Iterator[Entry]:
+    """The one listing loop. The stat is read inline (as ``entry_of`` reads it): this runs once
+    per entry of every listing, and a no-change pass waits for it."""
     while stack:
         rel_dir = stack.pop()
         prefix = rel_dir + "/" if rel_dir else ""
@@ -208,7 +224,8 @@ def scan_tree(
                     if rel in prune or name in prune_names:
                         continue
                     entry = [rel, "d", 0, st.st_mtime_ns, st.st_mode & 0o7777]
-                    stack.append(rel)
+                    if recursive:
+                        stack.append(rel)
                 elif fmt == stat.S_IFLNK:
                     entry = [rel, "l", 0, st.st_mtime_ns, st.st_mode & 0o7777]
                 else:
@@ -216,6 +233,70 @@ def scan_tree(
                 if versions:
                     entry += [-1, st.st_ctime_ns]
                 yield entry
+
+
+def digest_of(lines: list[str]) -> str:
+    """The digest of one directory from its entries' lines, in any order. A line is what a
+    push pass compares: ``name/f<size>.<mtime_ns>.<mode>`` for a file, ``name/l<mtime_ns>``
+    for a symlink, ``name/d`` for a directory (the local side makes the same lines)."""
+    lines.sort()
+    text = "\0".join(lines).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+def tree_digests(root: str, prune: set[str], prune_names: set[str]) -> dict[str, str]:
+    """A digest per directory of the tree (``""`` for the root), of exactly what ``scan_tree``
+    lists. The listing loop, specialised: a file's line needs neither its path nor an entry,
+    and this is all the runtime does for a pass over an unchanged tree."""
+    digests: dict[str, str] = {}
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        prefix = rel_dir + "/" if rel_dir else ""
+        lines: list[str] = []
+        try:
+            it = os.scandir(os.path.join(root, rel_dir) if rel_dir else root)
+        except OSError:
+            digests[rel_dir] = digest_of(lines)
+            continue
+        with it:
+            for dent in it:
+                name = dent.name
+                if name.startswith(TEMP_PREFIX):
+                    if stale_temp(name):
+                        with contextlib.suppress(OSError):
+                            os.unlink(dent.path)
+                    continue
+                try:
+                    st = dent.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                fmt = stat.S_IFMT(st.st_mode)
+                if fmt == stat.S_IFREG:
+                    lines.append(f"{name}/f{st.st_size}.{st.st_mtime_ns}.{st.st_mode & 0o7777}")
+                elif fmt == stat.S_IFDIR:
+                    rel = prefix + name
+                    if rel in prune or name in prune_names:
+                        continue
+                    lines.append(f"{name}/d")
+                    stack.append(rel)
+                elif fmt == stat.S_IFLNK:
+                    lines.append(f"{name}/l{st.st_mtime_ns}")
+        digests[rel_dir] = digest_of(lines)
+    return digests
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No collection while a listing builds tens of thousands of small objects: each pass of
+    the collector walks all of them, which costs more than the listing itself."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def file_hash(path: str, limit: int | None = None) -> str | None:
@@ -295,16 +376,17 @@ class Writer:
             if mode & 0o7777 != mode & 0o777 & ~self.umask:
                 os.fchmod(fd, mode & 0o7777)
             os.utime(fd, ns=(mtime_ns, mtime_ns))
+            try:
+                os.rename(temp, final)
+            except OSError:
+                self.discard(temp)
+                raise
+            self.open_temps.discard(temp)
+            # After the rename: a save is visible at once, and still on disk before its ack.
             if sync:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        try:
-            os.rename(temp, final)
-        except OSError:
-            self.discard(temp)
-            raise
-        self.open_temps.discard(temp)
 
     def write(
         self,
@@ -357,15 +439,33 @@ class Writer:
             self.discard(temp)
 
 
+_LIBC: list[ctypes.CDLL | None] = []
+
+
+def libc() -> ctypes.CDLL | None:
+    """The C library, looked up once: the process's own symbols include it, which spares
+    ``ctypes.util`` (an import and a search of the library path) on every start."""
+    if not _LIBC:
+        try:
+            found: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+        except OSError:
+            found = None
+        if found is None or not hasattr(found, "inotify_init1"):
+            from ctypes.util import find_library  # only where the process's symbols lack it
+
+            name = find_library("c")
+            found = ctypes.CDLL(name, use_errno=True) if name else found
+        _LIBC.append(found)
+    return _LIBC[0]
+
+
 def syncfs(path: str) -> None:
     """One flush for a whole batch: syncfs on the root's filesystem, else sync()."""
-    libc_name = ctypes.util.find_library("c")
+    lib = libc()
     fd = os.open(path, os.O_RDONLY)
     try:
-        if libc_name:
-            libc = ctypes.CDLL(libc_name, use_errno=True)
-            if hasattr(libc, "syncfs") and libc.syncfs(fd) == 0:
-                return
+        if lib is not None and hasattr(lib, "syncfs") and lib.syncfs(fd) == 0:
+            return
         os.sync()
     finally:
         os.close(fd)
@@ -375,10 +475,10 @@ class Inotify:
     """Recursive inotify through ctypes; raises OSError where inotify is unavailable."""
 
     def __init__(self, root: str) -> None:
-        libc_name = ctypes.util.find_library("c")
-        if not libc_name:
+        lib = libc()
+        if lib is None:
             raise OSError("no libc")
-        self.libc = ctypes.CDLL(libc_name, use_errno=True)
+        self.libc = lib
         if not hasattr(self.libc, "inotify_init1"):
             raise OSError("no inotify")
         fd = self.libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -416,18 +516,28 @@ class Inotify:
         ready, _, _ = select.select([self.fd], [], [], timeout)
         if not ready:
             return []
-        try:
-            data = os.read(self.fd, 256 * 1024)
-        except BlockingIOError:
-            return []
         events: list[tuple[int, str, str, int]] = []
+        # The two halves of a rename are queued together, but a read can end between them:
+        # the other half is fetched at once, or the old name would look removed and the new
+        # one created.
+        while not events or events[-1][0] & IN_MOVED_FROM:
+            try:
+                data = os.read(self.fd, 256 * 1024)
+            except BlockingIOError:
+                return events
+            if not self.parse(data, events):
+                return None
+        return events
+
+    def parse(self, data: bytes, events: list[tuple[int, str, str, int]]) -> bool:
+        """Append the events in ``data``; False on queue overflow."""
         offset = 0
         while offset < len(data):
             wd, mask, cookie, length = EVENT.unpack_from(data, offset)
             raw = data[offset + EVENT.size : offset + EVENT.size + length].rstrip(b"\x00")
             offset += EVENT.size + length
             if mask & IN_Q_OVERFLOW:
-                return None
+                return False
             if mask & IN_IGNORED:
                 self.dirs.pop(wd, None)
                 continue
@@ -437,7 +547,7 @@ class Inotify:
             name = os.fsdecode(raw)
             rel = f"{base}/{name}" if base else name
             events.append((mask, rel, "d" if mask & IN_ISDIR else "f", cookie))
-        return events
+        return True
 
 
 def appending(paths: dict[str, str]) -> set[str]:
@@ -759,6 +869,7 @@ class Agent:
         self.handlers: dict[str, Callable[[dict[str, Any], memoryview], None]] = {
             "hello": self.op_hello,
             "manifest": self.op_manifest,
+            "digests": self.op_digests,
             "hash": self.op_hash,
             "put": self.op_put,
             "begin": self.op_begin,
@@ -847,26 +958,58 @@ class Agent:
 
     def op_manifest(self, header: dict[str, Any], _body: memoryview) -> None:
         """The tree's entries; with ``versions``, also their version stamps and the files a
-        watcher of that root sees still being written (``hot``: a pass leaves those to it)."""
+        watcher of that root sees still being written (``hot``: a pass leaves those to it).
+        With ``dirs``, only the entries directly in those directories."""
         root = header["root"]
         versions = bool(header.get("versions"))
         prune, prune_names = set(header.get("prune", ())), set(header.get("prune_names", ()))
-        tree = scan_tree(root, prune, prune_names, versions) if os.path.isdir(root) else iter(())
+        only = header.get("dirs")
+        exists = os.path.isdir(root)
+        if not exists:
+            tree: Iterator[Entry] = iter(())
+        elif only is None:
+            tree = scan_tree(root, prune, prune_names, versions)
+        else:
+            listable = [rel for rel in only if self.listable(root, rel)]
+            tree = list_dirs(root, listable, prune, prune_names)
         hot = [rel for w in self.watchers if w.root == root for rel in w.hot()] if versions else []
         page = header.get("page")
-        if isinstance(page, int) and page > 0:
-            # In pages ahead of the answer, so the client never holds the whole listing's text.
-            entries: list[Entry] = []
-            for entry in tree:
-                entries.append(entry)
-                if len(entries) >= page:
+        with gc_paused():
+            if isinstance(page, int) and page > 0:
+                # In pages ahead of the answer, so the client never holds the whole listing.
+                entries: list[Entry] = []
+                for entry in tree:
+                    entries.append(entry)
+                    if len(entries) >= page:
+                        self.out.send({"op": "data", "seq": header["seq"], "entries": entries})
+                        entries = []
+                if entries:
                     self.out.send({"op": "data", "seq": header["seq"], "entries": entries})
-                    entries = []
-            if entries:
-                self.out.send({"op": "data", "seq": header["seq"], "entries": entries})
-            self.ok(header, entries=[], exists=os.path.isdir(root), hot=hot)
+                self.ok(header, entries=[], exists=exists, hot=hot)
+                return
+            self.ok(header, entries=list(tree), exists=exists, hot=hot)
+
+    @staticmethod
+    def listable(root: str, rel: str) -> bool:
+        """A directory of the tree itself (not a symlink, not reached through one)."""
+        if rel == "":
+            return True
+        try:
+            return stat.S_ISDIR(os.lstat(inside(root, rel)).st_mode)
+        except (OSError, ProtocolError):
+            return False
+
+    def op_digests(self, header: dict[str, Any], _body: memoryview) -> None:
+        """A digest per directory (``tree_digests``): the local side lists only the
+        directories whose digest differs from the one it expects."""
+        root = header["root"]
+        prune, prune_names = set(header.get("prune", ())), set(header.get("prune_names", ()))
+        if not os.path.isdir(root):
+            self.ok(header, digests={}, exists=False)
             return
-        self.ok(header, entries=list(tree), exists=os.path.isdir(root), hot=hot)
+        with gc_paused():
+            digests = tree_digests(root, prune, prune_names)
+        self.ok(header, digests=digests, exists=True)
 
     def op_hash(self, header: dict[str, Any], _body: memoryview) -> None:
         root = header["root"]

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from colablink.sync.wire import agent_source
 from conftest import SyncBed
 from support import spawn_as, wait_for
@@ -260,8 +261,47 @@ def test_an_event_for_an_older_version_never_replaces_a_newer_copy(bed: SyncBed)
     assert engine.problems == []
 
 
-def test_a_rename_on_the_runtime_is_a_local_rename(bed: SyncBed) -> None:
-    engine = bed.engine()
+# Appended to the real agent: every read of its inotify queue ends right after the first half
+# of a rename, and the rest comes with the next read, as at the end of a full read buffer.
+SPLIT_RENAMES = b"""
+
+_inotify_fds = set()
+_real_init = Inotify.__init__
+
+
+def _init(self, root):
+    _real_init(self, root)
+    _inotify_fds.add(self.fd)
+
+
+Inotify.__init__ = _init
+_real_read = os.read
+_held = []
+
+
+def _read(fd, size):
+    if fd not in _inotify_fds:
+        return _real_read(fd, size)
+    if _held:
+        return _held.pop()
+    data = _real_read(fd, size)
+    offset = 0
+    while offset < len(data):
+        wd, mask, cookie, length = EVENT.unpack_from(data, offset)
+        offset += EVENT.size + length
+        if mask & IN_MOVED_FROM and offset < len(data):
+            _held.append(data[offset:])
+            return data[:offset]
+    return data
+
+
+os.read = _read
+"""
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-read", "split-across-reads"])
+def test_a_rename_on_the_runtime_is_a_local_rename(bed: SyncBed, split: bool) -> None:
+    engine = bed.engine(agent_source=agent_source() + SPLIT_RENAMES) if split else bed.engine()
     engine.start()
     wait_for(lambda: str(engine.state) == "idle", 30, "the first pass")
     data = os.urandom(400_000)

@@ -7,8 +7,10 @@ same stdin and stdout. Used for the sync agent and the run supervisor.
 
 from __future__ import annotations
 
+# The sync agent needs only the standard library: without site, no site-packages and none of
+# their .pth files (many on a Colab runtime) are read on every connect.
 BOOTSTRAP = (
-    "python3 -c 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
+    "python3 -Sc 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
     'g={"__name__":"colablink_agent"};exec(compile(b.read(n),"colablink-agent","exec"),g);'
     'g["main"]()\''
 )
@@ -16,7 +18,7 @@ BOOTSTRAP = (
 # The run supervisor's front: without site (its start-up is on every cold command's path). The
 # front then reads the supervisor's source and a config line from the same stdin.
 FRONT_BOOTSTRAP = (
-    "python3 -S -c 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
+    "python3 -Sc 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
     'g={"__name__":"colablink_front"};exec(compile(b.read(n),"colablink-front","exec"),g);'
     'g["main"]()\''
 )

@@ -34,6 +34,8 @@ EventHandler = Callable[[Header, bytes], None]
 DataHandler = Callable[[Header, bytes], None]
 
 RECV_SIZE = 256 * 1024
+# Frame bodies up to this size are sent in one write with their header.
+SMALL_BODY = 32 * 1024
 
 
 class ConnectionLost(Exception):
@@ -146,6 +148,10 @@ class SyncAgentClient:
         if len(body) > MAX_BODY:
             raise ValueError("frame body too large")
         head = encode(header, len(body))
+        if len(body) <= SMALL_BODY:
+            # One write, so a small frame (a saved file) travels as one SSH packet.
+            head += body
+            body = b""
         with self.write_lock:
             self._write(head)
             if body:

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from colablink_runtime.sync_agent import file_hash
+from colablink_runtime.sync_agent import file_hash, gc_paused
 
 from colablink.errors import RemoteError
 from colablink.pathsafety import UnsafePath, check_remote_relpath
 from colablink.sync.agent_client import Header, SyncAgentClient
+from colablink.sync.digests import diverging, expected, members
 from colablink.sync.ignore import BUILTIN_DIR_NAMES, IgnoreRules
 from colablink.sync.links import OUTSIDE, inside_target
 from colablink.sync.progress import NoProgress, Progress
@@ -28,6 +29,10 @@ from colablink.sync.wire import READ_CHUNK
 
 FRAME_TARGET = 4 * 1024 * 1024  # small files are packed into frames of about this size
 SMALL_FILE = 1024 * 1024
+# Past this share of directories differing (and this many), the runtime lists its whole tree
+# in one reply rather than directory by directory.
+FULL_LISTING_SHARE = 0.5
+FULL_LISTING_MIN = 64
 REPLY_TIMEOUT = 600.0
 
 Report = Callable[[str, str], None]
@@ -61,22 +66,28 @@ class Pusher:
 
     # -- listings ---------------------------------------------------------------------------
 
-    def request_listing(self) -> Future[Header]:
+    def _request(self, op: str, **extra: object) -> Future[Header]:
         return self.client.request(
             {
-                "op": "manifest",
+                "op": op,
                 "root": self.spec.remote_root,
                 "prune": list(self.spec.ignored_dirs()),
                 "prune_names": list(BUILTIN_DIR_NAMES),
+                **extra,
             }
         )
+
+    def request_listing(self, dirs: list[str] | None = None) -> Future[Header]:
+        """The remote tree's entries; with ``dirs``, only those directly in these."""
+        return self._request("manifest") if dirs is None else self._request("manifest", dirs=dirs)
 
     def remote_listing(self, reply: Header, local: dict[str, Meta]) -> dict[str, Meta]:
         """The remote tree minus ignored paths. The agent lists a directory before its
         contents, so one check per entry suffices; entries push would send are not ignored."""
         listing: dict[str, Meta] = {}
         ignored_dirs: set[str] = set()
-        for entry in reply.get("entries", []):
+        entries = reply.get("entries")
+        for entry in entries if isinstance(entries, list) else []:
             try:
                 raw, meta = Meta.from_wire(entry)
                 # A path the local scan produced is safe; only the others need checking.
@@ -106,25 +117,75 @@ class Pusher:
     ) -> tuple[PushPlan, dict[str, Meta]]:
         """What a pass would do; a dry run changes nothing (no remote touch, no records).
         ``scanned``: the local scan, already under way (``scan_in_background``)."""
-        pending = self.request_listing()  # the runtime lists while we scan locally
+        pending = self._request("digests")  # the runtime digests its tree while we scan ours
         if scanned is not None:
             local = scanned.result()
         else:
             local = scan_local(self.root, self.rules, links=True)
-        remote = self.remote_listing(pending.result(REPLY_TIMEOUT), local)
-        with self.records.lock:
-            placed = dict(self.records.placed)
-        plan = plan_push(local, remote, placed)
+        with gc_paused():
+            grouped = expected(local)
+            remote, checked = self._remote_part(pending.result(REPLY_TIMEOUT), local, grouped)
+            with self.records.lock:
+                placed = dict(self.records.placed)
+            if checked is None:
+                plan = plan_push(local, remote, placed)
+            else:
+                mine = members(local, checked) if checked else {}
+                plan = plan_push(mine, remote, placed)
+                # The other directories hold exactly what the local scan found.
+                rest = {r: m for r, m in local.items() if r not in mine} if mine else local
+                plan.adopt.update(rest)
         if plan.doubt:
             self._settle_doubt(plan, local, dry_run=dry_run)
         if dry_run:
             return plan, local
         for rel in list(placed):
+            # Unlisted remotely and gone locally: in a directory that matched, or under one
+            # the runtime lacks (or ignored), so it is gone on both sides.
             if rel not in local and rel not in remote:
                 with self.records.lock:
                     self.records.placed.pop(rel, None)
                 self.records.mark()
         return plan, local
+
+    def _remote_part(
+        self, reply: Header, local: dict[str, Meta], mine: dict[str, str | None]
+    ) -> tuple[dict[str, Meta], set[str] | None]:
+        """The remote entries of the directories that need comparing, and those directories
+        (None: the whole tree was listed)."""
+        theirs = reply.get("digests")
+        if not isinstance(theirs, dict) or not reply.get("exists", True):
+            theirs = {}
+        found = diverging(mine, theirs)
+        to_list = found.differ + self._remote_only(found.remote_only)
+        checked = {*to_list, *found.missing}
+        if len(to_list) > max(FULL_LISTING_MIN, FULL_LISTING_SHARE * len(mine)):
+            # Most of the tree differs (a runtime filled by other means): one listing of all.
+            listing = self.request_listing().result(REPLY_TIMEOUT)
+            return self.remote_listing(listing, local), None
+        if not to_list:
+            return {}, checked
+        listing = self.request_listing(to_list).result(REPLY_TIMEOUT)
+        return self.remote_listing(listing, local), checked
+
+    def _remote_only(self, dirs: list[str]) -> list[str]:
+        """The runtime's directories the local tree lacks and does not ignore (a directory
+        deleted locally, or made on the runtime): their entries are compared too. Parents
+        come first (``dirs`` is sorted), so one check per directory suffices."""
+        wanted: list[str] = []
+        ignored: set[str] = set()
+        for rel in dirs:
+            try:
+                check_remote_relpath(rel)
+            except UnsafePath:
+                self.report(str(rel), "the runtime listed an unusable path")
+                continue
+            parent = rel.rpartition("/")[0]
+            if (parent and parent in ignored) or self.rules.ignored(rel, True):
+                ignored.add(rel)
+                continue
+            wanted.append(rel)
+        return wanted
 
     def _settle_doubt(self, plan: PushPlan, local: dict[str, Meta], *, dry_run: bool) -> None:
         """Same size, unhelpful mtimes: equal hashes only need the mtime fixed remotely."""
@@ -206,8 +267,13 @@ class Pusher:
                     {"d": dirs, "l": links}.get(sub_meta.kind, files)[sub] = sub_meta
             else:
                 files[rel] = meta
+        # Only the records these paths need: a save must not copy the whole tree's.
         with self.records.lock:
-            placed = dict(self.records.placed)
+            records = self.records.placed
+            placed = {r: records[r] for r in (*files, *dirs, *gone) if r in records}
+            if gone:
+                prefixes = tuple(rel + "/" for rel in gone)
+                placed.update((r, m) for r, m in records.items() if r.startswith(prefixes))
         deletes: list[tuple[str, str]] = []
         for rel in gone:
             prefix = rel + "/"

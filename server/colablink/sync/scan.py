@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import NamedTuple
 
-from colablink_runtime.sync_agent import entry_of
+from colablink_runtime.sync_agent import entry_of, gc_paused
 
 from colablink.sync.ignore import IgnoreRules
 from colablink.sync.wire import TEMP_PREFIX
@@ -67,8 +68,20 @@ def scan_local(
     tree: dict[str, Meta] = {}
     root_str = str(root)
     ignored = rules.ignored if rules is not None else None
-    new_meta = tuple.__new__
     stack = [under]
+    with gc_paused():
+        _walk(root_str, stack, tree, ignored, links)
+    return tree
+
+
+def _walk(
+    root_str: str,
+    stack: list[str],
+    tree: dict[str, Meta],
+    ignored: Callable[[str, bool], bool] | None,
+    links: bool,
+) -> None:
+    new_meta = tuple.__new__
     while stack:
         rel_dir = stack.pop()
         prefix = f"{rel_dir}/" if rel_dir else ""
@@ -100,7 +113,6 @@ def scan_local(
                 tree[rel] = new_meta(Meta, (kind, size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)))
                 if kind == "d":
                     stack.append(rel)
-    return tree
 
 
 def scan_in_background(
