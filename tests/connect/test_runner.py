@@ -21,7 +21,8 @@ def runner_pids(live: Setup) -> list[int]:
     return [
         pid
         for pid in pids_of_user(live.runtime.username)
-        if procs.cmdline_of(pid)[:3] == ["python3", "-S", "-c"]
+        if procs.cmdline_of(pid)[:2] == ["python3", "-Sc"]
+        and '"colablink_front"' in procs.cmdline_of(pid)[2]
     ]
 
 

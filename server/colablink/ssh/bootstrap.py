@@ -7,21 +7,22 @@ same stdin and stdout. Used for the sync agent and the run supervisor.
 
 from __future__ import annotations
 
-# The sync agent needs only the standard library: without site, no site-packages and none of
-# their .pth files (many on a Colab runtime) are read on every connect.
-BOOTSTRAP = (
-    "python3 -Sc 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
-    'g={"__name__":"colablink_agent"};exec(compile(b.read(n),"colablink-agent","exec"),g);'
-    'g["main"]()\''
-)
 
-# The run supervisor's front: without site (its start-up is on every cold command's path). The
-# front then reads the supervisor's source and a config line from the same stdin.
-FRONT_BOOTSTRAP = (
-    "python3 -Sc 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
-    'g={"__name__":"colablink_front"};exec(compile(b.read(n),"colablink-front","exec"),g);'
-    'g["main"]()\''
-)
+def _bootstrap(name: str) -> str:
+    """The shell line that runs a program sent as source, named ``name`` in tracebacks and in
+    its ``__name__``. Without site: the programs need only the standard library, and no
+    site-packages or their .pth files (many on a Colab runtime) are read on every connect."""
+    return (
+        "python3 -Sc 'import sys;b=sys.stdin.buffer;n=int(b.readline());"
+        f'g={{"__name__":"colablink_{name}"}};exec(compile(b.read(n),"colablink-{name}","exec"),g);'
+        'g["main"]()\''
+    )
+
+
+BOOTSTRAP = _bootstrap("agent")
+# The run supervisor's front, which then reads the supervisor's source and a config line from
+# the same stdin; its start-up is on every cold command's path.
+FRONT_BOOTSTRAP = _bootstrap("front")
 
 
 def framed_source(source: bytes) -> bytes:
