@@ -359,3 +359,39 @@ def test_stop_ends_the_server_and_its_kernels(served: Served) -> None:
     assert [row.split(None, 1)[1] for row in rows if row.startswith("jupyter")] == ["not running"]
     again = live.cli("jupyter", "--stop")
     assert again.stdout.decode() == "No Jupyter server was running on the runtime.\n"
+
+
+def _holding_the_default_port() -> socket.socket | None:
+    """A listener on 8888, so ``jupyter`` without ``--port`` must take another; None when
+    something else on this machine holds it already, which makes the same point."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8888))
+    except OSError:
+        holder.close()
+        return None
+    holder.listen()
+    return holder
+
+
+def _takes_a_free_port_when_8888_is_taken(served: Served) -> None:
+    holder = _holding_the_default_port()
+    process = served.live.spawn("jupyter")
+    try:
+        port, token = _split(_read_url(process, []))
+        assert port != 8888
+        assert isinstance(JupyterClient(port, token).kernels(), list)
+    finally:
+        end(process)
+        if holder is not None:
+            holder.close()
+
+
+def test_without_port_a_taken_8888_means_a_free_port(served: Served) -> None:
+    _takes_a_free_port_when_8888_is_taken(served)
+
+
+def test_without_port_a_taken_8888_means_a_free_port_through_the_agent(
+    served: Served, agent: subprocess.Popen[bytes]
+) -> None:
+    _takes_a_free_port_when_8888_is_taken(served)

@@ -12,7 +12,8 @@ import argparse
 import contextlib
 import sys
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from colablink.shown import shown
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from colablink.notebooks.runtime_link import RuntimeLink
 
 DEFAULT_LOCAL_PORT = 8888
+
+T = TypeVar("T")
 
 DESCRIPTION = """\
 Start (or find) a Jupyter server on the runtime and forward it to this machine.
@@ -91,42 +94,47 @@ def _hold_forward(name: str, link: RuntimeLink, server: JupyterServer, wanted: i
     """Forward until Ctrl+C: the daemon holds it while our request stays open, a connection of
     our own while this process runs."""
     from colablink.cli.warm import daemon_for
+    from colablink.daemon.client import DaemonClient
     from colablink.errors import UsageError
     from colablink.notebooks.runtime_link import DaemonRuntime
 
     ports = [wanted] if wanted is not None else [DEFAULT_LOCAL_PORT, 0]
     if isinstance(link, DaemonRuntime):
-        for port in ports:
+
+        def held_by_daemon(port: int) -> tuple[DaemonClient, int]:
             daemon = daemon_for(name)
             if daemon is None:
                 raise UsageError("The agent stopped; run `colablink jupyter` again.")
-            with daemon:
-                request = {"op": "forward", "remote_port": server.port, "local_port": port}
-                try:
-                    local = int(daemon.call({**request, "hold": True})["local_port"])
-                except UsageError:
-                    if port == ports[-1]:
-                        raise
-                    continue
-                _announce(server, local)
-                with contextlib.suppress(KeyboardInterrupt):
-                    daemon.wait_closed()
-                return
+            request = {"op": "forward", "remote_port": server.port, "local_port": port}
+            try:
+                return daemon, int(daemon.call({**request, "hold": True})["local_port"])
+            except BaseException:
+                daemon.close()
+                raise
+
+        daemon, local = _first_free(ports, held_by_daemon)
+        with daemon:
+            _announce(server, local)
+            with contextlib.suppress(KeyboardInterrupt):
+                daemon.wait_closed()
         return
     from colablink.connection import Connection
 
     assert isinstance(link, Connection)
-    for port in ports:
-        try:
-            local = link.forward(server.port, port)
-        except UsageError:
-            if port == ports[-1]:
-                raise
-            continue
-        _announce(server, local)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
-        return
+    local = _first_free(ports, lambda port: link.forward(server.port, port))
+    _announce(server, local)
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+
+
+def _first_free(ports: list[int], forward_on: Callable[[int], T]) -> T:
+    """The forward on the first of ``ports`` that is free; the last one's refusal otherwise."""
+    from colablink.errors import UsageError
+
+    for port in ports[:-1]:
+        with contextlib.suppress(UsageError):
+            return forward_on(port)
+    return forward_on(ports[-1])
 
 
 def _announce(server: JupyterServer, local_port: int) -> None:
