@@ -11,6 +11,7 @@ from colablink.connection import Connection
 from colablink.errors import ColabLinkError
 from colablink.ssh import runs
 from colablink.ssh.runs import SupervisorLink
+from colablink_runtime import procs
 from support.system import pids_of_user, wait_for
 
 from .conftest import Setup
@@ -25,7 +26,7 @@ def no_supervisor_in(live: Setup, root: str) -> bool:
     return not [
         pid
         for pid in pids_of_user(live.runtime.username)
-        if root in " ".join(Path(f"/proc/{pid}/cmdline").read_text().split("\0"))
+        if root in " ".join(procs.cmdline_of(pid))  # a process may end while we look
     ]
 
 
