@@ -54,9 +54,8 @@ def shared_runtime() -> Iterator[RuntimeHandle]:
         yield handle
 
 
-def write_profile(ws: Workspace, handle: RuntimeHandle, name: str = PROFILE) -> Profile:
-    remote_dir = f"conn-{ws.base.name}"
-    profile = Profile(
+def profile_for(handle: RuntimeHandle, project: Path, name: str, remote_dir: str) -> Profile:
+    return Profile(
         name=name,
         host=handle.host,
         port=handle.port,
@@ -64,10 +63,14 @@ def write_profile(ws: Workspace, handle: RuntimeHandle, name: str = PROFILE) -> 
         remote_root=handle.remote_root,
         remote_dir=remote_dir,
         local_dir="colab_outputs",
-        project_root=ws.project,
+        project_root=project,
         key_path=handle.client_key,
         host_keys=list(handle.host_keys),
     )
+
+
+def write_profile(ws: Workspace, handle: RuntimeHandle, name: str = PROFILE) -> Profile:
+    profile = profile_for(handle, ws.project, name, f"conn-{ws.base.name}")
     ws.store.save(profile)
     return profile
 

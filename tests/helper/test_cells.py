@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from colablink.connection import Connection
 from colablink.helper.protocol import Method, Notification
-from colablink.local.profiles import Profile
 from colablink.notebooks.jupyter_server import ensure_server, stop_server
 from lsprotocol import types
 from support.runtimes import RuntimeHandle
 from support.system import pids_of_user
 
-from .conftest import PROFILE, Workspace, connect_profile, write_profile
+from .conftest import PROFILE, Workspace, connect_profile, profile_for, write_profile
 from .lspclient import HelperClient
 
 # The first start of a kernel on a busy 2-core machine imports ipykernel: give it room.
@@ -62,18 +61,7 @@ missing_name + 1
 def jupyter_runtime(shared_runtime: RuntimeHandle) -> Iterator[RuntimeHandle]:
     """The module's runtime with its Jupyter server installed and running: one pip install."""
     project = Path(tempfile.mkdtemp(prefix="clh-jup-"))
-    profile = Profile(
-        name="jupyter-setup",
-        host=shared_runtime.host,
-        port=shared_runtime.port,
-        username=shared_runtime.username,
-        remote_root=shared_runtime.remote_root,
-        remote_dir="colab_outputs",
-        local_dir="colab_outputs",
-        project_root=project,
-        key_path=shared_runtime.client_key,
-        host_keys=list(shared_runtime.host_keys),
-    )
+    profile = profile_for(shared_runtime, project, "jupyter-setup", "colab_outputs")
     with Connection(profile) as connection:
         ensure_server(connection)
     try:
