@@ -7,10 +7,11 @@ Runs its own root-mode runtime (real sshd on loopback). Cases:
 (b) remote write → local file; (c) first sync of 10,000 × 4 KiB files in 100 dirs vs
 ``rsync -a`` and ``rsync -a --fsync``; (d) re-sync after 10 changed files vs rsync;
 (e) 1 GiB upload and download vs scp; (r) real trees (the project's own checkout, and a
-generated ~15,000 files in ~6,000 dirs with nested ``.gitignore`` files): first sync and a
-no-change pass (one-off, and through a running engine as ``watch`` serves ``colablink sync``;
-medians of 3) vs ``rsync -a --filter=':- .gitignore'``, and save → remote p50 with the engine
-watching that tree.
+generated ~15,000 files in ~6,000 dirs with nested ``.gitignore`` files): first sync (into a
+fresh directory, alternating with rsync) and a no-change pass (one-off, and through a running
+engine as ``watch`` serves ``colablink sync``), medians of 3, vs
+``rsync -a --filter=':- .gitignore'``, and save → remote p50 with the engine watching that tree.
+Every timed run starts after an ``os.sync()``: local and remote share a disk here.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def engine_for(link: Link, project: Path, remote: Path, **kwargs: object) -> Syn
 
 
 def timed(fn: Callable[[], object]) -> float:
+    # Local and remote share one disk here: flush what came before, so neither side's
+    # fsync or writeback pays for the tree just generated or the other tool's run.
+    os.sync()
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -340,18 +344,24 @@ def case_r(link: Link, work: Path, saves: int) -> dict[str, float]:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(trees["own"])], check=True)
     make_real_tree(trees["gen"])
     for label, project in trees.items():
-        remote = fresh_remote(link.rt, f"r_{label}_{link.name}")
-        engine = engine_for(link, project, remote)
-        out[f"{label}_initial"] = timed(engine.sync_once)
+        # First syncs alternate with rsync's, each into a fresh directory: medians of 3.
+        ours_initial: list[float] = []
+        theirs_initial: list[float] = []
+        for round_ in range(3):
+            remote = fresh_remote(link.rt, f"r_{label}_{link.name}_{round_}")
+            engine = engine_for(link, project, remote)
+            ours_initial.append(timed(engine.sync_once))
+            rs_remote = fresh_remote(link.rt, f"r_{label}_rsync_{link.name}_{round_}")
+
+            def again(p: Path = project, r: Path = rs_remote) -> None:
+                rsync(link, p, str(r), "--filter=:- .gitignore")
+
+            theirs_initial.append(timed(again))
+        out[f"{label}_initial"] = statistics.median(ours_initial)
+        out[f"{label}_rsync_initial"] = statistics.median(theirs_initial)
         # No-change passes: the median of a few, each a one-off `colablink sync` (connect,
         # start the agent, one pass), as rsync is.
         out[f"{label}_nochange"] = statistics.median(timed(engine.sync_once) for _ in range(3))
-        rs_remote = fresh_remote(link.rt, f"r_{label}_rsync_{link.name}")
-
-        def again(p: Path = project, r: Path = rs_remote) -> None:
-            rsync(link, p, str(r), "--filter=:- .gitignore")
-
-        out[f"{label}_rsync_initial"] = timed(again)
         out[f"{label}_rsync_nochange"] = statistics.median(timed(again) for _ in range(3))
         engine.start()
         while str(engine.state) != "idle":

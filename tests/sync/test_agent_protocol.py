@@ -68,14 +68,24 @@ def test_mismatched_protocol_version_is_refused() -> None:
     assert process.wait(5) is not None
 
 
+def test_requests_sent_behind_a_refused_hello_fail_with_its_reason() -> None:
+    process = spawn()
+    patched = agent_source().replace(b"PROTOCOL_VERSION = 1", b"PROTOCOL_VERSION = 99")
+    client = SyncAgentClient(PipeDuplex(process), source=patched)
+    client.begin()
+    listing = client.request({"op": "digests", "root": "/", "dirs": []})
+    with pytest.raises(RemoteError, match="incompatible"):
+        listing.result(10)
+    with pytest.raises(RemoteError, match="incompatible"):
+        client.request({"op": "mkdir", "root": "/", "dirs": []})
+    client.close()
+    assert process.wait(5) is not None
+
+
 def test_batched_puts_are_atomic_and_keep_mode_and_mtime(agent, tmp_path: Path) -> None:
     client, _ = agent
     files = [["a/b.txt", 5, 1_700_000_000_123_456_789, 0o640], ["c", 0, 1_000_000_007, 0o755]]
-    futures = [
-        client.request({"op": "put", "root": str(tmp_path), "files": files}, b"hello"),
-        client.request({"op": "sync", "root": str(tmp_path)}),
-    ]
-    assert [f.result(10)["op"] for f in futures] == ["ok", "ok"]
+    assert client.call({"op": "put", "root": str(tmp_path), "files": files}, b"hello")["op"] == "ok"
     st = (tmp_path / "a" / "b.txt").stat()
     assert (tmp_path / "a" / "b.txt").read_bytes() == b"hello"
     assert (st.st_mtime_ns, st.st_mode & 0o7777) == (1_700_000_000_123_456_789, 0o640)
@@ -85,6 +95,22 @@ def test_batched_puts_are_atomic_and_keep_mode_and_mtime(agent, tmp_path: Path) 
     client.call({"op": "put", "root": str(tmp_path), "files": files}, b"x" * len(modes))
     assert [(tmp_path / f"m{m:o}").stat().st_mode & 0o7777 for m in modes] == modes
     assert not [p for p in tmp_path.rglob(".clk~*")]
+
+
+def test_directories_get_their_exact_modes_and_nothing_else_is_taken_for_one(
+    agent, tmp_path: Path
+) -> None:
+    client, _ = agent
+    (tmp_path / "old").mkdir(mode=0o700)
+    (tmp_path / "file").write_text("x")
+    os.symlink(tmp_path / "old", tmp_path / "link")
+    dirs = [["a", 0o777], ["a/b", 0o2750], ["deep/er/c", 0o1777], ["old", 0o755]]
+    reply = client.call(
+        {"op": "mkdir", "root": str(tmp_path), "dirs": [*dirs, ["file", 0o755], ["link", 0o755]]}
+    )
+    assert [rel for rel, _ in reply["errors"]] == ["file", "link"]
+    assert [(tmp_path / rel).stat().st_mode & 0o7777 for rel, _ in dirs] == [m for _, m in dirs]
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def test_escaping_paths_are_refused_by_the_agent_too(agent, tmp_path: Path) -> None:
@@ -126,7 +152,7 @@ def test_streamed_file_aborted_midway_leaves_no_temp(agent, tmp_path: Path) -> N
     head = {"op": "begin", "fid": fid, "root": str(tmp_path), "path": "big", "size": 10}
     client.send({**head, "mtime_ns": 1, "mode": 0o644})
     client.send({"op": "chunk", "fid": fid}, b"12345")
-    client.call({"op": "sync", "root": str(tmp_path)})
+    client.call({"op": "mkdir", "root": str(tmp_path), "dirs": []})  # the chunk was written
     assert len(list(tmp_path.glob(".clk~*"))) == 1
     client.close()  # stdin closes: the agent removes its temp file and exits
     assert list(tmp_path.iterdir()) == []

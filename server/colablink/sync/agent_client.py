@@ -115,16 +115,32 @@ class SyncAgentClient:
         )
         self.info: Header = {}
 
-    def start(self, timeout: float = 30.0) -> Header:
-        """Send the agent's source, then check that both sides speak the same protocol."""
+    def begin(self) -> Future[Header]:
+        """Send the agent's source and a hello, without waiting: requests may follow at once.
+
+        The agent answers in order, so an incompatible agent's refusal of the hello arrives
+        first and ends the client with that reason before any later reply is read.
+        """
         self.reader.start()
         self._write(framed_source(self.source))
-        reply = self.request({"op": "hello", "version": PROTOCOL_VERSION})
+        hello = self.request({"op": "hello", "version": PROTOCOL_VERSION})
+        hello.add_done_callback(self._hello_answered)
+        return hello
+
+    def _hello_answered(self, hello: Future[Header]) -> None:
+        exc = hello.exception()
+        if exc is None:
+            self.info = hello.result()
+        elif isinstance(exc, RemoteError):
+            self._fail(RemoteError(f"the runtime's sync agent is incompatible ({exc.message})"))
+
+    def start(self, timeout: float = 30.0) -> Header:
+        """Send the agent's source, then check that both sides speak the same protocol."""
+        hello = self.begin()
         try:
-            self.info = reply.result(timeout)
-        except RemoteError as exc:
-            raise RemoteError(f"the runtime's sync agent is incompatible ({exc.message})") from exc
-        return self.info
+            return hello.result(timeout)
+        except RemoteError:
+            raise self._lost_error() from None
 
     def request(
         self, header: Header, body: bytes | memoryview = b"", on_data: DataHandler | None = None
@@ -132,7 +148,7 @@ class SyncAgentClient:
         future: Future[Header] = Future()
         with self.lock:
             if self.lost is not None:
-                raise ConnectionLost(str(self.lost))
+                raise self._lost_error()
             seq = next(self.seq)
             self.pending[seq] = (future, on_data)
         self.send({**header, "seq": seq}, body)
@@ -222,9 +238,17 @@ class SyncAgentClient:
             self.pending.clear()
         for future, _ in pending:
             if not future.done():
-                future.set_exception(ConnectionLost(str(exc) or "connection lost"))
+                future.set_exception(self._lost_error())
         if self.on_lost is not None and not self.closed:
             self.on_lost(exc)
+
+    def _lost_error(self) -> Exception:
+        """What a request to a client that ended raises: the agent's refusal, as it was, or
+        the stream's end."""
+        lost = self.lost
+        if isinstance(lost, RemoteError):
+            return RemoteError(lost.message)
+        return ConnectionLost(str(lost) or "connection lost")
 
     @property
     def alive(self) -> bool:

@@ -324,7 +324,7 @@ class SyncEngine:
             source=self.agent_source,
         )
         try:
-            client.start()
+            client.begin()  # the first requests follow without waiting for the agent's hello
         except BaseException:
             client.close()
             raise

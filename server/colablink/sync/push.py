@@ -233,7 +233,7 @@ class Pusher:
         # and sent behind that request: it serves requests in order, so they land in them.
         made = self._mkdirs_request(plan.mkdirs)
         items = [(rel, local[rel]) for rel in plan.puts]
-        self.send(items, summary, durable="batch", progress=progress)
+        self.send(items, summary, progress=progress)
         self._mkdirs_done(made, plan.mkdirs, local, summary)
         self.links({rel: local[rel] for rel in plan.links}, summary)
         return summary
@@ -298,7 +298,7 @@ class Pusher:
             or placed[rel].mode != meta.mode
             or coarse(meta.mtime_ns)
         ]
-        self.send(items, summary, durable="file" if len(items) == 1 else "batch")
+        self.send(items, summary)
         self.links(links, summary)
         return summary
 
@@ -412,15 +412,13 @@ class Pusher:
         items: list[tuple[str, Meta]],
         summary: PushSummary,
         *,
-        durable: str,
         progress: Progress | None = None,
     ) -> None:
-        """Send files; ``durable`` is ``file`` (fsync each) or ``batch`` (one syncfs at the end)."""
+        """Send files: small ones packed into frames, large ones streamed."""
         if not items:
             return
         progress = progress or NoProgress()
         progress.begin("push", len(items), sum(meta.size for _, meta in items))
-        per_file = "file" if durable == "file" else "none"
         inflight: list[tuple[Future[Header], list[tuple[str, Meta]]]] = []
         batch: list[tuple[str, Meta]] = []
         chunks: list[bytes] = []
@@ -433,7 +431,6 @@ class Pusher:
             header = {
                 "op": "put",
                 "root": self.spec.remote_root,
-                "durable": per_file,
                 "files": [[rel, m.size, m.mtime_ns, m.mode] for rel, m in batch],
             }
             inflight.append((self.client.request(header, b"".join(chunks)), batch))
@@ -442,7 +439,7 @@ class Pusher:
 
         for rel, meta in items:
             if meta.size > SMALL_FILE:
-                streamed = self._stream(rel, per_file, progress)
+                streamed = self._stream(rel, progress)
                 if streamed is not None:
                     inflight.append(streamed)
                 continue
@@ -456,10 +453,6 @@ class Pusher:
             if batch_bytes >= FRAME_TARGET or len(batch) >= 4096:
                 flush_batch()
         flush_batch()
-        if durable == "batch":
-            inflight.append(
-                (self.client.request({"op": "sync", "root": self.spec.remote_root}), [])
-            )
         for future, sent in inflight:
             try:
                 reply = future.result(REPLY_TIMEOUT)
@@ -479,7 +472,7 @@ class Pusher:
         progress.end()
 
     def _stream(
-        self, rel: str, durable: str, progress: Progress
+        self, rel: str, progress: Progress
     ) -> tuple[Future[Header], list[tuple[str, Meta]]] | None:
         path = self.root / rel
         try:
@@ -515,7 +508,7 @@ class Pusher:
             self.client.send({"op": "abort", "fid": fid})
             return None
         progress.advance(1, 0)
-        return self.client.request({"op": "end", "fid": fid, "durable": durable}), [(rel, meta)]
+        return self.client.request({"op": "end", "fid": fid}), [(rel, meta)]
 
 
 def read_consistent(path: str) -> tuple[bytes, Meta] | None:
