@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from colablink.helper.protocol import ErrorCode, Method
+from colablink.helper.protocol import ErrorCode, Method, Notification
 from support.runtimes import RuntimeHandle
 
 from .conftest import Workspace
@@ -42,7 +42,11 @@ async def test_connect_with_the_runtime_json_then_status_is_connected(
     assert "Host colablink-fromjson" in config
     assert host["configFile"] == str(workspace.base / "ssh_config")
 
-    # Stopping the window's sync leaves its records; forgetting the profile removes them too.
+    # Stopping the window's sync leaves the records its first pass wrote; forgetting the
+    # profile removes them too. Connect returns once the sync starts, not once it has run.
+    await helper.wait_note(
+        Notification.STATUS_CHANGED, lambda p: p["status"]["syncState"] == "idle", timeout=20
+    )
     await helper.request(Method.DISCONNECT, {"profile": "fromjson"})
     config_dir = Path(workspace.env["COLABLINK_CONFIG_DIR"])
     assert (config_dir / "sync" / "fromjson.json").is_file()
