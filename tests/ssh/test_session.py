@@ -19,7 +19,23 @@ from paramiko.common import MSG_CHANNEL_OPEN, MSG_SERVICE_REQUEST, MSG_USERAUTH_
 from support import free_port
 from support.runtimes import RuntimeHandle
 
+from bench.delay_proxy import DelayProxy
+
 from .targets import key_target
+
+
+@pytest.fixture
+def sent_at(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
+    """Every SSH message type the client sends, with when it left."""
+    sent: list[tuple[int, float]] = []
+    original = session_module._Packetizer.send_message
+
+    def spy(self: paramiko.Packetizer, data: paramiko.Message) -> None:
+        sent.append((data.asbytes()[0], time.monotonic()))
+        original(self, data)
+
+    monkeypatch.setattr(session_module._Packetizer, "send_message", spy)
+    return sent
 
 
 @pytest.fixture
@@ -51,6 +67,27 @@ def test_key_login_uses_gcm_and_nodelay(runtime: RuntimeHandle, sent_types: list
         assert s.run(["id", "-un"]).stdout.decode().strip() == runtime.username
     # The spy sees the login: the refusal test below would notice one.
     assert MSG_USERAUTH_REQUEST in sent_types
+
+
+@pytest.mark.parametrize("how", ["key", "password"])
+def test_the_login_follows_its_service_request_without_waiting_a_round_trip(
+    runtime: RuntimeHandle, sent_at: list[tuple[int, float]], how: str
+) -> None:
+    delay = 0.05
+    with DelayProxy(runtime.host, runtime.port, delay=delay) as proxy:
+        target = key_target(runtime, port=proxy.port)
+        if how == "password":
+            target = key_target(runtime, port=proxy.port, key_path=None, password=runtime.password)
+        for _ in range(5):
+            with Session.connect(target) as s:
+                assert s.run("echo ok").stdout == b"ok\n"
+    requests = [at for kind, at in sent_at if kind == MSG_SERVICE_REQUEST]
+    logins = [at for kind, at in sent_at if kind == MSG_USERAUTH_REQUEST]
+    assert len(requests) == len(logins) == 5, "one service request and one login per connect"
+    # Waiting for the acceptance would put a whole round trip (0.1 s) between the two.
+    assert max(login - asked for asked, login in zip(requests, logins, strict=True)) < delay
+    # sshd took each login as a login, not as an out-of-turn packet.
+    assert "dispatch_protocol_error" not in (runtime.state_dir / "sshd.log").read_text()
 
 
 def test_first_channel_is_not_stalled_by_nagle(runtime: RuntimeHandle) -> None:

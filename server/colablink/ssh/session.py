@@ -30,6 +30,7 @@ from paramiko.message import Message
 from paramiko.packet import Packetizer
 
 from colablink.errors import AuthFailed, Cancelled, HostKeyMismatch, Unreachable
+from colablink.ssh.login import login
 from colablink.ssh.transport import DIRECT, DirectTcp, Link, Stream, Transport, dial
 
 PREFERRED_CIPHER = "aes128-gcm@openssh.com"
@@ -272,11 +273,7 @@ class Session:
         transport.auth_timeout = timeout
         who = f"{target.username}@{target.where}"
         try:
-            if key is not None:
-                transport.auth_publickey(target.username, key)
-            else:
-                assert target.password is not None
-                transport.auth_password(target.username, target.password)
+            login(transport, target.username, key=key, password=target.password)
         except paramiko.AuthenticationException:
             if key is None:
                 raise AuthFailed(
