@@ -88,6 +88,10 @@ class _Buffered:
         return data
 
 
+def _incompatible(refusal: RemoteError) -> str:
+    return f"the runtime's sync agent is incompatible ({refusal.message})"
+
+
 class SyncAgentClient:
     """One running remote agent. Thread-safe for requests; events arrive on the reader thread."""
 
@@ -132,15 +136,15 @@ class SyncAgentClient:
         if exc is None:
             self.info = hello.result()
         elif isinstance(exc, RemoteError):
-            self._fail(RemoteError(f"the runtime's sync agent is incompatible ({exc.message})"))
+            self._fail(RemoteError(_incompatible(exc)))
 
     def start(self, timeout: float = 30.0) -> Header:
         """Send the agent's source, then check that both sides speak the same protocol."""
-        hello = self.begin()
         try:
-            return hello.result(timeout)
-        except RemoteError:
-            raise self._lost_error() from None
+            return self.begin().result(timeout)
+        except RemoteError as exc:
+            # Said here, not read back from the client: its done-callback may not have run yet.
+            raise RemoteError(_incompatible(exc)) from None
 
     def request(
         self, header: Header, body: bytes | memoryview = b"", on_data: DataHandler | None = None
