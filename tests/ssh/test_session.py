@@ -71,21 +71,36 @@ def test_key_login_uses_gcm_and_nodelay(runtime: RuntimeHandle, sent_types: list
 
 @pytest.mark.parametrize("how", ["key", "password"])
 def test_the_login_follows_its_service_request_without_waiting_a_round_trip(
-    runtime: RuntimeHandle, sent_at: list[tuple[int, float]], how: str
+    runtime: RuntimeHandle,
+    sent_at: list[tuple[int, float]],
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
 ) -> None:
+    credentials: dict[str, object] = (
+        {} if how == "key" else {"key_path": None, "password": runtime.password}
+    )
     delay = 0.05
     with DelayProxy(runtime.host, runtime.port, delay=delay) as proxy:
-        target = key_target(runtime, port=proxy.port)
-        if how == "password":
-            target = key_target(runtime, port=proxy.port, key_path=None, password=runtime.password)
         for _ in range(5):
-            with Session.connect(target) as s:
+            with Session.connect(key_target(runtime, port=proxy.port, **credentials)) as s:
                 assert s.run("echo ok").stdout == b"ok\n"
     requests = [at for kind, at in sent_at if kind == MSG_SERVICE_REQUEST]
     logins = [at for kind, at in sent_at if kind == MSG_USERAUTH_REQUEST]
     assert len(requests) == len(logins) == 5, "one service request and one login per connect"
     # Waiting for the acceptance would put a whole round trip (0.1 s) between the two.
     assert max(login - asked for asked, login in zip(requests, logins, strict=True)) < delay
+    # Here the acceptance is back, and handled, before the login leaves: still one login.
+    spied = session_module._Packetizer.send_message
+
+    def held(self: paramiko.Packetizer, data: paramiko.Message) -> None:
+        spied(self, data)
+        if data.asbytes()[0] == MSG_SERVICE_REQUEST:
+            time.sleep(0.02)
+
+    monkeypatch.setattr(session_module._Packetizer, "send_message", held)
+    for _ in range(30):
+        Session.connect(key_target(runtime, **credentials)).close()
+    assert sum(kind == MSG_USERAUTH_REQUEST for kind, _ in sent_at) == 35
     # sshd took each login as a login, not as an out-of-turn packet.
     assert "dispatch_protocol_error" not in (runtime.state_dir / "sshd.log").read_text()
 

@@ -19,24 +19,25 @@ _SERVICE = "ssh-userauth"
 class _PipelinedAuth(AuthHandler):
     def __init__(self, transport: paramiko.Transport) -> None:
         super().__init__(transport)
-        self._sent = False
+        self._early = False
 
     def _request_auth(self) -> None:
-        super()._request_auth()  # type: ignore[misc]
         key = self.private_key
-        if self.auth_method == "publickey" and key is not None and "rsa" in key.get_name():
-            # An RSA signature's algorithm is picked from the server's extension list, which
-            # may not have arrived yet: that login waits for the service as paramiko does.
-            return
-        # Set first: the real acceptance can arrive, on the transport's thread, mid-send.
-        self._sent = True
-        accepted = Message()
-        accepted.add_string(_SERVICE)
-        accepted.rewind()
-        super()._parse_service_accept(accepted)  # type: ignore[misc]
+        # An RSA signature's algorithm is picked from the server's extension list, which may
+        # not have arrived yet: that login waits for the service as paramiko does. Decided
+        # before the request leaves: its acceptance can arrive, on the transport's thread, at once.
+        self._early = not (
+            self.auth_method == "publickey" and key is not None and "rsa" in key.get_name()
+        )
+        super()._request_auth()  # type: ignore[misc]
+        if self._early:
+            accepted = Message()
+            accepted.add_string(_SERVICE)
+            accepted.rewind()
+            super()._parse_service_accept(accepted)  # type: ignore[misc]
 
     def _parse_service_accept(self, m: Message) -> None:
-        if not self._sent:
+        if not self._early:
             super()._parse_service_accept(m)  # type: ignore[misc]
 
 
