@@ -25,31 +25,22 @@ from .targets import key_target
 
 
 @pytest.fixture
-def sent_at(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
-    """Every SSH message type the client sends, with when it left."""
-    sent: list[tuple[int, float]] = []
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
+    """Every SSH message type the client sends, with when it left (spied at the packet layer,
+    still sent for real)."""
+    seen: list[tuple[int, float]] = []
     original = session_module._Packetizer.send_message
 
     def spy(self: paramiko.Packetizer, data: paramiko.Message) -> None:
-        sent.append((data.asbytes()[0], time.monotonic()))
+        seen.append((data.asbytes()[0], time.monotonic()))
         original(self, data)
 
     monkeypatch.setattr(session_module._Packetizer, "send_message", spy)
-    return sent
+    return seen
 
 
-@pytest.fixture
-def sent_types(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every SSH message type the client sends (spied at the packet layer, still sent for real)."""
-    sent: list[int] = []
-    original = session_module._Packetizer.send_message
-
-    def spy(self: paramiko.Packetizer, data: paramiko.Message) -> None:
-        sent.append(data.asbytes()[0])
-        original(self, data)
-
-    monkeypatch.setattr(session_module._Packetizer, "send_message", spy)
-    return sent
+def types(sent: list[tuple[int, float]]) -> list[int]:
+    return [kind for kind, _ in sent]
 
 
 def other_ed25519_key() -> str:
@@ -59,20 +50,22 @@ def other_ed25519_key() -> str:
     ).decode()
 
 
-def test_key_login_uses_gcm_and_nodelay(runtime: RuntimeHandle, sent_types: list[int]) -> None:
+def test_key_login_uses_gcm_and_nodelay(
+    runtime: RuntimeHandle, sent: list[tuple[int, float]]
+) -> None:
     with Session.connect(key_target(runtime)) as s:
         assert s.is_active()
         assert s.transport.local_cipher == "aes128-gcm@openssh.com"
         assert s.transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # type: ignore[union-attr]
         assert s.run(["id", "-un"]).stdout.decode().strip() == runtime.username
     # The spy sees the login: the refusal test below would notice one.
-    assert MSG_USERAUTH_REQUEST in sent_types
+    assert MSG_USERAUTH_REQUEST in types(sent)
 
 
 @pytest.mark.parametrize("how", ["key", "password"])
 def test_the_login_follows_its_service_request_without_waiting_a_round_trip(
     runtime: RuntimeHandle,
-    sent_at: list[tuple[int, float]],
+    sent: list[tuple[int, float]],
     monkeypatch: pytest.MonkeyPatch,
     how: str,
 ) -> None:
@@ -84,8 +77,8 @@ def test_the_login_follows_its_service_request_without_waiting_a_round_trip(
         for _ in range(5):
             with Session.connect(key_target(runtime, port=proxy.port, **credentials)) as s:
                 assert s.run("echo ok").stdout == b"ok\n"
-    requests = [at for kind, at in sent_at if kind == MSG_SERVICE_REQUEST]
-    logins = [at for kind, at in sent_at if kind == MSG_USERAUTH_REQUEST]
+    requests = [at for kind, at in sent if kind == MSG_SERVICE_REQUEST]
+    logins = [at for kind, at in sent if kind == MSG_USERAUTH_REQUEST]
     assert len(requests) == len(logins) == 5, "one service request and one login per connect"
     # Waiting for the acceptance would put a whole round trip (0.1 s) between the two.
     assert max(login - asked for asked, login in zip(requests, logins, strict=True)) < delay
@@ -100,7 +93,7 @@ def test_the_login_follows_its_service_request_without_waiting_a_round_trip(
     monkeypatch.setattr(session_module._Packetizer, "send_message", held)
     for _ in range(30):
         Session.connect(key_target(runtime, **credentials)).close()
-    assert sum(kind == MSG_USERAUTH_REQUEST for kind, _ in sent_at) == 35
+    assert types(sent).count(MSG_USERAUTH_REQUEST) == 35
     # sshd took each login as a login, not as an out-of-turn packet.
     assert "dispatch_protocol_error" not in (runtime.state_dir / "sshd.log").read_text()
 
@@ -139,15 +132,15 @@ def test_unauthorized_key_is_auth_failed(runtime: RuntimeHandle, tmp_path: Path)
 
 
 def test_replaced_host_key_is_refused_before_anything_is_sent(
-    runtime: RuntimeHandle, sent_types: list[int]
+    runtime: RuntimeHandle, sent: list[tuple[int, float]]
 ) -> None:
     target = key_target(runtime, host_keys=(other_ed25519_key(),), password=runtime.password)
     with pytest.raises(HostKeyMismatch, match="re-run `colablink init`") as info:
         Session.connect(target)
     assert "\n" not in str(info.value)
-    assert sent_types, "the spy saw the key exchange"
+    assert sent, "the spy saw the key exchange"
     for forbidden in (MSG_SERVICE_REQUEST, MSG_USERAUTH_REQUEST, MSG_CHANNEL_OPEN):
-        assert forbidden not in sent_types
+        assert forbidden not in types(sent)
 
 
 def test_refused_port_is_unreachable() -> None:
