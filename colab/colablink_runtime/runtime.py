@@ -7,6 +7,7 @@ only, since a non-root sshd cannot check passwords.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import secrets
@@ -89,6 +90,7 @@ class ColabRuntime:
         self._sshd: subprocess.Popen[bytes] | None = None
         self._created_user = False
         self._created_dirs: list[Path] = []
+        self._created_parents: list[Path] = []
         self._info: dict[str, Any] | None = None
 
     @property
@@ -217,6 +219,12 @@ class ColabRuntime:
             for path in reversed(self._created_dirs):
                 shutil.rmtree(path, ignore_errors=True)
             self._created_dirs.clear()
+            # Parents it had to make too are removed only once empty: another runtime on this
+            # machine may keep its own state beside ours (/var/lib/colablink-runtime/<user>).
+            for path in self._created_parents:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            self._created_parents.clear()
 
     def _sshd_pid(self) -> int | None:
         if self._sshd is not None and self._sshd.poll() is None:
@@ -239,7 +247,8 @@ class ColabRuntime:
         path.mkdir(parents=True, exist_ok=True, mode=mode)
         path.chmod(mode)
         if missing:
-            self._created_dirs.append(missing[-1])
+            self._created_dirs.append(path)
+            self._created_parents.extend(missing[1:])  # deepest first
 
     def _prepare_remote_root(self, account: pwd.struct_passwd) -> None:
         root = Path(self.remote_root)

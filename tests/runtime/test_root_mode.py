@@ -170,3 +170,25 @@ def test_setup_and_teardown_are_quick(runtime_factory: Callable[..., RuntimeHand
     teardown_s = time.monotonic() - started
     print(f"root-mode setup {setup_s:.3f} s (new user, keys, sshd), teardown {teardown_s:.3f} s")
     assert setup_s < 30 and teardown_s < 15
+
+
+def test_tearing_down_one_runtime_leaves_another_beside_it_serving(
+    runtime_factory: Callable[..., RuntimeHandle],
+) -> None:
+    # Both state dirs under a parent neither found: the first one's teardown once removed the
+    # parent it had made, taking the second's host keys and log from under its running sshd.
+    parent = Path("/var/lib") / unique_name("clt-shared-")
+    try:
+        first = runtime_factory(state_dir=parent / "first")
+        second = runtime_factory(state_dir=parent / "second")
+        first.runtime.teardown(remove=True)
+        assert sorted(p.name for p in parent.iterdir()) == ["second"]
+        transport = login_with_key(second.port, second.username, second.client_key)
+        try:
+            assert run(transport, "echo still here")[:2] == (0, "still here\n")
+        finally:
+            transport.close()
+        second.runtime.teardown(remove=True)
+        assert list(parent.iterdir()) == []
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
