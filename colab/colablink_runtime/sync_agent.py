@@ -41,6 +41,10 @@ MAX_BODY = 64 * 1024 * 1024
 TEMP_PREFIX = ".clk~"
 # A changed file up to this size travels inside the change event, saving the read round trip.
 INLINE_LIMIT = 256 * 1024
+# An event frame holds at most this many entries and inline bytes (a directory moved in can hold
+# thousands of files: one frame would exceed what the local side accepts).
+EVENT_ENTRIES = 1000
+EVENT_BODY = 8 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
 # Frames read ahead of the one being written to disk (a few MiB each).
 READ_AHEAD = 8
@@ -502,6 +506,25 @@ class Inotify:
                 continue
         return found
 
+    def under(self, rel_dir: str) -> list[int]:
+        """The watches on ``rel_dir`` and the directories below it."""
+        prefix = rel_dir + "/"
+        return [wd for wd, path in self.dirs.items() if path == rel_dir or path.startswith(prefix)]
+
+    def moved(self, src: str, dst: str) -> list[str]:
+        """A watched directory renamed within the root: its watches (which follow the inodes)
+        carry the new names; return the files found below it now."""
+        for wd in self.under(src):
+            self.dirs[wd] = dst + self.dirs[wd][len(src) :]
+        return self.add_tree(dst)
+
+    def drop(self, wds: list[int]) -> None:
+        """Stop watching directories moved out of the root, whose events would otherwise come
+        under their old names."""
+        for wd in wds:
+            if self.dirs.pop(wd, None) is not None:
+                self.libc.inotify_rm_watch(self.fd, wd)
+
     def read(self, timeout: float) -> list[tuple[int, str, str, int]] | None:
         """Events as (mask, rel path, kind hint, rename cookie); None on queue overflow."""
         ready, _, _ = select.select([self.fd], [], [], timeout)
@@ -628,9 +651,14 @@ class Watcher(threading.Thread):
         with self.lock:
             return list(self.pending)
 
-    def entries(self, rels: list[str], grow: bool = False) -> tuple[list[Entry], bytes]:
+    def pages(
+        self, rels: list[str], grow: bool = False, inline: bool = True
+    ) -> Iterator[tuple[list[Entry], bytes]]:
+        """Entries for ``rels`` that still exist, in frames of at most ``EVENT_ENTRIES`` entries
+        and about ``EVENT_BODY`` inline bytes."""
         entries: list[Entry] = []
         chunks: list[bytes] = []
+        size = 0
         for rel in dict.fromkeys(rels):
             full = os.path.join(self.root, rel)
             try:
@@ -641,19 +669,29 @@ class Watcher(threading.Thread):
             if entry is None or rel.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
                 continue
             # Small files travel inside the event; -1 tells the client to fetch the rest.
-            inline: bytes | None = None
-            if entry[1] == "f" and entry[2] <= INLINE_LIMIT and not grow:
-                inline = read_settled(full, st)
-                if inline is None:
+            data: bytes | None = None
+            if inline and entry[1] == "f" and entry[2] <= INLINE_LIMIT and not grow:
+                data = read_settled(full, st)
+                if data is None:
                     continue  # still changing: its close brings another event
-            entry += [-1 if inline is None else len(inline), st.st_ctime_ns, "a" if grow else ""]
+            entry += [-1 if data is None else len(data), st.st_ctime_ns, "a" if grow else ""]
+            if entries and (len(entries) >= EVENT_ENTRIES or size + len(data or b"") > EVENT_BODY):
+                yield entries, b"".join(chunks)
+                entries, chunks, size = [], [], 0
             entries.append(entry)
-            chunks.append(inline or b"")
-        return entries, b"".join(chunks)
+            chunks.append(data or b"")
+            size += len(data or b"")
+        if entries:
+            yield entries, b"".join(chunks)
+
+    def entries(self, rels: list[str]) -> tuple[list[Entry], bytes]:
+        """One frame's worth: for a few files."""
+        for page in self.pages(rels):
+            return page
+        return [], b""
 
     def emit(self, rels: list[str], grow: bool = False) -> None:
-        entries, body = self.entries(rels, grow)
-        if entries:
+        for entries, body in self.pages(rels, grow):
             self.out.send({"op": "changed", "watch": self.wid, "entries": entries}, body)
 
     def run(self) -> None:
@@ -705,6 +743,7 @@ class Watcher(threading.Thread):
         ready: list[str] = []
         gone: list[str] = []
         moved_from: dict[int, tuple[str, bool]] = {}
+        dirs_from: dict[int, tuple[str, list[int]]] = {}
 
         def flush() -> None:
             if ready:
@@ -716,7 +755,12 @@ class Watcher(threading.Thread):
 
         for mask, rel, kind, cookie in events:
             if kind == "d":
-                if mask & (IN_CREATE | IN_MOVED_TO):
+                if mask & IN_MOVED_FROM:
+                    dirs_from[cookie] = (rel, inotify.under(rel))
+                elif mask & IN_MOVED_TO and cookie in dirs_from:
+                    flush()
+                    self.moved_dir(inotify, dirs_from.pop(cookie)[0], rel)
+                elif mask & (IN_CREATE | IN_MOVED_TO):
                     ready.append(rel)
                     ready.extend(inotify.add_tree(rel))
                 continue
@@ -760,7 +804,56 @@ class Watcher(threading.Thread):
             flush()
         # Moved out of the root (no matching arrival): for this side, removed.
         gone.extend(src for src, _ in moved_from.values())
+        for src, wds in dirs_from.values():
+            inotify.drop(wds)
+            self.rename_pending(src, None)
+            gone.append(src)
         flush()
+
+    def moved_dir(self, inotify: Inotify, src: str, dst: str) -> None:
+        """A directory renamed within the root, reported in frames of its files (no content:
+        the local side renames the copies it has and fetches the rest); the last one says so,
+        and then the local side tidies away what is left under the old name."""
+        found = inotify.moved(src, dst)
+        self.rename_pending(src, dst)
+        with self.lock:
+            settled = [rel for rel in found if rel not in self.pending]
+        pages = list(self.pages([dst, *settled], inline=False)) or [([], b"")]
+        for index, (entries, _body) in enumerate(pages):
+            self.out.send(
+                {
+                    "op": "moved",
+                    "watch": self.wid,
+                    "kind": "d",
+                    "src": src,
+                    "dst": dst,
+                    "entries": entries,
+                    "last": index == len(pages) - 1,
+                }
+            )
+
+    def rename_pending(self, src: str, dst: str | None) -> None:
+        """Files still being written below a renamed directory keep waiting under their new
+        names (``dst`` None: moved out of the root, forgotten)."""
+        prefix = src + "/"
+
+        def new_name(rel: str) -> str | None:
+            if not rel.startswith(prefix):
+                return rel
+            return None if dst is None else dst + rel[len(src) :]
+
+        def renamed(table: dict[str, Any]) -> None:
+            for rel in [rel for rel in table if rel.startswith(prefix)]:
+                value = table.pop(rel)
+                name = new_name(rel)
+                if name is not None:
+                    table[name] = value
+
+        with self.lock:
+            renamed(self.pending)
+            renamed(self.first)
+            self.checked = {name for name in map(new_name, self.checked) if name is not None}
+        renamed(self.growing)
 
     def tick(self) -> None:
         """Report what settled, and the growth of files being appended to."""

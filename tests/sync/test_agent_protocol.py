@@ -203,3 +203,25 @@ def test_agent_exits_when_stdin_closes(tmp_path: Path) -> None:
     assert process.stdin is not None
     process.stdin.close()
     assert process.wait(5) == 0
+
+
+def test_a_directory_moved_out_of_the_watched_root_is_no_longer_reported(
+    agent, tmp_path: Path
+) -> None:
+    client, events = agent
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    client.call({"op": "watch", "watch": 1, "root": str(root), "settle": 0.2, "interval": 0.05})
+    (root / "a").mkdir()
+    time.sleep(0.2)  # its watch is established
+    (root / "a").rename(outside)
+    (root / "a").mkdir()
+    (root / "a" / "x.txt").write_bytes(b"inside")
+    (outside / "x.txt").write_bytes(b"outside")  # was reported as a/x.txt: the old watch's name
+    (root / "marker").write_bytes(b"m")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "marker" not in str(events):
+        time.sleep(0.01)
+    time.sleep(0.3)
+    reports = [e[0] for h, _b in events for e in h.get("entries", []) if e[0] == "a/x.txt"]
+    assert reports == ["a/x.txt"], events

@@ -59,6 +59,12 @@ class PullSummary:
     refused: list[tuple[str, str]] = field(default_factory=list)
     nbytes: int = 0
 
+    def add(self, other: PullSummary) -> None:
+        self.received += other.received
+        self.mkdirs += other.mkdirs
+        self.refused += other.refused
+        self.nbytes += other.nbytes
+
 
 @dataclass(frozen=True)
 class Wanted:
@@ -354,33 +360,106 @@ class Puller:
         try:
             src = check_remote_relpath(header.get("src"))
             dst = check_remote_relpath(header.get("dst"))
-            src_path = local_destination(self.root, src, create_parents=False)
         except UnsafePath as exc:
             self.report(str(header.get("src"))[:200], f"refused a rename from the runtime ({exc})")
             return self.on_changed(entries, body, gone)
-        with self.records.lock:
-            record = self.records.pulled.get(src)
-        local_src = local_meta(src_path)
-        ours = record is not None and local_src is not None and record[1] == local_src
+        if header.get("kind") == "d":
+            return self._moved_dir(src, dst, entries, header.get("last") is not False, gone)
         target = self._checked(entries[0]) if len(entries) == 1 else None
-        if ours and record is not None and target is not None and target[0] == dst:
-            remote = target[1]
-            if remote.same_content_hint(record[0]) and self._rename(src_path, dst, remote):
-                summary = PullSummary()
-                local = local_meta(self.root / dst)
-                assert local is not None
-                with self.records.lock:
-                    self.records.pulled.pop(src, None)
-                    self.records.versions.pop(src, None)
-                self._landed(dst, remote, local, _int_at(entries[0], 6), summary)
-                return summary
-        if ours:
-            src_path.unlink(missing_ok=True)
-            with self.records.lock:
-                self.records.pulled.pop(src, None)
-                self.records.versions.pop(src, None)
-            self.records.mark()
+        remote = target[1] if target is not None and target[0] == dst else None
+        summary = PullSummary()
+        if self._follow(src, dst, remote, _int_at(entries[0], 6) if remote else None, summary):
+            return summary
         return self.on_changed(entries, body, gone)
+
+    def _moved_dir(
+        self, src: str, dst: str, entries: list[Any], last: bool, gone: Collection[str]
+    ) -> PullSummary:
+        """A directory renamed on the runtime, one frame of its files: each copy pull placed
+        under the old name is renamed to the new one, the rest is fetched; after the last
+        frame, copies left under the old name (their file is gone or changed) are removed,
+        and so are the directories that emptied."""
+        summary = PullSummary()
+        rest: list[Any] = []
+        prefix = dst + "/"
+        for entry in entries:
+            checked = self._checked(entry)
+            if checked is None:
+                continue
+            rel, remote = checked
+            old = src + rel[len(dst) :]
+            if not (rel.startswith(prefix) and remote.kind == "f") or not self._follow(
+                old, rel, remote, _int_at(entry, 6), summary
+            ):
+                rest.append([*entry[:5], -1, *entry[6:]])  # no content travels with a move
+        if last:
+            self._leave(src)
+        summary.add(self.on_changed(rest, b"", gone))
+        return summary
+
+    def _follow(
+        self, src: str, dst: str, remote: Meta | None, version: int | None, summary: PullSummary
+    ) -> bool:
+        """Rename the copy pull placed at ``src`` to ``dst`` if ``remote`` (the file now at
+        ``dst``) has its content; a copy that cannot follow is removed. False: ``dst`` still
+        needs pulling."""
+        copy = self._placed(src)
+        if copy is None:
+            return False
+        path, placed = copy
+        if (
+            remote is not None
+            and remote.same_content_hint(placed)
+            and self._rename(path, dst, remote)
+        ):
+            local = local_meta(self.root / dst)
+            assert local is not None
+            self._forget(src)
+            self._landed(dst, remote, local, version, summary)
+            return True
+        path.unlink(missing_ok=True)
+        self._forget(src)
+        return False
+
+    def _placed(self, rel: str) -> tuple[Path, Meta] | None:
+        """The local copy at ``rel`` and the remote version it is, if pull placed it and it
+        was not edited since; anything else is left alone."""
+        try:
+            path = local_destination(self.root, rel, create_parents=False)
+        except UnsafePath:
+            return None
+        with self.records.lock:
+            record = self.records.pulled.get(rel)
+        if record is None or record[1] != local_meta(path):
+            return None
+        return path, record[0]
+
+    def _forget(self, rel: str) -> None:
+        with self.records.lock:
+            self.records.pulled.pop(rel, None)
+            self.records.versions.pop(rel, None)
+        self.records.mark()
+
+    def _leave(self, src: str) -> None:
+        """Remove what pull placed under a directory renamed away, then the emptied
+        directories (never following a symlink)."""
+        prefix = src + "/"
+        with self.records.lock:
+            left = [rel for rel in self.records.pulled if rel.startswith(prefix)]
+        for rel in left:
+            copy = self._placed(rel)
+            if copy is not None:
+                copy[0].unlink(missing_ok=True)
+                self._forget(rel)
+        try:
+            top = local_destination(self.root, src, create_parents=False)
+        except UnsafePath:
+            return
+        for directory, _dirs, _files in os.walk(top, topdown=False):
+            try:
+                Path(directory).rmdir()
+            except OSError:
+                continue
 
     def _rename(self, src_path: Path, dst: str, remote: Meta) -> bool:
         try:
