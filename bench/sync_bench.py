@@ -312,7 +312,8 @@ def make_real_tree(root: Path) -> None:
         (pkg / "build").mkdir()
         for f in range(20):
             (pkg / "build" / f"o{f}.o").write_bytes(os.urandom(2048))
-    git = ["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@b"]
+    # No automatic gc: it would repack in the background while the tree is being copied.
+    git = ["git", "-C", str(root), "-c", "user.name=b", "-c", "user.email=b@b", "-c", "gc.auto=0"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "tree"], check=True)
