@@ -7,7 +7,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from colablink.sync.engine import SyncEngine
+from colablink.sync.localwatch import LocalWatch
 from conftest import SyncBed, tree_digest
 from support import wait_for
 
@@ -201,3 +203,46 @@ def test_deletes_follow_only_files_push_placed_even_across_runs(bed: SyncBed) ->
     spec = replace(bed.spec, local_root=other, local_conn_dir=other / "outputs")
     bed.engine(spec=spec).sync_once()
     assert (bed.remote / "b.py").exists()
+
+
+def test_an_edit_while_the_watcher_is_being_set_up_lands(
+    bed: SyncBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The local watcher is set up (a walk of every directory) while the agent starts; a slow
+    # one (a huge tree) must hold the first pass back, or an edit made after that pass's scan
+    # but before the watcher is up is never seen.
+    real_start = LocalWatch.start
+
+    def slow_start(self: LocalWatch) -> None:
+        time.sleep(1.0)
+        real_start(self)
+
+    monkeypatch.setattr(LocalWatch, "start", slow_start)
+    src = bed.project / "train.py"
+    src.write_text("before\n")
+    engine = bed.engine()
+    states: list[str] = []
+    engine.on_state(lambda state: states.append(str(state)))
+    engine.start()
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline and not any(s != "scanning" for s in states):
+        time.sleep(0.005)
+    src.write_text("after, and nothing more\n")
+    remote = bed.remote / "train.py"
+    wait_for(lambda: remote.exists() and remote.read_text() == src.read_text(), 10, "the edit")
+    assert engine.problems == []
+
+
+def test_a_watcher_that_cannot_start_halts_the_sync_with_its_reason(
+    bed: SyncBed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_watches(self: LocalWatch) -> None:
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(LocalWatch, "start", no_watches)
+    engine = bed.engine()
+    engine.start()
+    wait_for(lambda: str(engine.state).startswith("halted"), 10, "the halt")
+    assert "cannot watch the project for changes" in str(engine.state)
+    assert "inotify watch limit reached" in str(engine.state)
+    engine.stop()

@@ -158,6 +158,8 @@ class SyncEngine:
         self._watch = LocalWatch(self.spec.local_root, self.rules, self._cond)
         self._watch.on_rules_changed = self._rules_changed
         self._watch.on_overflow = self._rules_changed  # events were lost: rescan everything
+        self._watching: Future[None] = Future()
+        self._watching.set_result(None)  # not watching yet: nothing to wait for
         self._remote_events: list[tuple[Header, bytes]] = []
         self._rescan = False
         self._requested = 0
@@ -241,9 +243,26 @@ class SyncEngine:
             return
         self._progress = progress
         self._stop.clear()
-        self._watch.start()
+        self._watching = Future()
+        threading.Thread(target=self._start_watch, name="colablink-watch", daemon=True).start()
         self._thread = threading.Thread(target=self._run, name="colablink-sync", daemon=True)
         self._thread.start()
+
+    def _start_watch(self) -> None:
+        """The local watcher is set up while the agent starts (it walks every directory: 0.2 s
+        for 6,600 of them); the first pass waits for it, so no change falls between the two."""
+        try:
+            self._watch.start()
+        except BaseException as exc:
+            self._watching.set_exception(exc)
+        else:
+            self._watching.set_result(None)
+
+    def _watch_started(self) -> None:
+        try:
+            self._watching.result()
+        except Exception as exc:
+            raise SyncHalted(f"cannot watch the project for changes ({describe(exc)})") from exc
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop and leave no partial file on either side (closing the agent removes its temps)."""
@@ -256,6 +275,7 @@ class SyncEngine:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._watching.exception()  # a watcher still being set up is stopped once it is up
         self._watch.stop()
         self.records.save(force=True)
         self._set_state(SyncState("stopped"))
@@ -445,6 +465,7 @@ class SyncEngine:
             }
         )
         log.debug("remote watch mode: %s", reply.get("mode"))
+        self._watch_started()
         with self._cond:
             self._watch.clear()
             self._remote_events.clear()
