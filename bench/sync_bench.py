@@ -17,6 +17,7 @@ Every timed run starts after an ``os.sync()``: local and remote share a disk her
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +86,23 @@ class Link:
     def close(self) -> None:
         for session in self.sessions:
             session.close()
+
+
+@contextlib.contextmanager
+def open_link(name: str, rt: RuntimeHandle, work: Path) -> Iterator[Link]:
+    """``direct``: the runtime's sshd; ``rtt40``: through a delay proxy, 20 ms each way."""
+    proxy = None
+    port = rt.port
+    if name == "rtt40":
+        proxy = DelayProxy("127.0.0.1", rt.port, delay=0.020)
+        port = proxy.start()
+    link = Link(name, rt, port, work)
+    try:
+        yield link
+    finally:
+        link.close()
+        if proxy is not None:
+            proxy.stop()
 
 
 def chown_tree(path: Path, like: Path) -> None:
@@ -319,23 +337,25 @@ def make_real_tree(root: Path) -> None:
     subprocess.run([*git, "commit", "-qm", "tree"], check=True)
 
 
-def save_latency(engine: SyncEngine, project: Path, remote: Path, saves: int) -> list[float]:
-    """Save → the new bytes visible remotely, with the engine watching (as ``watch`` does)."""
-    target, seen = project / "pkg00" / "m00" / "l0" / "f0.py", remote / "pkg00/m00/l0/f0.py"
+def time_saves(target: Path, seen: Path, saves: int, pause: float = 0.02) -> list[float]:
+    """Save ``target`` → the new bytes visible remotely at ``seen``, ``saves`` times."""
     samples: list[float] = []
     for i in range(saves):
         data = f"save {i}\n".encode() * 8
         start = time.perf_counter()
         target.write_bytes(data)
+        deadline = start + 30
         while True:
             try:
                 if seen.read_bytes() == data:
                     break
             except OSError:
                 pass
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"save {i} of {target} did not reach the runtime in 30 s")
             time.sleep(0.0005)
         samples.append(time.perf_counter() - start)
-        time.sleep(0.02)
+        time.sleep(pause)
     return samples
 
 
@@ -372,7 +392,9 @@ def case_r(link: Link, work: Path, saves: int) -> dict[str, float]:
             timed(engine.sync_once) for _ in range(3)
         )
         if label == "gen":
-            samples = save_latency(engine, project, remote, saves)
+            # Save → remote with the engine watching the tree, as `watch` does.
+            target = project / "pkg00" / "m00" / "l0" / "f0.py"
+            samples = time_saves(target, remote / "pkg00/m00/l0/f0.py", saves)
             out["gen_save_p50_ms"] = statistics.median(samples) * 1000
             out["gen_save_p95_ms"] = pct(samples, 0.95) * 1000
         engine.stop()
@@ -416,13 +438,7 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     try:
         for name in args.links.split(","):
-            proxy = None
-            port = rt.port
-            if name == "rtt40":
-                proxy = DelayProxy("127.0.0.1", rt.port, delay=0.020)
-                port = proxy.start()
-            link = Link(name, rt, port, work)
-            try:
+            with open_link(name, rt, work) as link:
                 if "a" in args.cases:
                     results[f"a {name}"] = case_a(link, work, args.saves, args.baseline_saves)
                     print(f"(a) {name}: {results[f'a {name}']}", flush=True)
@@ -439,10 +455,6 @@ def main() -> int:
                     size = args.big_mib if name == "direct" else args.big_mib_rtt
                     results[f"e {name}"] = case_e(link, work, size)
                     print(f"(e) {name} {size} MiB: {results[f'e {name}']}", flush=True)
-            finally:
-                link.close()
-                if proxy is not None:
-                    proxy.stop()
     finally:
         rt.close()
         shutil.rmtree(work, ignore_errors=True)

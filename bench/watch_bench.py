@@ -24,26 +24,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "sync"))
 sys.path.insert(0, str(ROOT))
 
 from support.runtimes import RuntimeHandle, start_root_runtime  # noqa: E402
+from watch_cli import Local, Watch, cpu_seconds  # noqa: E402
 
-from bench.delay_proxy import DelayProxy  # noqa: E402
-from bench.sync_bench import Link, fresh_remote, make_real_tree, pct, rsync, timed  # noqa: E402
-
-PROFILE = "bench"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from bench.sync_bench import (  # noqa: E402
+    Link,
+    fresh_remote,
+    make_real_tree,
+    open_link,
+    pct,
+    rsync,
+    time_saves,
+    timed,
+)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -53,144 +54,76 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-@dataclass
-class Local:
-    """A user's machine in a directory: config, runtime dir, ssh config, and the project."""
-
-    base: Path
-    project: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "HOME": str(self.base / "home"),
-            "COLABLINK_CONFIG_DIR": str(self.base / "config"),
-            "COLABLINK_RUNTIME_DIR": str(self.base / "run"),
-            "COLABLINK_SSH_CONFIG": str(self.base / "ssh_config"),
-        }
-
-    def colablink(self, *args: str, stdin: str | None = None) -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "colablink", "--profile", PROFILE, *args],
-            env=self.env,
-            cwd=self.project,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"colablink {args[0]} failed: {done.stderr.strip()[-500:]}")
+def local_machine() -> Local:
+    """A user's machine in a directory: config, runtime dir and ssh config of its own. Short:
+    the agent's unix socket path must fit in 108 bytes."""
+    base = Path(tempfile.mkdtemp(prefix="clw-"))
+    env = {
+        **os.environ,
+        "HOME": str(base / "home"),
+        "COLABLINK_CONFIG_DIR": str(base / "config"),
+        "COLABLINK_RUNTIME_DIR": str(base / "run"),
+        "COLABLINK_SSH_CONFIG": str(base / "ssh_config"),
+    }
+    return Local(base, env, base / "project")
 
 
-class Watch:
-    """``colablink watch`` as a subprocess; its lines read as they come."""
-
-    def __init__(self, local: Local) -> None:
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "colablink", "--profile", PROFILE, "watch"],
-            env=local.env,
-            cwd=local.project,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[tuple[float, str]] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append((time.perf_counter(), line.rstrip("\n")))
-
-    def first_idle(self, timeout: float = 600) -> float:
-        """Seconds from start to the first ``sync: idle`` line."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for at, line in list(self.lines):
-                if line == "sync: idle":
-                    return at - self.started
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.005)
-        said = "\n".join(line for _at, line in self.lines[-20:])
-        raise RuntimeError(f"watch did not go idle; it said:\n{said}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def start_to_idle(local: Local) -> tuple[Watch, float]:
+    """``colablink watch`` started, and the seconds until it reported its first ``idle``."""
+    started = time.perf_counter()
+    watch = Watch(local)
+    while "sync: idle" not in watch.lines:
+        if watch.process.poll() is not None or time.perf_counter() - started > 600:
+            watch.kill()
+            raise RuntimeError("watch did not go idle; it said:\n" + "\n".join(watch.lines[-20:]))
+        time.sleep(0.002)
+    return watch, time.perf_counter() - started
 
 
 def enroll(rt: RuntimeHandle, link: Link, local: Local, remote: Path) -> None:
     """``colablink init`` with the runtime's info, pointed at this link's port and a fresh
     remote root, so each tree lands in its own directory."""
     info = {**rt.info, "port": link.port, "remote_root": str(remote)}
-    local.colablink("init", "--remote-dir", "outputs", "-", stdin=json.dumps(info))
-
-
-def saves_through(watch: Watch, project: Path, remote: Path, saves: int) -> list[float]:
-    target = next(p for p in sorted(project.rglob("*.py")) if ".git" not in p.parts)
-    seen = remote / target.relative_to(project)
-    samples: list[float] = []
-    for i in range(saves):
-        data = f"save {i}\n".encode() * 8
-        start = time.perf_counter()
-        target.write_bytes(data)
-        while True:
-            try:
-                if seen.read_bytes() == data:
-                    break
-            except OSError:
-                pass
-            if watch.process.poll() is not None:
-                raise RuntimeError("watch exited while saving")
-            time.sleep(0.0005)
-        samples.append(time.perf_counter() - start)
-        time.sleep(0.05)
-    return samples
+    done = local.cli("init", "--remote-dir", "outputs", "-", input=json.dumps(info))
+    if done.returncode != 0:
+        raise RuntimeError(f"colablink init failed: {done.stderr.strip()[-500:]}")
 
 
 def measure(
     rt: RuntimeHandle, link: Link, label: str, tree: Path, args: argparse.Namespace
 ) -> dict[str, float]:
-    # Short base path: the agent's unix socket must fit in 108 bytes.
-    base = Path(tempfile.mkdtemp(prefix="clw-"))
+    local = local_machine()
     try:
-        project = base / label
-        shutil.copytree(tree, project, symlinks=True)
-        local = Local(base, project)
+        shutil.copytree(tree, local.project, symlinks=True)
         remote = fresh_remote(rt, f"w_{label}_{link.name}")
         enroll(rt, link, local, remote)
         os.sync()
-        watch = Watch(local)
+        watch, first = start_to_idle(local)
         try:
-            out = {"start_to_idle": watch.first_idle()}
+            out = {"start_to_idle": first}
             time.sleep(1.0)  # the last of the first pass's bookkeeping
-            out["peak_rss_mib"] = peak_rss_mib(watch.process.pid)
-            before = cpu_seconds(watch.process.pid)
+            pid = watch.process.pid
+            out["peak_rss_mib"] = peak_rss_mib(pid)
+            before = cpu_seconds(pid)
             time.sleep(args.idle)
-            out["idle_cpu"] = cpu_seconds(watch.process.pid) - before
-            before = cpu_seconds(watch.process.pid)
-            samples = saves_through(watch, project, remote, args.saves)
-            out["save_cpu_ms"] = (cpu_seconds(watch.process.pid) - before) / args.saves * 1000
+            out["idle_cpu"] = cpu_seconds(pid) - before
+            target = next(p for p in sorted(local.project.rglob("*.py")) if ".git" not in p.parts)
+            before = cpu_seconds(pid)
+            samples = time_saves(
+                target, remote / target.relative_to(local.project), args.saves, pause=0.05
+            )
+            out["save_cpu_ms"] = (cpu_seconds(pid) - before) / args.saves * 1000
             out["save_p50_ms"] = statistics.median(samples) * 1000
             out["save_p95_ms"] = pct(samples, 0.95) * 1000
         finally:
-            watch.stop()
+            watch.kill()
         theirs = fresh_remote(rt, f"w_{label}_rsync_{link.name}")
         out["rsync_initial"] = timed(
-            lambda: rsync(link, project, str(theirs), "--filter=:- .gitignore")
+            lambda: rsync(link, local.project, str(theirs), "--filter=:- .gitignore")
         )
         return out
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(local.base, ignore_errors=True)
 
 
 def main() -> int:
@@ -209,21 +142,11 @@ def main() -> int:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(trees["own"])], check=True)
         make_real_tree(trees["gen"])
         for name in args.links.split(","):
-            proxy = None
-            port = rt.port
-            if name == "rtt40":
-                proxy = DelayProxy("127.0.0.1", rt.port, delay=0.020)
-                port = proxy.start()
-            link = Link(name, rt, port, work)
-            try:
+            with open_link(name, rt, work) as link:
                 for label, tree in trees.items():
                     row = measure(rt, link, label, tree, args)
                     print(f"{name} {label}: {row}", flush=True)
                     rows.append((f"{name} {label}", row))
-            finally:
-                link.close()
-                if proxy is not None:
-                    proxy.stop()
     finally:
         rt.close()
         shutil.rmtree(work, ignore_errors=True)
